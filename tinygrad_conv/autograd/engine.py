@@ -1,0 +1,300 @@
+"""The backward engine: walk the tape in reverse recording order and run each node's rule.
+
+No recursion: the nodes reachable from the roots are gathered with an explicit stack and run in
+decreasing sequence number, which is a topological order (see tape.py). Each node's incoming
+gradients are summed before its rule runs; leaf gradients are summed over the whole pass, then
+hooks run and ``.grad`` accumulates, as in PyTorch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..tensor import Tensor
+from .grad_mode import _set, is_grad_enabled
+from .tape import Node, anomaly_checks_nan, is_anomaly_enabled
+
+
+def _gather(roots: list[Node]) -> list[Node]:
+    """Every node reachable from ``roots``, latest first."""
+    seen: set[int] = set()
+    nodes: list[Node] = []
+    stack = list(roots)
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        nodes.append(node)
+        for e in node.next:
+            if type(e) is tuple and id(e[0]) not in seen:
+                stack.append(e[0])
+    nodes.sort(key=lambda n: n.seq, reverse=True)
+    return nodes
+
+
+def _root_grad(root: Tensor, gradient: Any, index: int) -> Tensor:
+    if not root._requires_grad:
+        raise RuntimeError(
+            f"element {index} of tensors does not require grad and does not have a grad_fn: "
+            "nothing recorded how it was computed. Create the inputs with requires_grad=True "
+            "(and outside no_grad) before computing it.")
+    if gradient is None:
+        if root.data.size != 1:
+            raise RuntimeError(
+                f"grad can be implicitly created only for scalar outputs; this output has shape "
+                f"{root.shape}. Pass gradient= (a tensor of shape {root.shape}) or reduce it first, "
+                "e.g. y.sum().backward()")
+        return Tensor._make(np.ones_like(root.data), False, None, 0, None)
+    if not isinstance(gradient, Tensor):
+        gradient = Tensor(np.asarray(gradient, dtype=root.dtype))
+    if gradient.shape != root.shape:
+        raise RuntimeError(f"Mismatch in shape: gradient has shape {gradient.shape} but the output "
+                           f"it is for has shape {root.shape}")
+    return gradient
+
+
+def _fit(grad: Any, node: Node, i: int, target_shape: tuple[int, ...], target_dtype: np.dtype) -> Tensor:
+    """Check one gradient a rule returned and sum it down to the input's shape (the one place)."""
+    from ..ops.reduce import sum_to_size
+
+    op = node.fn.name
+    if not isinstance(grad, Tensor):
+        raise TypeError(
+            f"backward of '{op}' returned a {type(grad).__name__} as the gradient for input {i}; "
+            "it must return Tensors (or None). Wrap arrays as Tensor(array), or better, compute "
+            "the gradient with Tensor ops so it can be differentiated again.")
+    if grad.shape != target_shape:
+        if not _expandable(target_shape, grad.shape):
+            raise RuntimeError(
+                f"backward of '{op}' returned a gradient of shape {grad.shape} for input {i}, "
+                f"expected shape {target_shape} (the shape of that input, or one it broadcasts to)")
+        grad = sum_to_size(grad, target_shape)
+    if grad.dtype != target_dtype:
+        if node.fn.promotes_dtypes and grad.dtype.kind == "f" and target_dtype.kind == "f":
+            grad = grad.to(target_dtype)
+        else:
+            raise RuntimeError(
+                f"backward of '{op}' returned a gradient of dtype {grad.dtype} for input {i}, "
+                f"expected {target_dtype} (the dtype of that input). Cast it with .to(dtype).")
+    return grad
+
+
+def _expandable(shape: tuple[int, ...], to: tuple[int, ...]) -> bool:
+    if len(shape) > len(to):
+        return False
+    for s, t in zip(reversed(shape), reversed(to)):
+        if s != t and s != 1:
+            return False
+    return True
+
+
+def _input_shape(node: Node, i: int, e: Any) -> tuple[tuple[int, ...], np.dtype]:
+    if type(e) is tuple:
+        return e[0].out_meta[e[1]]
+    return e.data.shape, e.data.dtype
+
+
+def _add(a: Tensor | None, b: Tensor) -> Tensor:
+    if a is None:
+        return b
+    if is_grad_enabled():
+        return a + b
+    return Tensor._make(a.data + b.data, False, None, 0, None)
+
+
+def _run_hooks(hooks: list[Any], grad: Tensor) -> Tensor:
+    for hook in list(hooks):
+        out = hook(grad)
+        if out is not None:
+            grad = out
+    return grad
+
+
+def run_backward(roots: Sequence[Tensor], grads: Sequence[Any], retain_graph: bool | None,
+                 create_graph: bool, inputs: Sequence[Tensor] | None = None,
+                 allow_unused: bool = False) -> tuple[Tensor | None, ...] | None:
+    """Shared by ``Tensor.backward`` (inputs=None: accumulate into leaves) and ``grad``."""
+    if retain_graph is None:
+        retain_graph = create_graph
+    root_grads = [_root_grad(r, g, i) for i, (r, g) in enumerate(zip(roots, grads))]
+
+    pending: dict[int, list[Any]] = {}  # id(node) -> one summed gradient per output
+    leaf_sum: dict[int, list[Any]] = {}  # id(leaf) -> [leaf, summed gradient]
+    root_nodes = []
+    for r, g in zip(roots, root_grads):
+        if r._grad_fn is None:
+            slot = leaf_sum.setdefault(id(r), [r, None])
+            slot[1] = _add(slot[1], g)
+        else:
+            node = r._grad_fn
+            root_nodes.append(node)
+            outs = pending.setdefault(id(node), [None] * len(node.out_meta))
+            outs[r._out_idx] = _add(outs[r._out_idx], g)
+
+    nodes = _gather(root_nodes)
+
+    # For grad(): which (node, output) pairs and leaves to capture, and which nodes must run.
+    capture: dict[tuple[int, int], int] = {}
+    leaf_targets: dict[int, int] = {}
+    needed: set[int] | None = None
+    if inputs is not None:
+        for k, t in enumerate(inputs):
+            if t._grad_fn is None:
+                leaf_targets[id(t)] = k
+            else:
+                capture[(id(t._grad_fn), t._out_idx)] = k
+        needed = set()
+        for node in reversed(nodes):  # inputs before outputs
+            for e in node.next:
+                if (type(e) is tuple and (id(e[0]) in needed or (id(e[0]), e[1]) in capture)) or \
+                        (e is not None and type(e) is not tuple and id(e) in leaf_targets):
+                    needed.add(id(node))
+                    break
+    results: list[Tensor | None] = [None] * (len(inputs) if inputs is not None else 0)
+
+    prev_mode = is_grad_enabled()
+    _set(create_graph)
+    try:
+        for node in nodes:
+            outs = pending.pop(id(node), None)
+            if outs is None:
+                continue
+            if node.out_hooks:
+                for i, hooks in node.out_hooks.items():
+                    if outs[i] is not None:
+                        outs[i] = _run_hooks(hooks, outs[i])
+            if node.retained:
+                for i, ref in node.retained.items():
+                    t = ref()
+                    if t is not None and outs[i] is not None:
+                        t.grad = outs[i] if t.grad is None else _add(t.grad, outs[i])
+            if capture:
+                for i, g in enumerate(outs):
+                    k = capture.get((id(node), i))
+                    if k is not None:
+                        results[k] = g
+            if needed is not None and id(node) not in needed:
+                continue
+            if node.released:
+                raise RuntimeError(
+                    f"Trying to backward through the graph a second time (op '{node.name}'): its "
+                    "saved arrays were freed after the first backward. Pass retain_graph=True to "
+                    "the first .backward() or grad() call if you need to backward through it again.")
+            for i, g in enumerate(outs):
+                if g is None:  # an output nobody used: its gradient is zero
+                    shape, dtype = node.out_meta[i]
+                    outs[i] = Tensor._make(np.zeros(shape, dtype=dtype), False, None, 0, None)
+            in_grads = _call_rule(node, outs)
+            for i, (e, g) in enumerate(zip(node.next, in_grads)):
+                if e is None or g is None:
+                    continue
+                shape, dtype = _input_shape(node, i, e)
+                g = _fit(g, node, i, shape, dtype)
+                if is_anomaly_enabled():
+                    _check_finite(node, i, g)
+                if type(e) is tuple:
+                    slots = pending.get(id(e[0]))
+                    if slots is None:
+                        slots = pending[id(e[0])] = [None] * len(e[0].out_meta)
+                    slots[e[1]] = _add(slots[e[1]], g)
+                else:
+                    slot = leaf_sum.setdefault(id(e), [e, None])
+                    slot[1] = _add(slot[1], g)
+            if not retain_graph:
+                node.release()
+
+        for leaf, g in leaf_sum.values():
+            if inputs is not None:
+                k = leaf_targets.get(id(leaf))
+                if k is not None:
+                    results[k] = g
+                continue
+            if leaf._hooks:
+                g = _run_hooks(leaf._hooks, g)
+            if leaf.grad is None:
+                leaf.grad = g if create_graph else g.detach()
+            else:
+                leaf.grad = _add(leaf.grad, g)
+    finally:
+        _set(prev_mode)
+
+    if inputs is None:
+        return None
+    for k, (t, r) in enumerate(zip(inputs, results)):
+        if r is None and not allow_unused:
+            raise RuntimeError(
+                f"One of the differentiated Tensors (inputs[{k}], shape {t.shape}) appears to not "
+                "have been used in the graph. Set allow_unused=True if this is the desired behavior.")
+    return tuple(results)
+
+
+def _call_rule(node: Node, outs: list[Any]) -> tuple[Any, ...]:
+    try:
+        in_grads = node.fn.backward(node.ctx, *outs)
+    except Exception as exc:
+        if node.trace is not None:
+            raise RuntimeError(
+                f"anomaly: backward of '{node.name}' (node #{node.seq}) failed with "
+                f"{type(exc).__name__}: {exc}\nThe op was recorded here:\n" + "".join(node.trace)
+            ) from exc
+        raise
+    if not isinstance(in_grads, tuple):
+        in_grads = (in_grads,)
+    if len(in_grads) != len(node.next):
+        raise RuntimeError(
+            f"backward of '{node.name}' returned {len(in_grads)} gradient(s), expected "
+            f"{len(node.next)}: one per positional argument of apply (None for arguments that "
+            "take no gradient)")
+    return in_grads
+
+
+def _check_finite(node: Node, i: int, g: Tensor) -> None:
+    if not anomaly_checks_nan():
+        return
+    data = g.data
+    bad = "nan" if np.isnan(data).any() else "inf" if np.isinf(data).any() else None
+    if bad:
+        where = "".join(node.trace) if node.trace else "(recorded before anomaly mode was on)\n"
+        raise RuntimeError(
+            f"anomaly: backward of '{node.name}' (node #{node.seq}) produced {bad} in the gradient "
+            f"for input {i}\nThe op was recorded here:\n{where}")
+
+
+def backward(tensors: Sequence[Tensor], grad_tensors: Sequence[Any] | None = None,
+             retain_graph: bool | None = None, create_graph: bool = False) -> None:
+    """Accumulate gradients of ``tensors`` into the leaves' ``.grad`` (as torch.autograd.backward)."""
+    if grad_tensors is None:
+        grad_tensors = [None] * len(tensors)
+    run_backward(list(tensors), list(grad_tensors), retain_graph, create_graph)
+
+
+def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
+         grad_outputs: Any = None, retain_graph: bool | None = None, create_graph: bool = False,
+         allow_unused: bool = False) -> tuple[Tensor | None, ...]:
+    """Gradients of ``outputs`` with respect to ``inputs``, returned as a tuple; ``.grad`` untouched.
+
+    >>> import tinygrad_conv as tc
+    >>> x = tc.Tensor([2.0], requires_grad=True)
+    >>> (g,) = tc.grad((x ** 3).sum(), x, create_graph=True)
+    >>> g.tolist(), tc.grad(g.sum(), x)[0].tolist()
+    ([12.0], [12.0])
+    """
+    outs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    ins = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if grad_outputs is None:
+        gouts: list[Any] = [None] * len(outs)
+    elif isinstance(grad_outputs, Tensor):
+        gouts = [grad_outputs]
+    else:
+        gouts = list(grad_outputs)
+    for k, t in enumerate(ins):
+        if not t.requires_grad:
+            raise RuntimeError(f"grad(): inputs[{k}] does not require grad")
+    result = run_backward(outs, gouts, retain_graph, create_graph, inputs=ins,
+                          allow_unused=allow_unused)
+    assert result is not None
+    return result

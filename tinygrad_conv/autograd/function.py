@@ -1,0 +1,227 @@
+"""``Function``: one op's forward and backward side by side, the way both users and built-ins add ops.
+
+A subclass defines ``forward(ctx, *args, **params)`` and ``backward(ctx, *grads)``; ``apply`` runs the
+forward and, when grad mode is on and an input requires grad, records a :class:`Node` on the tape.
+
+Two flavours share this one class:
+
+* ``array_forward = False`` (the default, shaped like ``torch.autograd.Function``): ``forward``
+  receives Tensors (detached, with grad mode off) and returns Tensors.
+* ``array_forward = True`` (the built-in ops): ``forward`` receives the NumPy arrays inside the
+  Tensors and returns arrays, which skips wrapping and unwrapping on the hot path.
+
+In both, ``backward`` receives and returns Tensors, written with registered ops, so that with
+``create_graph=True`` the gradient is itself on the tape and can be differentiated again.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..tensor import Tensor
+from .grad_mode import _set, is_grad_enabled
+from .tape import Node
+
+_RELEASED = object()
+
+
+class Context:
+    """What ``forward`` passes to ``backward``: saved tensors, input-grad flags, any attributes.
+
+    >>> import tinygrad_conv as tc
+    >>> class Square(tc.Function):
+    ...     @staticmethod
+    ...     def forward(ctx, x):
+    ...         ctx.save_for_backward(x)
+    ...         return x * x
+    ...     @staticmethod
+    ...     def backward(ctx, grad):
+    ...         (x,) = ctx.saved_tensors
+    ...         return 2 * x * grad
+    >>> x = tc.Tensor([3.0], requires_grad=True)
+    >>> Square.apply(x).backward(tc.Tensor([1.0]))
+    >>> x.grad.tolist()
+    [6.0]
+    """
+
+    needs_input_grad: tuple[bool, ...]
+
+    def __init__(self) -> None:
+        self._to_save: tuple[Any, ...] = ()
+        self._saved: Any = ()
+        self._node: Any = None
+        self._op = "?"
+
+    def save_for_backward(self, *items: Any) -> None:
+        """Keep tensors (or arrays, in array ops) for backward; checked for in-place changes."""
+        self._to_save = items
+
+    # Saved entries are resolved right after forward (see Function.apply) into tuples
+    # (kind, payload, version_box, version): kind 't' a Tensor, 'o' an output of this op
+    # (payload = (array, index), rebuilt on access so the node holds no Tensor that points back at
+    # it), 'c' a constant array, 'v' a plain Python value, 'n' None.
+    @property
+    def saved_tensors(self) -> tuple[Any, ...]:
+        if self._saved is _RELEASED:
+            raise RuntimeError(
+                f"Trying to backward through the graph a second time (op '{self._op}'): its saved "
+                "arrays were freed after the first backward. Pass retain_graph=True to the first "
+                ".backward() or grad() call if you need to backward through it again.")
+        out = []
+        for kind, payload, box, version in self._saved:
+            if box is not None and box[0] != version:
+                shape = payload.shape if kind == "t" else payload[0].shape
+                raise RuntimeError(
+                    f"one of the tensors needed for gradient computation has been modified by an "
+                    f"in-place operation: a tensor of shape {tuple(shape)} saved by op '{self._op}' "
+                    f"is at version {box[0]}; expected version {version}. Do the in-place change "
+                    "after backward, or change a copy (.clone()) instead.")
+            if kind == "t":
+                out.append(payload)
+            elif kind == "o":
+                node = self._node() if self._node is not None else None
+                out.append(Tensor._make(payload[0], node is not None, node, payload[1], box))
+            elif kind == "c":
+                out.append(Tensor._make(payload, False, None, 0, None))
+            elif kind == "v":
+                out.append(payload)
+            else:
+                out.append(None)
+        return tuple(out)
+
+    def release(self) -> None:
+        """Free the saved values and any attributes backward stored (called after backward)."""
+        op = self._op
+        self.__dict__.clear()
+        self._saved = _RELEASED
+        self._op = op
+
+
+class Function:
+    """Base class of every op. Subclass it, write ``forward`` and ``backward``, call ``apply``.
+
+    ``backward`` returns one gradient (a Tensor or None) per positional argument of ``apply``.
+    A gradient that is broadcastable to the input's shape is summed down to it by the engine.
+    """
+
+    name: ClassVar[str] = ""
+    array_forward: ClassVar[bool] = False
+    #: The op follows NumPy type promotion across inputs of different float dtypes, so the gradient
+    #: of a lower-precision input is cast back to its dtype (only built-in binary ops say so).
+    promotes_dtypes: ClassVar[bool] = False
+    #: Outputs of view ops may share memory with their first input, and so share its version.
+    view_op: ClassVar[bool] = False
+    #: Whether backward is itself made of differentiable ops (read by the checker and registry).
+    twice_differentiable: ClassVar[bool] = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not cls.__dict__.get("name"):
+            cls.name = cls.__name__
+
+    @staticmethod
+    def forward(ctx: Context, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError("a Function subclass must define forward(ctx, *args)")
+
+    @staticmethod
+    def backward(ctx: Context, *grads: Any) -> Any:
+        raise NotImplementedError("a Function subclass must define backward(ctx, *grads)")
+
+    @classmethod
+    def apply(cls, *args: Any, **kwargs: Any) -> Any:
+        """Run the op on ``args`` (Tensors and plain values) and record it when needed."""
+        needs = tuple([isinstance(a, Tensor) and a._requires_grad for a in args])
+        record = is_grad_enabled() and True in needs
+        ctx = Context()
+        ctx.needs_input_grad = needs
+        ctx._op = cls.name
+        if cls.array_forward:
+            raw = cls.forward(ctx, *[a.data if isinstance(a, Tensor) else a for a in args], **kwargs)
+            multi = type(raw) is tuple
+            outs = raw if multi else (raw,)
+            arrays = tuple([np.asarray(o) if not isinstance(o, np.ndarray) else o for o in outs])
+        else:
+            prev = is_grad_enabled()
+            _set(False)
+            try:
+                raw = cls.forward(ctx, *[a.detach() if isinstance(a, Tensor) else a for a in args],
+                                  **kwargs)
+            finally:
+                _set(prev)
+            multi = type(raw) is tuple
+            outs = raw if multi else (raw,)
+            for o in outs:
+                if not isinstance(o, Tensor):
+                    raise TypeError(
+                        f"{cls.name}.forward must return a Tensor or a tuple of Tensors, got "
+                        f"{type(o).__name__}. Wrap arrays with Tensor(...), or set "
+                        "array_forward = True to write forward on NumPy arrays.")
+            arrays = tuple([o.data for o in outs])
+
+        vbox = None
+        if cls.view_op and isinstance(args[0], Tensor):
+            base = args[0].data
+            if np.may_share_memory(arrays[0], base):
+                vbox = args[0]._vbox
+
+        if not record:
+            results = tuple([Tensor._make(a, False, None, 0, vbox) for a in arrays])
+            return results if multi else results[0]
+
+        nxt: list[Any] = []
+        meta: list[Any] = []
+        for a, need in zip(args, needs):
+            if need:
+                fn = a._grad_fn
+                nxt.append((fn, a._out_idx) if fn is not None else a)
+                meta.append(None)
+            else:
+                nxt.append(None)
+                meta.append(("const", a.data.shape, a.data.dtype) if isinstance(a, Tensor)
+                            else ("value", a))
+        node = Node(cls, ctx, tuple(nxt), tuple(meta), kwargs,
+                    tuple([(a.shape, a.dtype) for a in arrays]))
+        # Integer outputs (max's indices) take no gradient and hang off no node.
+        results = tuple([
+            Tensor._make(a, True, node, i, vbox) if a.dtype.kind in "fc"
+            else Tensor._make(a, False, None, 0, None) for i, a in enumerate(arrays)])
+        if ctx._to_save:
+            ctx._saved = _resolve_saved(ctx._to_save, args, outs, arrays, results)
+            ctx._node = weakref.ref(node)
+            ctx._to_save = ()
+        return results if multi else results[0]
+
+
+def _resolve_saved(items: tuple[Any, ...], args: tuple[Any, ...], raw: tuple[Any, ...],
+                   arrays: tuple[Any, ...], results: tuple[Tensor, ...]) -> tuple[Any, ...]:
+    """Turn what forward saved into entries that remember versions and hold no cycles."""
+    entries = []
+    for item in items:
+        if item is None:
+            entries.append(("n", None, None, 0))
+            continue
+        found = False
+        # An output of this op is kept as its array, not its Tensor (which points at this node).
+        # (NumPy returns 0-d results as scalars, which apply wrapped: match the raw object too.)
+        for i, (r, arr, res) in enumerate(zip(raw, arrays, results)):
+            if item is arr or item is res or item is r:
+                entries.append(("o", (arr, i), res._vbox, res._vbox[0]))
+                found = True
+                break
+        if found:
+            continue
+        if isinstance(item, Tensor):
+            entries.append(("t", item, item._vbox, item._vbox[0]))
+            continue
+        for a in args:
+            if isinstance(a, Tensor) and a.data is item:
+                entries.append(("t", a, a._vbox, a._vbox[0]))
+                found = True
+                break
+        if not found:
+            # Plain Python values (a scalar operand) come back as they are; arrays as constants.
+            entries.append(("c" if isinstance(item, np.ndarray) else "v", item, None, 0))
+    return tuple(entries)

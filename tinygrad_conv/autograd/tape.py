@@ -1,0 +1,137 @@
+"""The tape: recorded nodes, the sequence counter that orders them, module scopes and anomaly mode.
+
+Every recorded op becomes a :class:`Node`. Nodes point at the nodes (or leaf tensors) that produced
+their inputs, never at intermediate tensors, so an intermediate array is freed as soon as nothing
+but the tape would hold it, unless an op saved it for backward.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .function import Context, Function
+
+# One counter for the whole process: a node recorded later always has a larger number, so
+# decreasing sequence numbers are a topological order of any graph (inputs exist before outputs).
+_sequence = itertools.count()
+
+_local = threading.local()
+
+
+def current_scope() -> str:
+    """The module path ops are being recorded under ('' outside any Module)."""
+    stack = getattr(_local, "scopes", None)
+    return stack[-1] if stack else ""
+
+
+@contextmanager
+def scope(name: str) -> Iterator[None]:
+    """Record the ops inside this block as belonging to module path ``name`` (used by nn.Module)."""
+    stack = getattr(_local, "scopes", None)
+    if stack is None:
+        stack = _local.scopes = []
+    stack.append(name)
+    try:
+        yield
+    finally:
+        stack.pop()
+
+
+_anomaly = threading.local()
+
+
+def is_anomaly_enabled() -> bool:
+    return getattr(_anomaly, "enabled", False)
+
+
+@contextmanager
+def detect_anomaly(check_nan: bool = True) -> Iterator[None]:
+    """Record where each op was called; a failing or NaN-producing backward rule names it.
+
+    >>> import tinygrad_conv as tc
+    >>> with tc.detect_anomaly():
+    ...     x = tc.Tensor([0.0], requires_grad=True)
+    ...     y = x.sqrt()   # d sqrt(x)/dx is inf at 0
+    ...     try:
+    ...         y.backward(tc.Tensor([1.0]))
+    ...     except RuntimeError as e:
+    ...         print(str(e).splitlines()[0])
+    anomaly: backward of 'sqrt' (node #...) produced inf in the gradient for input 0
+    """
+    prev = (is_anomaly_enabled(), getattr(_anomaly, "check_nan", True))
+    _anomaly.enabled, _anomaly.check_nan = True, check_nan
+    try:
+        yield
+    finally:
+        _anomaly.enabled, _anomaly.check_nan = prev
+
+
+def anomaly_checks_nan() -> bool:
+    return getattr(_anomaly, "check_nan", True)
+
+
+def user_stack() -> list[str]:
+    """The call stack at record time, without this package's own frames."""
+    frames = traceback.extract_stack()[:-1]
+    keep = [f for f in frames if "/tinygrad_conv/" not in f.filename.replace("\\", "/")
+            or "/tinygrad_conv/tests/" in f.filename]
+    return traceback.format_list(keep or frames)
+
+
+class Node:
+    """One recorded op on the tape.
+
+    ``next`` holds, for each positional argument of the op, where its gradient goes: a
+    ``(Node, output_index)`` pair for a non-leaf tensor, the leaf Tensor itself for a leaf that
+    requires grad, or None. ``input_meta`` describes the arguments that take no gradient
+    (constants and plain Python values) for the graph drawer.
+    """
+
+    __slots__ = ("fn", "ctx", "next", "input_meta", "params", "seq", "out_meta", "released",
+                 "out_hooks", "retained", "scope", "trace", "__weakref__")
+
+    def __init__(self, fn: type[Function], ctx: Context, next_: tuple[Any, ...],
+                 input_meta: tuple[Any, ...], params: dict[str, Any],
+                 out_meta: tuple[tuple[tuple[int, ...], Any], ...]) -> None:
+        self.fn = fn
+        self.ctx = ctx
+        self.next = next_
+        self.input_meta = input_meta
+        self.params = params
+        self.seq = next(_sequence)
+        self.out_meta = out_meta
+        self.released = False
+        self.out_hooks: dict[int, list[Any]] | None = None
+        self.retained: dict[int, Any] | None = None
+        self.scope = current_scope()
+        self.trace: list[str] | None = user_stack() if is_anomaly_enabled() else None
+
+    @property
+    def name(self) -> str:
+        """The op's registered name, e.g. 'conv2d'."""
+        return self.fn.name
+
+    @property
+    def next_functions(self) -> tuple[tuple[Any, int], ...]:
+        """PyTorch-style view of the edges: (Node or leaf Tensor or None, output index)."""
+        out = []
+        for e in self.next:
+            if isinstance(e, tuple):
+                out.append(e)
+            else:
+                out.append((e, 0))
+        return tuple(out)
+
+    def release(self) -> None:
+        """Drop everything saved for backward; the structure (names, params, shapes) stays."""
+        self.released = True
+        self.ctx.release()
+
+    def __repr__(self) -> str:
+        return f"<{self.fn.name} node #{self.seq}>"

@@ -1,0 +1,410 @@
+"""Elementwise ops: arithmetic, exp/log family, comparisons that select (maximum, where, clamp).
+
+Each op is a Function with forward (on arrays) and backward (on Tensors) side by side, like
+micrograd's engine. Gradients may keep a broadcast shape: the engine sums them down.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..autograd.function import Context, Function
+from ..tensor import Tensor
+from .registry import Sample, register
+from .samples import away_from_zero, binary, distinct, positive, randn, unary
+
+
+class _Binary(Function):
+    """Shared by the arithmetic ops: array forward, NumPy type promotion between float inputs."""
+
+    array_forward = True
+    promotes_dtypes = True
+
+
+def _arith(dunder: str, rdunder: str) -> dict[str, str]:
+    return {dunder: "forward", rdunder: "reflected"}
+
+
+@register("add", operators=_arith("__add__", "__radd__"), samples=binary(),
+          reference=lambda torch, a, b: torch.add(a, b))
+class Add(_Binary):
+    """a + b, broadcasting as NumPy."""
+
+    @staticmethod
+    def forward(ctx: Context, a: Any, b: Any) -> Any:
+        return a + b
+
+    @staticmethod
+    def backward(ctx: Context, g: Tensor) -> tuple[Any, ...]:
+        return g, g
+
+
+@register("sub", operators=_arith("__sub__", "__rsub__"), samples=binary(),
+          reference=lambda torch, a, b: torch.sub(a, b))
+class Sub(_Binary):
+    """a - b."""
+
+    @staticmethod
+    def forward(ctx: Context, a: Any, b: Any) -> Any:
+        return a - b
+
+    @staticmethod
+    def backward(ctx: Context, g: Tensor) -> tuple[Any, ...]:
+        return g, (-g if ctx.needs_input_grad[1] else None)
+
+
+@register("mul", operators=_arith("__mul__", "__rmul__"), samples=binary(),
+          reference=lambda torch, a, b: torch.mul(a, b))
+class Mul(_Binary):
+    """a * b."""
+
+    @staticmethod
+    def forward(ctx: Context, a: Any, b: Any) -> Any:
+        ctx.save_for_backward(a, b)
+        return a * b
+
+    @staticmethod
+    def backward(ctx: Context, g: Tensor) -> tuple[Any, ...]:
+        a, b = ctx.saved_tensors  # Tensors, or the Python scalars passed
+        return (g * b if ctx.needs_input_grad[0] else None,
+                g * a if ctx.needs_input_grad[1] else None)
+
+
+@register("div", operators=_arith("__truediv__", "__rtruediv__"),
+          samples=binary(randn, away_from_zero, scalar=1.5),
+          reference=lambda torch, a, b: torch.div(a, b))
+class Div(_Binary):
+    """a / b."""
+
+    @staticmethod
+    def forward(ctx: Context, a: Any, b: Any) -> Any:
+        ctx.save_for_backward(a, b)
+        return a / b
+
+    @staticmethod
+    def backward(ctx: Context, g: Tensor) -> tuple[Any, ...]:
+        a, b = ctx.saved_tensors  # Tensors, or the Python scalars passed
+        ga = g / b if ctx.needs_input_grad[0] else None
+        gb = -g * a / (b * b) if ctx.needs_input_grad[1] else None
+        return ga, gb
+
+
+def _pow_samples(rng: np.random.Generator, dtype: Any) -> Any:
+    yield Sample((positive(rng, dtype, 3, 4), randn(rng, dtype, 3, 4)), name="tensor exponent")
+    yield Sample((randn(rng, dtype, 3, 4), 2.0), name="square")
+    yield Sample((positive(rng, dtype, 3, 4), -0.5), name="negative power")
+    yield Sample((positive(rng, dtype, 2, 1), randn(rng, dtype, 3)), name="broadcast")
+
+
+@register("pow", operators=_arith("__pow__", "__rpow__"), samples=_pow_samples,
+          reference=lambda torch, a, b: torch.pow(a, b))
+class Pow(_Binary):
+    """a ** b. The exponent's gradient uses log(a); where a == 0 it is taken as 0 (as PyTorch)."""
+
+    @staticmethod
+    def forward(ctx: Context, a: Any, b: Any) -> Any:
+        ctx.save_for_backward(a, b)
+        return np.power(a, b)
+
+    @staticmethod
+    def backward(ctx: Context, g: Tensor) -> tuple[Any, ...]:
+        a, b = ctx.saved_tensors  # Tensors, or the Python scalars passed
+        ga = gb = None
+        if ctx.needs_input_grad[0]:
+            ga = g * b * a ** (b - 1)
+        if ctx.needs_input_grad[1]:
+            a_t = a if isinstance(a, Tensor) else Tensor(np.asarray(a, dtype=g.dtype))
+            zero = a_t.detach() == 0
+            safe = where(zero, 1.0, a_t)  # log(0) would give -inf * 0 = nan
+            gb = where(zero, 0.0, g * (a_t ** b) * log(safe))
+        return ga, gb
+
+
+@register("neg", operators={"__neg__": "forward"}, samples=unary(),
+          reference=lambda torch, a: torch.neg(a))
+class Neg(Function):
+    """-a."""
+
+    array_forward = True
+
+    @staticmethod
+    def forward(ctx: Context, a: Any) -> Any:
+        return np.negative(a)
+
+    @staticmethod
+    def backward(ctx: Context, g: Tensor) -> Any:
+        return -g
+
+
+@register("exp", samples=unary(), reference=lambda torch, a: torch.exp(a))
+class Exp(Function):
+    """e ** a; backward reuses the output."""
+
+    array_forward = True
+
+    @staticmethod
+    def forward(ctx: Context, a: Any) -> Any:
+        out = np.exp(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, g: Tensor) -> Any:
+        (out,) = ctx.saved_tensors
+        return g * out
+
+
+@register("log", samples=unary(positive), reference=lambda torch, a: torch.log(a))
+class Log(Function):
+    """Natural logarithm."""
+
+    array_forward = True
+
+    @staticmethod
+    def forward(ctx: Context, a: Any) -> Any:
+        ctx.save_for_backward(a)
+        return np.log(a)
+
+    @staticmethod
+    def backward(ctx: Context, g: Tensor) -> Any:
+        (a,) = ctx.saved_tensors
+        return g / a
+
+
+@register("sqrt", samples=unary(positive), reference=lambda torch, a: torch.sqrt(a))
+class Sqrt(Function):
+    """Square root; backward is g / (2 sqrt(a))."""
+
+    array_forward = True
+
+    @staticmethod
+    def forward(ctx: Context, a: Any) -> Any:
+        out = np.sqrt(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, g: Tensor) -> Any:
+        (out,) = ctx.saved_tensors
+        return g / (out * 2.0)
+
+
+@register("abs", samples=unary(away_from_zero), reference=lambda torch, a: torch.abs(a),
+          nondifferentiable_points=True)
+class Abs(Function):
+    """|a|; the gradient at 0 is 0 (sign(0)), as PyTorch."""
+
+    array_forward = True
+
+    @staticmethod
+    def forward(ctx: Context, a: Any) -> Any:
+        ctx.save_for_backward(a)
+        return np.abs(a)
+
+    @staticmethod
+    def backward(ctx: Context, g: Tensor) -> Any:
+        (a,) = ctx.saved_tensors
+        return g * Tensor(np.sign(a.data))
+
+
+@register("tanh", samples=unary(), reference=lambda torch, a: torch.tanh(a))
+class Tanh(Function):
+    """Hyperbolic tangent; backward is g (1 - tanh^2)."""
+
+    array_forward = True
+
+    @staticmethod
+    def forward(ctx: Context, a: Any) -> Any:
+        out = np.tanh(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, g: Tensor) -> Any:
+        (out,) = ctx.saved_tensors
+        return g * (1.0 - out * out)
+
+
+@register("sigmoid", samples=unary(), reference=lambda torch, a: torch.sigmoid(a))
+class Sigmoid(Function):
+    """1 / (1 + e^-a), computed without overflow for large |a|."""
+
+    array_forward = True
+
+    @staticmethod
+    def forward(ctx: Context, a: Any) -> Any:
+        # exp of a non-positive number never overflows
+        e = np.exp(-np.abs(a))
+        out = np.where(a >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(a.dtype, copy=False)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, g: Tensor) -> Any:
+        (out,) = ctx.saved_tensors
+        return g * out * (1.0 - out)
+
+
+def _select_samples(rng: np.random.Generator, dtype: Any) -> Any:
+    yield Sample((distinct(rng, dtype, 3, 4), distinct(rng, dtype, 3, 4) + 0.1), name="same shape")
+    yield Sample((distinct(rng, dtype, 3, 1), distinct(rng, dtype, 4) + 0.1), name="broadcast")
+
+
+@register("maximum", samples=_select_samples, reference=lambda torch, a, b: torch.maximum(a, b),
+          nondifferentiable_points=True)
+class Maximum(_Binary):
+    """Elementwise max; at ties each side gets half the gradient (as PyTorch)."""
+
+    @staticmethod
+    def forward(ctx: Context, a: Any, b: Any) -> Any:
+        ctx.save_for_backward(a, b)
+        return np.maximum(a, b)
+
+    @staticmethod
+    def backward(ctx: Context, g: Tensor) -> tuple[Any, ...]:
+        a, b = ctx.saved_tensors
+        return _split_by(g, a.data > b.data, a.data == b.data)
+
+
+@register("minimum", samples=_select_samples, reference=lambda torch, a, b: torch.minimum(a, b),
+          nondifferentiable_points=True)
+class Minimum(_Binary):
+    """Elementwise min; at ties each side gets half the gradient (as PyTorch)."""
+
+    @staticmethod
+    def forward(ctx: Context, a: Any, b: Any) -> Any:
+        ctx.save_for_backward(a, b)
+        return np.minimum(a, b)
+
+    @staticmethod
+    def backward(ctx: Context, g: Tensor) -> tuple[Any, ...]:
+        a, b = ctx.saved_tensors
+        return _split_by(g, a.data < b.data, a.data == b.data)
+
+
+def _split_by(g: Tensor, a_wins: np.ndarray, tie: np.ndarray) -> tuple[Tensor, Tensor]:
+    """Route g to the winning side of a selection; ties split it evenly. The masks are constants."""
+    dtype = g.dtype
+    wa = np.where(tie, 0.5, a_wins.astype(dtype)).astype(dtype)
+    wb = np.where(tie, 0.5, (~a_wins & ~tie).astype(dtype)).astype(dtype)
+    return g * Tensor(wa), g * Tensor(wb)
+
+
+def _where_samples(rng: np.random.Generator, dtype: Any) -> Any:
+    yield Sample((rng.random((3, 4)) < 0.5, randn(rng, dtype, 3, 4), randn(rng, dtype, 3, 4)),
+                 name="same shape")
+    yield Sample((rng.random((3, 1)) < 0.5, randn(rng, dtype, 4), randn(rng, dtype, 3, 4)),
+                 name="broadcast")
+
+
+@register("where", method=False, samples=_where_samples,
+          reference=lambda torch, c, a, b: torch.where(c, a, b))
+class Where(_Binary):
+    """where(condition, a, b): a where condition holds, else b."""
+
+    @staticmethod
+    def forward(ctx: Context, cond: Any, a: Any, b: Any) -> Any:
+        ctx.cond = np.asarray(cond, dtype=bool)
+        return np.where(ctx.cond, a, b)
+
+    @staticmethod
+    def backward(ctx: Context, g: Tensor) -> tuple[Any, ...]:
+        cond = Tensor(ctx.cond)
+        ga = where(cond, g, 0.0) if ctx.needs_input_grad[1] else None
+        gb = where(cond, 0.0, g) if ctx.needs_input_grad[2] else None
+        return None, ga, gb
+
+
+where = Where.apply
+
+
+def _clamp_samples(rng: np.random.Generator, dtype: Any) -> Any:
+    x = distinct(rng, dtype, 3, 4) + 0.01  # no element sits exactly on a bound
+    yield Sample((x,), {"min": -0.5, "max": 0.7}, name="both bounds")
+    yield Sample((x,), {"min": 0.1}, name="min only")
+    yield Sample((x,), {"max": 0.3}, name="max only")
+
+
+class Clamp(Function):
+    """Limit values to [min, max]; the gradient passes where min <= a <= max (as PyTorch)."""
+
+    array_forward = True
+
+    @staticmethod
+    def forward(ctx: Context, a: Any, min: float | None = None, max: float | None = None) -> Any:
+        if min is None and max is None:
+            raise ValueError("clamp: at least one of min and max must be given")
+        mask = np.ones(a.shape, dtype=bool)
+        if min is not None:
+            mask &= a >= min
+        if max is not None:
+            mask &= a <= max
+        ctx.mask = mask
+        return np.clip(a, min, max).astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx: Context, g: Tensor) -> Any:
+        return g * Tensor(ctx.mask.astype(g.dtype))
+
+
+def _cast_samples(rng: np.random.Generator, dtype: Any) -> Any:
+    # The checker expects outputs in the sample's dtype; casts across dtypes have their own tests.
+    yield Sample((randn(rng, dtype, 3, 4), dtype), name="same dtype")
+
+
+@register("cast", method=False, functional=False, samples=_cast_samples,
+          reference=lambda torch, a, dtype: a.to({np.dtype("float32"): torch.float32,
+                                                 np.dtype("float64"): torch.float64}[np.dtype(dtype)]))
+class Cast(Function):
+    """Convert to another dtype; the gradient is cast back."""
+
+    array_forward = True
+
+    @staticmethod
+    def forward(ctx: Context, a: Any, dtype: Any) -> Any:
+        ctx.dtype = a.dtype
+        return a.astype(dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx: Context, g: Tensor) -> tuple[Any, ...]:
+        return cast(g, ctx.dtype), None
+
+
+def cast(a: Tensor, dtype: Any) -> Tensor:
+    if a.dtype == np.dtype(dtype):
+        return a
+    return Cast.apply(a, np.dtype(dtype))
+
+
+@register("clone", samples=unary(), reference=lambda torch, a: a.clone())
+class Clone(Function):
+    """A copy with its own memory; the gradient passes through."""
+
+    array_forward = True
+
+    @staticmethod
+    def forward(ctx: Context, a: Any) -> Any:
+        return a.copy()
+
+    @staticmethod
+    def backward(ctx: Context, g: Tensor) -> Any:
+        return g
+
+
+clone = Clone.apply
+add, sub, mul, div, neg, exp = Add.apply, Sub.apply, Mul.apply, Div.apply, Neg.apply, Exp.apply
+log, sqrt, tanh, sigmoid, maximum, minimum = Log.apply, Sqrt.apply, Tanh.apply, Sigmoid.apply, \
+    Maximum.apply, Minimum.apply
+pow = Pow.apply
+
+
+def clamp(input: Tensor, min: float | None = None, max: float | None = None) -> Tensor:
+    """Limit values to [min, max], as ``torch.clamp``."""
+    return Clamp.apply(input, min=min, max=max)
+
+
+register("clamp", samples=_clamp_samples, nondifferentiable_points=True, nodes=(Clamp,),
+         reference=lambda torch, a, min=None, max=None: torch.clamp(a, min=min, max=max))(clamp)
+abs = Abs.apply

@@ -1,0 +1,354 @@
+"""Reductions: sum, mean, var, max/min, logsumexp, softmax, log_softmax, and sum_to_size.
+
+``sum_to_size`` is the one place where a broadcast gradient is summed back to an input's shape;
+the engine calls it for every op.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ..autograd.function import Context, Function
+from ..tensor import Tensor
+from .registry import Sample, register
+from .samples import distinct, randn
+
+Dim = int | Sequence[int] | None
+
+
+def _axes(dim: Dim, ndim: int, op: str) -> tuple[int, ...]:
+    """Normalise ``dim`` (None = all) to a sorted tuple of non-negative axes, with a clear error."""
+    if dim is None:
+        return tuple(range(ndim))
+    dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
+    out = []
+    for d in dims:
+        lo, hi = (-ndim, ndim - 1) if ndim else (-1, 0)
+        if not lo <= d <= hi:
+            raise IndexError(f"{op}: dim {d} is out of range for a tensor with {ndim} dimensions "
+                             f"(expected a value in [{lo}, {hi}])")
+        out.append(int(d) % builtins.max(ndim, 1))
+    return tuple(sorted(set(out)))
+
+
+def _kept_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(1 if i in axes else s for i, s in enumerate(shape))
+
+
+def _expand_back(g: Tensor, shape: tuple[int, ...], axes: tuple[int, ...]) -> Tensor:
+    """Undo a reduction's shape change: reshape to keepdim form, then broadcast."""
+    from .shape import expand, reshape
+
+    kept = _kept_shape(shape, axes)
+    if g.shape != kept:
+        g = reshape(g, kept)
+    return expand(g, shape)
+
+
+def _reduce_samples(rng: np.random.Generator, dtype: Any) -> Any:
+    x = randn(rng, dtype, 3, 4, 2)
+    yield Sample((x,), name="all")
+    yield Sample((x,), {"dim": 1}, name="dim 1")
+    yield Sample((x,), {"dim": (0, 2), "keepdim": True}, name="dims keepdim")
+    yield Sample((x,), {"dim": -1}, name="negative dim")
+
+
+class Sum(Function):
+    """Sum over ``dim`` (all dims when None)."""
+
+    array_forward = True
+
+    @staticmethod
+    def forward(ctx: Context, a: Any, dim: Dim = None, keepdim: bool = False) -> Any:
+        axes = _axes(dim, a.ndim, "sum")
+        ctx.shape, ctx.axes = a.shape, axes
+        return np.sum(a, axis=axes, keepdims=keepdim)
+
+    @staticmethod
+    def backward(ctx: Context, g: Tensor) -> Any:
+        return _expand_back(g, ctx.shape, ctx.axes)
+
+
+class Mean(Function):
+    """Mean over ``dim`` (all dims when None)."""
+
+    array_forward = True
+
+    @staticmethod
+    def forward(ctx: Context, a: Any, dim: Dim = None, keepdim: bool = False) -> Any:
+        axes = _axes(dim, a.ndim, "mean")
+        ctx.shape, ctx.axes = a.shape, axes
+        ctx.count = int(np.prod([a.shape[i] for i in axes])) if axes else 1
+        return np.mean(a, axis=axes, keepdims=keepdim)
+
+    @staticmethod
+    def backward(ctx: Context, g: Tensor) -> Any:
+        return _expand_back(g, ctx.shape, ctx.axes) / float(ctx.count)
+
+
+def sum(input: Tensor, dim: Dim = None, keepdim: bool = False) -> Tensor:
+    """Sum over ``dim`` (every dim when None), as ``torch.sum``.
+
+    >>> import tinygrad_conv as tc
+    >>> tc.Tensor([[1.0, 2.0], [3.0, 4.0]]).sum(dim=0).tolist()
+    [4.0, 6.0]
+    """
+    return Sum.apply(input, dim=dim, keepdim=keepdim)
+
+
+def mean(input: Tensor, dim: Dim = None, keepdim: bool = False) -> Tensor:
+    """Mean over ``dim`` (every dim when None), as ``torch.mean``."""
+    return Mean.apply(input, dim=dim, keepdim=keepdim)
+
+
+def _torch_reduce(name: str) -> Any:
+    def ref(torch: Any, a: Any, dim: Dim = None, keepdim: bool = False) -> Any:
+        fn = getattr(torch, name)
+        return fn(a) if dim is None else fn(a, dim=dim, keepdim=keepdim)
+
+    return ref
+
+
+register("sum", samples=_reduce_samples, nodes=(Sum,), reference=_torch_reduce("sum"))(sum)
+register("mean", samples=_reduce_samples, nodes=(Mean,), reference=_torch_reduce("mean"))(mean)
+
+
+def _var_samples(rng: np.random.Generator, dtype: Any) -> Any:
+    x = randn(rng, dtype, 3, 4)
+    yield Sample((x,), name="all")
+    yield Sample((x,), {"dim": 1}, name="dim 1")
+    yield Sample((x,), {"dim": 0, "keepdim": True, "correction": 0}, name="biased keepdim")
+
+
+def var(input: Tensor, dim: Dim = None, *, correction: int = 1, keepdim: bool = False,
+        unbiased: bool | None = None) -> Tensor:
+    """Variance over ``dim`` with Bessel's ``correction`` (1 by default, as PyTorch).
+
+    >>> import tinygrad_conv as tc
+    >>> tc.Tensor([1.0, 2.0, 3.0, 4.0]).var().item()
+    1.6666666269302368
+    """
+    if unbiased is not None:
+        correction = 1 if unbiased else 0
+    axes = _axes(dim, input.ndim, "var")
+    n = int(np.prod([input.shape[i] for i in axes])) if axes else 1
+    centered = input - input.mean(dim=axes, keepdim=True)
+    return (centered * centered).sum(dim=axes, keepdim=keepdim) / float(builtins.max(n - correction, 0))
+
+
+register("var", samples=_var_samples, nodes=(Mean, Sum),
+         reference=lambda torch, a, dim=None, keepdim=False, correction=1:
+         torch.var(a, dim=dim, keepdim=keepdim, correction=correction))(var)
+
+
+class MinMax(NamedTuple):
+    """What ``max(dim)``/``min(dim)`` return: the values and the indices of the winners."""
+
+    values: Tensor
+    indices: Tensor
+
+
+class _Extreme(Function):
+    """max/min over all elements (gradient shared evenly by ties, as PyTorch) or along a dim
+    (values and indices; gradient to the index returned, the first winner)."""
+
+    array_forward = True
+    pick: Any = np.argmax
+    take: Any = np.max
+
+    @classmethod
+    def forward(cls, ctx: Context, a: Any, dim: int | None = None, keepdim: bool = False) -> Any:
+        ctx.shape = a.shape
+        if dim is None:
+            out = cls.take(a)
+            ctx.dim = None
+            winners = a == out
+            ctx.weights = winners / np.asarray(winners.sum(), dtype=a.dtype)
+            return out
+        (axis,) = _axes(dim, a.ndim, cls.name)
+        idx = np.expand_dims(cls.pick(a, axis=axis), axis)
+        values = np.take_along_axis(a, idx, axis)
+        ctx.dim, ctx.idx = axis, idx
+        if not keepdim:
+            values, idx = np.squeeze(values, axis), np.squeeze(idx, axis)
+        return values, idx.astype(np.int64)
+
+    @staticmethod
+    def backward(ctx: Context, g: Tensor, *unused: Any) -> Any:
+        if ctx.dim is None:
+            return _expand_back(g, ctx.shape, tuple(range(len(ctx.shape)))) * Tensor(ctx.weights)
+        from .shape import IndexScatter, reshape
+
+        kept = _kept_shape(ctx.shape, (ctx.dim,))
+        return IndexScatter.apply(reshape(g, kept), ("along", ctx.dim, ctx.idx), ctx.shape)
+
+
+def _extreme_samples(rng: np.random.Generator, dtype: Any) -> Any:
+    x = distinct(rng, dtype, 3, 4, 2)
+    yield Sample((x,), name="all")
+    yield Sample((x,), {"dim": 1}, name="dim 1")
+    yield Sample((x,), {"dim": -1, "keepdim": True}, name="keepdim")
+
+
+class Max(_Extreme):
+    name = "max"
+    pick, take = np.argmax, np.max
+
+
+class Min(_Extreme):
+    name = "min"
+    pick, take = np.argmin, np.min
+
+
+def max(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Any:
+    """The largest element, or ``(values, indices)`` along ``dim``, as ``torch.max``.
+
+    >>> import tinygrad_conv as tc
+    >>> tc.Tensor([[1.0, 5.0], [7.0, 2.0]]).max(dim=1).indices.tolist()
+    [1, 0]
+    """
+    if dim is None:
+        return Max.apply(input)
+    return MinMax(*Max.apply(input, dim=dim, keepdim=keepdim))
+
+
+def min(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Any:
+    """The smallest element, or ``(values, indices)`` along ``dim``, as ``torch.min``."""
+    if dim is None:
+        return Min.apply(input)
+    return MinMax(*Min.apply(input, dim=dim, keepdim=keepdim))
+
+
+def _torch_extreme(name: str) -> Any:
+    def ref(torch: Any, a: Any, dim: int | None = None, keepdim: bool = False) -> Any:
+        fn = getattr(torch, name)
+        return fn(a) if dim is None else tuple(fn(a, dim=dim, keepdim=keepdim))
+
+    return ref
+
+
+register("max", samples=_extreme_samples, nodes=(Max,), reference=_torch_extreme("max"),
+         nondifferentiable_points=True)(max)
+register("min", samples=_extreme_samples, nodes=(Min,), reference=_torch_extreme("min"),
+         nondifferentiable_points=True)(min)
+
+
+def logsumexp(input: Tensor, dim: Dim, keepdim: bool = False) -> Tensor:
+    """log(sum(exp(x))) over ``dim``, stable for large inputs (the max is subtracted first)."""
+    axes = _axes(dim, input.ndim, "logsumexp")
+    m = Tensor(np.max(input.data, axis=axes, keepdims=True))
+    m = Tensor(np.where(np.isfinite(m.data), m.data, 0).astype(input.dtype))  # constant shift
+    out = (input - m).exp().sum(dim=axes, keepdim=True).log() + m
+    if not keepdim:
+        from .shape import reshape
+
+        out = reshape(out, tuple(s for i, s in enumerate(input.shape) if i not in axes))
+    return out
+
+
+def _lse_samples(rng: np.random.Generator, dtype: Any) -> Any:
+    yield Sample((randn(rng, dtype, 3, 4) * 3,), {"dim": 1}, name="dim 1")
+    yield Sample((randn(rng, dtype, 2, 3, 2),), {"dim": (0, 2), "keepdim": True}, name="dims")
+
+
+register("logsumexp", samples=_lse_samples, nodes=(Sum,),
+         reference=lambda torch, a, dim, keepdim=False: torch.logsumexp(a, dim=dim, keepdim=keepdim)
+         )(logsumexp)
+
+
+def _softmax_samples(rng: np.random.Generator, dtype: Any) -> Any:
+    yield Sample((randn(rng, dtype, 3, 5) * 3,), {"dim": 1}, name="rows")
+    yield Sample((randn(rng, dtype, 2, 3, 4),), {"dim": 0}, name="dim 0")
+
+
+class Softmax(Function):
+    """exp(x) / sum(exp(x)) along ``dim``; backward is y * (g - sum(g * y))."""
+
+    array_forward = True
+
+    @staticmethod
+    def forward(ctx: Context, a: Any, dim: int) -> Any:
+        (axis,) = _axes(dim, a.ndim, "softmax")
+        e = np.exp(a - np.max(a, axis=axis, keepdims=True))
+        out = e / np.sum(e, axis=axis, keepdims=True)
+        ctx.axis = axis
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, g: Tensor) -> Any:
+        (y,) = ctx.saved_tensors
+        return y * (g - (g * y).sum(dim=ctx.axis, keepdim=True))
+
+
+class LogSoftmax(Function):
+    """x - logsumexp(x) along ``dim``; backward is g - softmax(x) * sum(g)."""
+
+    array_forward = True
+
+    @staticmethod
+    def forward(ctx: Context, a: Any, dim: int) -> Any:
+        (axis,) = _axes(dim, a.ndim, "log_softmax")
+        shifted = a - np.max(a, axis=axis, keepdims=True)
+        out = shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+        ctx.axis = axis
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, g: Tensor) -> Any:
+        (y,) = ctx.saved_tensors
+        return g - y.exp() * g.sum(dim=ctx.axis, keepdim=True)
+
+
+def _sum_to_samples(rng: np.random.Generator, dtype: Any) -> Any:
+    yield Sample((randn(rng, dtype, 2, 3, 4), (3, 1)), name="to (3, 1)")
+    yield Sample((randn(rng, dtype, 3, 4), (4,)), name="drop leading")
+
+
+@register("sum_to_size", samples=_sum_to_samples,
+          reference=lambda torch, a, shape: a.sum_to_size(shape))
+class SumToSize(Function):
+    """Sum a broadcast array back down to ``shape`` (the adjoint of ``expand``)."""
+
+    array_forward = True
+
+    @staticmethod
+    def forward(ctx: Context, a: Any, shape: tuple[int, ...]) -> Any:
+        shape = tuple(shape)
+        lead = a.ndim - len(shape)
+        axes = tuple(range(lead)) + tuple(
+            lead + i for i, s in enumerate(shape) if s == 1 and a.shape[lead + i] != 1)
+        ctx.shape = a.shape
+        out = np.sum(a, axis=axes, keepdims=True) if axes else a
+        return out.reshape(shape)
+
+    @staticmethod
+    def backward(ctx: Context, g: Tensor, *unused: Any) -> Any:
+        from .shape import expand
+
+        return expand(g, ctx.shape), None
+
+
+def sum_to_size(a: Tensor, shape: tuple[int, ...]) -> Tensor:
+    return a if a.shape == tuple(shape) else SumToSize.apply(a, tuple(shape))
+
+
+def softmax(input: Tensor, dim: int) -> Tensor:
+    """Softmax along ``dim``, as ``torch.softmax``."""
+    return Softmax.apply(input, dim=dim)
+
+
+def log_softmax(input: Tensor, dim: int) -> Tensor:
+    """Log-softmax along ``dim``, stable for logits of any size."""
+    return LogSoftmax.apply(input, dim=dim)
+
+
+register("softmax", samples=_softmax_samples, nodes=(Softmax,),
+         reference=lambda torch, a, dim: torch.softmax(a, dim=dim))(softmax)
+register("log_softmax", samples=_softmax_samples, nodes=(LogSoftmax,),
+         reference=lambda torch, a, dim: torch.log_softmax(a, dim=dim))(log_softmax)

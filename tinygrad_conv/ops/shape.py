@@ -1,0 +1,449 @@
+"""Shape ops: reshape/view, permute, transpose, squeeze/unsqueeze, expand, indexing, cat, stack, pad.
+
+Each one's backward is again a shape op (reshape undoes reshape, a scatter-add undoes indexing,
+pad with negated widths undoes pad), so all of them are twice-differentiable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..autograd.function import Context, Function
+from ..tensor import Tensor
+from .registry import Sample, register
+from .samples import randn
+
+
+def _sizes(shape: tuple[Any, ...]) -> tuple[int, ...]:
+    """Accept f(2, 3) and f((2, 3)) alike, as PyTorch does."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        return tuple(int(s) for s in shape[0])
+    return tuple(int(s) for s in shape)
+
+
+class _View(Function):
+    array_forward = True
+    view_op = True
+
+
+def _reshape_samples(rng: np.random.Generator, dtype: Any) -> Any:
+    yield Sample((randn(rng, dtype, 2, 3, 4), (6, 4)), name="merge")
+    yield Sample((randn(rng, dtype, 2, 6), (3, -1)), name="infer")
+
+
+class Reshape(_View):
+    """Same elements, new shape (one dimension may be -1)."""
+
+    @staticmethod
+    def forward(ctx: Context, a: Any, shape: tuple[int, ...]) -> Any:
+        ctx.shape = a.shape
+        try:
+            return a.reshape(shape)
+        except ValueError:
+            raise ValueError(f"reshape: shape {tuple(shape)} is invalid for an input of shape "
+                             f"{a.shape} ({a.size} elements)") from None
+
+    @staticmethod
+    def backward(ctx: Context, g: Tensor) -> tuple[Any, ...]:
+        return reshape(g, ctx.shape), None
+
+
+def reshape(input: Tensor, *shape: Any) -> Tensor:
+    """``input`` with a new shape, as ``torch.reshape`` (accepts ``reshape(2, 3)`` and ``((2, 3))``)."""
+    target = _sizes(shape)
+    return input if input.shape == target else Reshape.apply(input, target)
+
+
+def view(input: Tensor, *shape: Any) -> Tensor:
+    """The same as ``reshape`` (NumPy arrays need no contiguity for it)."""
+    return reshape(input, *shape)
+
+
+def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """Merge dims ``start_dim..end_dim`` into one, as ``torch.flatten``."""
+    nd = max(input.ndim, 1)
+    s, e = start_dim % nd, end_dim % nd
+    if s > e:
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
+    shape = input.shape if input.ndim else (1,)
+    merged = int(np.prod(shape[s:e + 1]))
+    return reshape(input, tuple(shape[:s]) + (merged,) + tuple(shape[e + 1:]))
+
+
+def _permute_samples(rng: np.random.Generator, dtype: Any) -> Any:
+    yield Sample((randn(rng, dtype, 2, 3, 4), (2, 0, 1)), name="rotate")
+
+
+class Permute(_View):
+    """Reorder dims; backward applies the inverse permutation."""
+
+    @staticmethod
+    def forward(ctx: Context, a: Any, dims: tuple[int, ...]) -> Any:
+        if sorted(d % max(a.ndim, 1) for d in dims) != list(range(a.ndim)):
+            raise ValueError(f"permute: dims {tuple(dims)} are not a permutation of the "
+                             f"{a.ndim} dims of a tensor of shape {a.shape}")
+        ctx.inverse = tuple(np.argsort([d % a.ndim for d in dims]))
+        return np.transpose(a, dims)
+
+    @staticmethod
+    def backward(ctx: Context, g: Tensor) -> tuple[Any, ...]:
+        return Permute.apply(g, ctx.inverse), None
+
+
+def permute(input: Tensor, *dims: Any) -> Tensor:
+    """Reorder the dims, as ``torch.permute``."""
+    return Permute.apply(input, _sizes(dims))
+
+
+def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
+    """Swap two dims."""
+    dims = list(range(input.ndim))
+    dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
+    return Permute.apply(input, tuple(dims))
+
+
+def _T(self: Tensor) -> Tensor:
+    """Reverse the dims (the matrix transpose for 2-d tensors)."""
+    return Permute.apply(self, tuple(range(self.ndim - 1, -1, -1)))
+
+
+def squeeze(input: Tensor, dim: int | None = None) -> Tensor:
+    """Drop size-1 dims (only ``dim`` when given, if it has size 1)."""
+    if dim is None:
+        shape = tuple(s for s in input.shape if s != 1)
+    else:
+        d = dim % max(input.ndim, 1)
+        shape = input.shape if input.ndim == 0 or input.shape[d] != 1 else \
+            input.shape[:d] + input.shape[d + 1:]
+    return reshape(input, shape)
+
+
+def unsqueeze(input: Tensor, dim: int) -> Tensor:
+    """Insert a size-1 dim at ``dim`` (negative counts from the end, as PyTorch)."""
+    nd = input.ndim + 1
+    if not -nd <= dim < nd:
+        raise IndexError(f"unsqueeze: dim {dim} out of range for a result with {nd} dims")
+    d = dim % nd
+    return reshape(input, input.shape[:d] + (1,) + input.shape[d:])
+
+
+def _expand_samples(rng: np.random.Generator, dtype: Any) -> Any:
+    yield Sample((randn(rng, dtype, 3, 1), (2, 3, 4)), name="new and stretched dims")
+    yield Sample((randn(rng, dtype, 3, 1), (2, -1, 4)), name="keep with -1")
+
+
+class Expand(_View):
+    """Broadcast to a larger shape without copying (-1 keeps a dim); backward sums back."""
+
+    @staticmethod
+    def forward(ctx: Context, a: Any, shape: tuple[int, ...]) -> Any:
+        lead = len(shape) - a.ndim
+        if lead < 0:
+            raise ValueError(f"expand: the target {tuple(shape)} has fewer dims than the input {a.shape}")
+        target = tuple(a.shape[i - lead] if s == -1 and i >= lead else s for i, s in enumerate(shape))
+        ctx.shape = a.shape
+        try:
+            return np.broadcast_to(a, target)
+        except ValueError:
+            raise ValueError(f"expand: cannot expand shape {a.shape} to {tuple(shape)}: each dim must "
+                             "match or be 1 in the input") from None
+
+    @staticmethod
+    def backward(ctx: Context, g: Tensor) -> tuple[Any, ...]:
+        from .reduce import sum_to_size
+
+        return sum_to_size(g, ctx.shape), None
+
+
+def expand(input: Tensor, *shape: Any) -> Tensor:
+    """Broadcast to ``shape`` (a view), as ``torch.Tensor.expand``."""
+    target = _sizes(shape)
+    return input if input.shape == target else Expand.apply(input, target)
+
+
+# ------------------------------------------------------------------- indexing
+def _index_key(key: Any) -> Any:
+    """Tensors inside an index become arrays; lists stay (NumPy treats them as advanced)."""
+    if isinstance(key, tuple):
+        return tuple(k.data if isinstance(k, Tensor) else k for k in key)
+    return key.data if isinstance(key, Tensor) else key
+
+
+def _is_basic(key: Any) -> bool:
+    """Basic indexing (ints, slices, None, ...) never repeats an element, so a plain assignment
+    undoes it; advanced indexing may repeat, so its adjoint must add."""
+    parts = key if isinstance(key, tuple) else (key,)
+    return all(isinstance(k, (int, np.integer, slice)) or k is None or k is Ellipsis for k in parts)
+
+
+def _getitem_samples(rng: np.random.Generator, dtype: Any) -> Any:
+    x = randn(rng, dtype, 4, 5)
+    yield Sample((x, (slice(1, 3), 2)), name="basic")
+    yield Sample((x, (np.array([0, 2, 2]),)), name="advanced with repeats")
+    yield Sample((x, (slice(None), np.array([1, 1, 4]))), name="advanced columns")
+    yield Sample((x, (x > 0,)), name="boolean mask")
+
+
+@register("getitem", method="__getitem__", samples=_getitem_samples,
+          reference=lambda torch, a, key: a[tuple(torch.as_tensor(k) if isinstance(k, np.ndarray) else k
+                                                  for k in key)])
+class GetItem(_View):
+    """x[key]: NumPy's basic and advanced indexing; the gradient scatters and adds."""
+
+    @staticmethod
+    def forward(ctx: Context, a: Any, key: Any) -> Any:
+        key = _index_key(key)
+        ctx.key, ctx.shape = key, a.shape
+        try:
+            return a[key]
+        except IndexError as exc:
+            raise IndexError(f"getitem: index {key!r} is invalid for a tensor of shape {a.shape}: "
+                             f"{exc}") from None
+
+    @staticmethod
+    def backward(ctx: Context, g: Tensor) -> tuple[Any, ...]:
+        return IndexScatter.apply(g, ("key", ctx.key), ctx.shape), None
+
+
+def getitem(input: Tensor, key: Any) -> Tensor:
+    return GetItem.apply(input, key)
+
+
+class IndexScatter(Function):
+    """The adjoint of indexing: zeros of ``shape`` with ``g`` added at the indexed places.
+
+    ``where`` is ``("key", key)`` for x[key] or ``("along", dim, idx)`` for max/min along a dim.
+    Its own backward is the gather at the same places.
+    """
+
+    name = "index_scatter"
+    array_forward = True
+
+    @staticmethod
+    def forward(ctx: Context, g: Any, where: Any, shape: tuple[int, ...]) -> Any:
+        ctx.where = where
+        out = np.zeros(shape, dtype=g.dtype)
+        if where[0] == "along":
+            np.put_along_axis(out, where[2], g, where[1])
+        elif _is_basic(where[1]):
+            out[where[1]] = g
+        else:
+            np.add.at(out, where[1], g)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, gg: Tensor) -> tuple[Any, ...]:
+        where = ctx.where
+        if where[0] == "along":
+            return Gather.apply(gg, where[1], where[2]), None, None
+        return GetItem.apply(gg, where[1]), None, None
+
+
+class Gather(Function):
+    """Pick one element along ``dim`` at ``idx`` (keepdim form); backward scatters back."""
+
+    name = "gather_along"
+    array_forward = True
+
+    @staticmethod
+    def forward(ctx: Context, a: Any, dim: int, idx: Any) -> Any:
+        ctx.dim, ctx.idx, ctx.shape = dim, idx, a.shape
+        return np.take_along_axis(a, idx, dim)
+
+    @staticmethod
+    def backward(ctx: Context, g: Tensor) -> tuple[Any, ...]:
+        return IndexScatter.apply(g, ("along", ctx.dim, ctx.idx), ctx.shape), None, None
+
+
+def _index_put_samples(rng: np.random.Generator, dtype: Any) -> Any:
+    yield Sample((randn(rng, dtype, 4, 3), (slice(1, 3),), randn(rng, dtype, 2, 3)), name="rows")
+    yield Sample((randn(rng, dtype, 4, 3), (np.array([0, 3]), 1), randn(rng, dtype, 2)), name="points")
+
+
+@register("index_put", method=False, samples=_index_put_samples,
+          reference=lambda torch, a, key, v: _torch_index_put(torch, a, key, v))
+class IndexPut(Function):
+    """A copy of x with x[key] = value: what ``x[key] = v`` records on the tape."""
+
+    array_forward = True
+    promotes_dtypes = True
+
+    @staticmethod
+    def forward(ctx: Context, a: Any, key: Any, value: Any) -> Any:
+        key = _index_key(key)
+        out = a.copy()
+        out[key] = value
+        ctx.key = key
+        ctx.vshape = np.shape(value)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, g: Tensor) -> tuple[Any, ...]:
+        ga = gv = None
+        if ctx.needs_input_grad[0]:
+            ga = IndexPut.apply(g, ctx.key, 0.0)
+        if ctx.needs_input_grad[2]:
+            gv = GetItem.apply(g, ctx.key)
+        return ga, None, gv
+
+
+def _torch_index_put(torch: Any, a: Any, key: Any, v: Any) -> Any:
+    out = a.clone()
+    out[tuple(torch.as_tensor(k) if isinstance(k, np.ndarray) else k for k in key)] = v
+    return out
+
+
+def index_put(input: Tensor, key: Any, value: Any) -> Tensor:
+    return IndexPut.apply(input, key, value)
+
+
+# ------------------------------------------------------------------- joining
+def _join_samples(rng: np.random.Generator, dtype: Any) -> Any:
+    yield Sample((randn(rng, dtype, 2, 3), randn(rng, dtype, 2, 3)), {"dim": 0}, name="two")
+    yield Sample((randn(rng, dtype, 2, 3), randn(rng, dtype, 2, 3), randn(rng, dtype, 2, 3)),
+                 {"dim": 1}, name="three")
+
+
+def _cat_samples(rng: np.random.Generator, dtype: Any) -> Any:
+    yield Sample((randn(rng, dtype, 2, 3), randn(rng, dtype, 4, 3)), {"dim": 0}, name="rows")
+    yield Sample((randn(rng, dtype, 2, 1), randn(rng, dtype, 2, 3)), {"dim": -1}, name="columns")
+
+
+class Cat(Function):
+    """Join along an existing dim; backward slices the gradient back into pieces."""
+
+    name = "cat"
+    array_forward = True
+    promotes_dtypes = True
+
+    @staticmethod
+    def forward(ctx: Context, *arrays: Any, dim: int = 0) -> Any:
+        try:
+            out = np.concatenate(arrays, axis=dim)
+        except ValueError:
+            raise ValueError(f"cat: the shapes {[a.shape for a in arrays]} must match except in dim "
+                             f"{dim}") from None
+        ctx.sizes, ctx.dim = [a.shape[dim] for a in arrays], dim % out.ndim
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, g: Tensor) -> tuple[Any, ...]:
+        grads, start = [], 0
+        for n in ctx.sizes:
+            key = (slice(None),) * ctx.dim + (slice(start, start + n),)
+            grads.append(GetItem.apply(g, key))
+            start += n
+        return tuple(grads)
+
+
+def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
+    """Concatenate along ``dim``, as ``torch.cat``."""
+    return Cat.apply(*tensors, dim=dim)
+
+
+def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
+    """Join along a new dim, as ``torch.stack``."""
+    shapes = {t.shape for t in tensors}
+    if len(shapes) != 1:
+        raise ValueError(f"stack: all tensors must have the same shape, got {[t.shape for t in tensors]}")
+    return cat([unsqueeze(t, dim) for t in tensors], dim=dim)
+
+
+register("cat", method=False, samples=_cat_samples, nodes=(Cat,),
+         reference=lambda torch, *ts, dim=0: torch.cat(ts, dim=dim))(lambda *ts, dim=0: cat(ts, dim))
+register("stack", method=False, samples=_join_samples, nodes=(Cat,),
+         reference=lambda torch, *ts, dim=0: torch.stack(ts, dim=dim))(lambda *ts, dim=0: stack(ts, dim))
+
+
+# ------------------------------------------------------------------- padding
+def _pad_samples(rng: np.random.Generator, dtype: Any) -> Any:
+    x = randn(rng, dtype, 2, 3, 4)
+    yield Sample((x, (1, 2)), name="last dim")
+    yield Sample((x, (1, 0, 0, 2)), {"value": 0.5}, name="two dims with value")
+    yield Sample((x, (-1, 1, 1, -1)), name="negative crops")
+
+
+class Pad(Function):
+    """Constant padding, widths given last dim first as (left, right, top, bottom, ...) like
+    ``torch.nn.functional.pad``; negative widths crop. Backward pads by the negated widths."""
+
+    array_forward = True
+
+    @staticmethod
+    def forward(ctx: Context, a: Any, pad: Sequence[int], mode: str = "constant", value: float = 0.0) -> Any:
+        if mode != "constant":
+            raise NotImplementedError(f"pad: mode '{mode}' is not supported, only 'constant'")
+        if len(pad) % 2 or len(pad) // 2 > a.ndim:
+            raise ValueError(f"pad: the padding {tuple(pad)} must have an even length of at most "
+                             f"2 * ndim = {2 * a.ndim} for an input of shape {a.shape}")
+        widths = [(0, 0)] * a.ndim
+        for i in range(len(pad) // 2):
+            widths[a.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
+        out_shape = tuple(s + lo + hi for s, (lo, hi) in zip(a.shape, widths))
+        if any(s < 0 for s in out_shape):
+            raise ValueError(f"pad: padding {tuple(pad)} gives a negative size {out_shape} for input "
+                             f"shape {a.shape}")
+        ctx.pad = tuple(pad)
+        # Crop first (negative widths), then pad (positive ones).
+        crop = tuple(slice(-lo if lo < 0 else 0, s + hi if hi < 0 else s)
+                     for s, (lo, hi) in zip(a.shape, widths))
+        pos = [(lo if lo > 0 else 0, hi if hi > 0 else 0) for lo, hi in widths]
+        cropped = a[crop]
+        if not any(lo or hi for lo, hi in pos):
+            return cropped.copy()
+        return np.pad(cropped, pos, mode="constant", constant_values=value)
+
+    @staticmethod
+    def backward(ctx: Context, g: Tensor) -> tuple[Any, ...]:
+        return Pad.apply(g, tuple(-p for p in ctx.pad)), None
+
+
+def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float = 0.0) -> Tensor:
+    """Pad (or, with negative widths, crop) as ``torch.nn.functional.pad``, constant mode.
+
+    >>> import tinygrad_conv as tc
+    >>> import tinygrad_conv.functional as F
+    >>> F.pad(tc.Tensor([[1.0, 2.0]]), (1, -1)).tolist()
+    [[0.0, 1.0]]
+    """
+    return Pad.apply(input, tuple(pad), mode=mode, value=value)
+
+
+register("pad", method=False, samples=_pad_samples, nodes=(Pad,),
+         reference=lambda torch, a, pad, mode="constant", value=0.0:
+         torch.nn.functional.pad(a, pad, mode=mode, value=value))(pad)
+
+
+def _one(make_args: Any) -> Any:
+    """Samples from a function of (rng, dtype) returning one argument tuple per case."""
+
+    def samples(rng: np.random.Generator, dtype: Any) -> Any:
+        for name, args in make_args(rng, dtype):
+            yield Sample(args, name=name)
+
+    return samples
+
+
+register("reshape", samples=_reshape_samples, nodes=(Reshape,),
+         reference=lambda torch, a, shape: a.reshape(shape))(reshape)
+register("view", samples=_reshape_samples, nodes=(Reshape,),
+         reference=lambda torch, a, shape: a.reshape(shape))(view)
+register("flatten", nodes=(Reshape,), reference=lambda torch, a, *d: torch.flatten(a, *d),
+         samples=_one(lambda rng, dt: [("all", (randn(rng, dt, 2, 3, 4),)),
+                                       ("middle", (randn(rng, dt, 2, 3, 4, 2), 1, 2))]))(flatten)
+register("squeeze", nodes=(Reshape,), reference=lambda torch, a, *d: torch.squeeze(a, *d),
+         samples=_one(lambda rng, dt: [("all", (randn(rng, dt, 2, 1, 3, 1),)),
+                                       ("one dim", (randn(rng, dt, 2, 1, 3, 1), -1))]))(squeeze)
+register("unsqueeze", nodes=(Reshape,), reference=lambda torch, a, d: torch.unsqueeze(a, d),
+         samples=_one(lambda rng, dt: [("front", (randn(rng, dt, 2, 3), 0)),
+                                       ("back", (randn(rng, dt, 2, 3), -1))]))(unsqueeze)
+register("permute", samples=_permute_samples, nodes=(Permute,),
+         reference=lambda torch, a, dims: a.permute(dims))(permute)
+register("transpose", nodes=(Permute,), reference=lambda torch, a, d0, d1: torch.transpose(a, d0, d1),
+         samples=_one(lambda rng, dt: [("swap", (randn(rng, dt, 2, 3, 4), 0, 2))]))(transpose)
+register("expand", samples=_expand_samples, nodes=(Expand,),
+         reference=lambda torch, a, shape: a.expand(*shape))(expand)
+Tensor.T = property(_T)  # type: ignore[attr-defined]

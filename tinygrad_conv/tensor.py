@@ -1,0 +1,407 @@
+"""``Tensor``: a NumPy array plus what autograd needs (requires_grad, grad, the node that made it).
+
+Differentiable methods and operators (``+``, ``@``, ``conv2d`` ...) are not written here: each op
+registers itself in :mod:`tinygrad_conv.ops.registry`, which attaches it to this class.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .autograd.grad_mode import is_grad_enabled
+
+if TYPE_CHECKING:
+    from .autograd.tape import Node
+
+
+def _as_array(data: Any, dtype: Any) -> np.ndarray:
+    """NumPy dtypes are kept; Python floats (and lists of them) become float32, as in PyTorch."""
+    if isinstance(data, Tensor):
+        data = data.data
+    if isinstance(data, (np.ndarray, np.generic)):
+        arr = np.asarray(data, dtype=dtype)
+    else:
+        arr = np.asarray(data, dtype=dtype)
+        if dtype is None and arr.dtype == np.float64:
+            arr = arr.astype(np.float32)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"Tensor: unsupported data type {arr.dtype} (from {type(data).__name__}); "
+                        "use numbers, nested lists or a numeric NumPy array")
+    return arr
+
+
+class RemovableHandle:
+    """What ``register_hook`` returns; ``remove()`` unregisters the hook."""
+
+    def __init__(self, hooks: list[Any], fn: Any) -> None:
+        self._hooks, self._fn = hooks, fn
+
+    def remove(self) -> None:
+        if self._fn in self._hooks:
+            self._hooks.remove(self._fn)
+
+
+class Tensor:
+    """An n-dimensional array that can record the ops applied to it and differentiate them.
+
+    >>> import tinygrad_conv as tc
+    >>> x = tc.Tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    >>> y = (x * x).sum()
+    >>> y.backward()
+    >>> x.grad
+    tensor([[2., 4.],
+            [6., 8.]])
+    """
+
+    __slots__ = ("data", "_requires_grad", "grad", "_grad_fn", "_out_idx", "_vbox", "_hooks",
+                 "name", "__weakref__")
+    # NumPy defers to our reflected operators (ndarray * Tensor -> Tensor.__rmul__).
+    __array_ufunc__ = None
+
+    data: np.ndarray
+    grad: Tensor | None
+
+    def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
+        self.data = _as_array(data, dtype)
+        self._requires_grad = False
+        self.grad = None
+        self._grad_fn: Node | None = None
+        self._out_idx = 0
+        self._vbox = [0]
+        self._hooks: list[Callable[[Tensor], Any]] | None = None
+        self.name: str | None = None
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _make(cls, data: np.ndarray, requires_grad: bool, grad_fn: Node | None, out_idx: int,
+              vbox: list[int] | None) -> Tensor:
+        """Fast internal constructor for op outputs: no conversion, no checks."""
+        t = object.__new__(cls)
+        t.data = data
+        t._requires_grad = requires_grad
+        t.grad = None
+        t._grad_fn = grad_fn
+        t._out_idx = out_idx
+        t._vbox = vbox if vbox is not None else [0]
+        t._hooks = None
+        t.name = None
+        return t
+
+    # ----------------------------------------------------------------- array attributes
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    def dim(self) -> int:
+        return self.data.ndim
+
+    def size(self, dim: int | None = None) -> Any:
+        """The shape (as ``torch.Tensor.size``), or one dimension of it."""
+        return self.data.shape if dim is None else self.data.shape[dim]
+
+    def numel(self) -> int:
+        return int(self.data.size)
+
+    def numpy(self) -> np.ndarray:
+        """The array itself (shared, not copied). Refused while the tensor requires grad."""
+        if self._requires_grad:
+            raise RuntimeError("Can't call numpy() on a Tensor that requires grad. "
+                               "Use tensor.detach().numpy() instead.")
+        return self.data
+
+    def item(self) -> Any:
+        if self.data.size != 1:
+            raise ValueError(f"item(): only a one-element tensor can be converted to a Python "
+                             f"scalar, this one has shape {self.shape}")
+        return self.data.item()
+
+    def tolist(self) -> Any:
+        return self.data.tolist()
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise RuntimeError(f"Boolean value of a tensor with {self.data.size} elements is "
+                               "ambiguous; use .any() or .all()")
+        return bool(self.data)
+
+    __hash__ = object.__hash__
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        extra = []
+        if self.data.dtype not in (np.float32, np.int64, np.bool_):
+            extra.append(f"dtype={self.data.dtype}")
+        if self._grad_fn is not None:
+            extra.append(f"grad_fn=<{self._grad_fn.name}>")
+        elif self._requires_grad:
+            extra.append("requires_grad=True")
+        return "tensor(" + body + "".join(", " + e for e in extra) + ")"
+
+    # ----------------------------------------------------------------- autograd attributes
+    @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        self.requires_grad_(value)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Mark a leaf as needing a gradient (float tensors only)."""
+        if requires_grad and self.data.dtype.kind not in "fc":
+            raise RuntimeError(f"only floating point tensors can require gradients; this one is "
+                               f"{self.data.dtype}. Convert first, e.g. x.float().requires_grad_()")
+        if not requires_grad and self._grad_fn is not None:
+            raise RuntimeError("requires_grad can only be turned off on a leaf; use .detach() to get "
+                               "a tensor outside the graph")
+        self._requires_grad = bool(requires_grad)
+        return self
+
+    @property
+    def is_leaf(self) -> bool:
+        """True when no recorded op made this tensor (it was made by the user)."""
+        return self._grad_fn is None
+
+    @property
+    def grad_fn(self) -> Node | None:
+        """The tape node that produced this tensor (op name, inputs, params), or None for leaves."""
+        return self._grad_fn
+
+    def detach(self) -> Tensor:
+        """The same data outside the graph (shared memory and version counter, as in PyTorch)."""
+        return Tensor._make(self.data, False, None, 0, self._vbox)
+
+    def retain_grad(self) -> None:
+        """Keep ``.grad`` on this non-leaf tensor after backward (leaves always keep it)."""
+        node = self._grad_fn
+        if node is None:
+            return
+        if node.retained is None:
+            node.retained = {}
+        import weakref
+
+        node.retained[self._out_idx] = weakref.ref(self)
+
+    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> RemovableHandle:
+        """Call ``hook(grad)`` when this tensor's gradient is computed; a returned Tensor replaces it."""
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        node = self._grad_fn
+        if node is None:
+            if self._hooks is None:
+                self._hooks = []
+            hooks = self._hooks
+        else:
+            if node.out_hooks is None:
+                node.out_hooks = {}
+            hooks = node.out_hooks.setdefault(self._out_idx, [])
+        hooks.append(hook)
+        return RemovableHandle(hooks, hook)
+
+    @property
+    def _version(self) -> int:
+        """Bumped by every in-place change; backward compares it with what was saved."""
+        return self._vbox[0]
+
+    def backward(self, gradient: Tensor | None = None, retain_graph: bool | None = None,
+                 create_graph: bool = False) -> None:
+        """Accumulate d(self)/d(leaf) into each leaf's ``.grad``, walking the tape in reverse."""
+        from .autograd.engine import backward
+
+        backward([self], [gradient], retain_graph=retain_graph, create_graph=create_graph)
+
+    # ----------------------------------------------------------------- conversions
+    def float(self) -> Tensor:
+        return self.to(np.float32)
+
+    def double(self) -> Tensor:
+        return self.to(np.float64)
+
+    def long(self) -> Tensor:
+        return Tensor(self.data.astype(np.int64))
+
+    def to(self, dtype: Any) -> Tensor:
+        """Cast to another dtype (differentiable between float dtypes)."""
+        from .ops.elementwise import cast
+
+        return cast(self, dtype)
+
+    def clone(self) -> Tensor:
+        from .ops.elementwise import clone
+
+        return clone(self)
+
+    # ----------------------------------------------------------------- comparisons (no gradient)
+    def _cmp(self, other: Any, fn: Callable[[Any, Any], Any]) -> Tensor:
+        o = other.data if isinstance(other, Tensor) else other
+        return Tensor._make(np.asarray(fn(self.data, o)), False, None, 0, None)
+
+    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return self._cmp(other, np.equal)
+
+    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return self._cmp(other, np.not_equal)
+
+    def __lt__(self, other: Any) -> Tensor:
+        return self._cmp(other, np.less)
+
+    def __le__(self, other: Any) -> Tensor:
+        return self._cmp(other, np.less_equal)
+
+    def __gt__(self, other: Any) -> Tensor:
+        return self._cmp(other, np.greater)
+
+    def __ge__(self, other: Any) -> Tensor:
+        return self._cmp(other, np.greater_equal)
+
+    def argmax(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+        idx = np.argmax(self.data, axis=dim, keepdims=keepdim if dim is not None else False)
+        return Tensor._make(np.asarray(idx, dtype=np.int64), False, None, 0, None)
+
+    def argmin(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+        idx = np.argmin(self.data, axis=dim, keepdims=keepdim if dim is not None else False)
+        return Tensor._make(np.asarray(idx, dtype=np.int64), False, None, 0, None)
+
+    def any(self) -> bool:
+        return bool(self.data.any())
+
+    def all(self) -> bool:
+        return bool(self.data.all())
+
+    # ----------------------------------------------------------------- in-place changes
+    def _inplace(self, other: Any, outofplace: Callable[[Tensor, Any], Tensor],
+                 numpy_inplace: Callable[[np.ndarray, Any], None], what: str) -> Tensor:
+        other_rg = isinstance(other, Tensor) and other._requires_grad
+        if is_grad_enabled() and (self._requires_grad or other_rg):
+            if self._requires_grad and self._grad_fn is None:
+                raise RuntimeError(
+                    f"a leaf Tensor that requires grad is being used in an in-place operation "
+                    f"({what}). Wrap the update in `with tinygrad_conv.no_grad():` (as optimisers "
+                    "do), or work on a copy: x = x.clone().")
+            # Tracked: compute out of place and let this tensor take over the new history, so
+            # earlier nodes that saved the old value see the version change at backward.
+            out = outofplace(self, other)
+            self.data, self._grad_fn, self._out_idx = out.data, out._grad_fn, out._out_idx
+            self._requires_grad = True
+        else:
+            if self.data.flags.writeable is False:
+                self.data = self.data.copy()
+            numpy_inplace(self.data, other.data if isinstance(other, Tensor) else other)
+        self._vbox[0] += 1
+        return self
+
+    def __iadd__(self, other: Any) -> Tensor:
+        return self._inplace(other, lambda a, b: a + b, lambda a, b: np.add(a, b, out=a, casting="unsafe"), "+=")
+
+    def __isub__(self, other: Any) -> Tensor:
+        return self._inplace(other, lambda a, b: a - b,
+                             lambda a, b: np.subtract(a, b, out=a, casting="unsafe"), "-=")
+
+    def __imul__(self, other: Any) -> Tensor:
+        return self._inplace(other, lambda a, b: a * b,
+                             lambda a, b: np.multiply(a, b, out=a, casting="unsafe"), "*=")
+
+    def __itruediv__(self, other: Any) -> Tensor:
+        return self._inplace(other, lambda a, b: a / b,
+                             lambda a, b: np.divide(a, b, out=a, casting="unsafe"), "/=")
+
+    def add_(self, other: Any, alpha: float = 1.0) -> Tensor:
+        """In-place ``self += alpha * other`` (optimisers use it under no_grad)."""
+        if alpha != 1.0:
+            other = other * alpha
+        return self.__iadd__(other)
+
+    def sub_(self, other: Any, alpha: float = 1.0) -> Tensor:
+        if alpha != 1.0:
+            other = other * alpha
+        return self.__isub__(other)
+
+    def mul_(self, other: Any) -> Tensor:
+        return self.__imul__(other)
+
+    def div_(self, other: Any) -> Tensor:
+        return self.__itruediv__(other)
+
+    def copy_(self, src: Any) -> Tensor:
+        """Overwrite the values with ``src`` (broadcast), keeping this tensor's dtype and shape."""
+        def outofplace(a: Tensor, b: Any) -> Tensor:
+            return a * 0 + b
+
+        def numpy_copy(a: np.ndarray, b: Any) -> None:
+            np.copyto(a, b, casting="unsafe")
+
+        return self._inplace(src, outofplace, numpy_copy, "copy_")
+
+    def zero_(self) -> Tensor:
+        return self.fill_(0)
+
+    def fill_(self, value: float) -> Tensor:
+        return self.copy_(value)
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        from .ops.shape import _index_key, index_put
+
+        def outofplace(a: Tensor, b: Any) -> Tensor:
+            return index_put(a, key, b)
+
+        def numpy_set(a: np.ndarray, b: Any) -> None:
+            a[_index_key(key)] = b
+
+        self._inplace(value, outofplace, numpy_set, "__setitem__")
+
+    # Differentiable methods and operators are attached by the op registry.
+    if TYPE_CHECKING:
+        def __getattr__(self, name: str) -> Any: ...
+
+
+def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
+    """Make a Tensor, as ``torch.tensor``."""
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+
+
+def _shape_args(shape: Sequence[Any]) -> tuple[int, ...]:
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        return tuple(shape[0])
+    return tuple(shape)
+
+
+def zeros(*shape: Any, dtype: Any = np.float32, requires_grad: bool = False) -> Tensor:
+    return Tensor(np.zeros(_shape_args(shape), dtype=dtype), requires_grad=requires_grad)
+
+
+def ones(*shape: Any, dtype: Any = np.float32, requires_grad: bool = False) -> Tensor:
+    return Tensor(np.ones(_shape_args(shape), dtype=dtype), requires_grad=requires_grad)
+
+
+def randn(*shape: Any, dtype: Any = np.float32, requires_grad: bool = False,
+          generator: np.random.Generator | None = None) -> Tensor:
+    rng = generator if generator is not None else np.random.default_rng()
+    return Tensor(rng.standard_normal(_shape_args(shape)).astype(dtype), requires_grad=requires_grad)
+
+
+def zeros_like(t: Tensor) -> Tensor:
+    return Tensor(np.zeros_like(t.data))
+
+
+def ones_like(t: Tensor) -> Tensor:
+    return Tensor(np.ones_like(t.data))
