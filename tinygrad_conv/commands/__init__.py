@@ -1,0 +1,1 @@
+"""Subcommands of the ``tinygrad-conv`` command (see cli.py)."""
