@@ -15,7 +15,7 @@ import numpy as np
 
 from ..tensor import Tensor
 from .grad_mode import _set, is_grad_enabled
-from .tape import Node, anomaly_checks_nan, is_anomaly_enabled
+from .tape import Node, _anomaly_state as anomaly, anomaly_checks_nan
 
 
 def _gather(roots: list[Node]) -> list[Node]:
@@ -90,12 +90,6 @@ def _expandable(shape: tuple[int, ...], to: tuple[int, ...]) -> bool:
         if s != t and s != 1:
             return False
     return True
-
-
-def _input_shape(node: Node, i: int, e: Any) -> tuple[tuple[int, ...], np.dtype]:
-    if type(e) is tuple:
-        return e[0].out_meta[e[1]]
-    return e.data.shape, e.data.dtype
 
 
 def _add(a: Tensor | None, b: Tensor) -> Tensor:
@@ -184,26 +178,40 @@ def run_backward(roots: Sequence[Tensor], grads: Sequence[Any], retain_graph: bo
                     f"Trying to backward through the graph a second time (op '{node.name}'): its "
                     "saved arrays were freed after the first backward. Pass retain_graph=True to "
                     "the first .backward() or grad() call if you need to backward through it again.")
-            for i, g in enumerate(outs):
-                if g is None:  # an output nobody used: its gradient is zero
-                    shape, dtype = node.out_meta[i]
-                    outs[i] = Tensor._make(np.zeros(shape, dtype=dtype), False, None, 0, None)
+            if any(g is None for g in outs):  # ('in' would compare Tensors elementwise)
+                for i, g in enumerate(outs):
+                    if g is None:  # an output nobody used: its gradient is zero
+                        shape, dtype = node.out_meta[i]
+                        outs[i] = Tensor._make(np.zeros(shape, dtype=dtype), False, None, 0, None)
             in_grads = _call_rule(node, outs)
-            for i, (e, g) in enumerate(zip(node.next, in_grads)):
+            i = -1
+            for e, g in zip(node.next, in_grads):
+                i += 1
                 if e is None or g is None:
                     continue
-                shape, dtype = _input_shape(node, i, e)
-                g = _fit(g, node, i, shape, dtype)
-                if is_anomaly_enabled():
+                # The common case (a Tensor of exactly the input's shape and dtype) is checked
+                # inline; anything else goes through _fit, which sums broadcasts or explains.
+                if type(e) is tuple:
+                    shape, dtype = e[0].out_meta[e[1]]
+                else:
+                    shape, dtype = e.data.shape, e.data.dtype
+                if not (isinstance(g, Tensor) and g.data.shape == shape and g.data.dtype == dtype):
+                    g = _fit(g, node, i, shape, dtype)
+                if anomaly["enabled"]:
                     _check_finite(node, i, g)
                 if type(e) is tuple:
-                    slots = pending.get(id(e[0]))
+                    key = id(e[0])
+                    slots = pending.get(key)
                     if slots is None:
-                        slots = pending[id(e[0])] = [None] * len(e[0].out_meta)
-                    slots[e[1]] = _add(slots[e[1]], g)
+                        slots = pending[key] = [None] * len(e[0].out_meta)
+                    prev = slots[e[1]]
+                    slots[e[1]] = g if prev is None else _add(prev, g)
                 else:
-                    slot = leaf_sum.setdefault(id(e), [e, None])
-                    slot[1] = _add(slot[1], g)
+                    slot = leaf_sum.get(id(e))
+                    if slot is None:
+                        leaf_sum[id(e)] = [e, g]
+                    else:
+                        slot[1] = _add(slot[1], g)
             if not retain_graph:
                 node.release()
 

@@ -16,6 +16,7 @@ In both, ``backward`` receives and returns Tensors, written with registered ops,
 
 from __future__ import annotations
 
+import re
 import weakref
 from typing import Any, ClassVar
 
@@ -49,11 +50,11 @@ class Context:
 
     needs_input_grad: tuple[bool, ...]
 
-    def __init__(self) -> None:
-        self._to_save: tuple[Any, ...] = ()
-        self._saved: Any = ()
-        self._node: Any = None
-        self._op = "?"
+    # Class-level defaults keep creating a Context (once per op call) cheap.
+    _to_save: tuple[Any, ...] = ()
+    _saved: Any = ()
+    _node: Any = None
+    _op = "?"
 
     def save_for_backward(self, *items: Any) -> None:
         """Keep tensors (or arrays, in array ops) for backward; checked for in-place changes."""
@@ -116,11 +117,14 @@ class Function:
     view_op: ClassVar[bool] = False
     #: Whether backward is itself made of differentiable ops (read by the checker and registry).
     twice_differentiable: ClassVar[bool] = True
+    _auto_name: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if not cls.__dict__.get("name"):
-            cls.name = cls.__name__
+            # Default op name: the class name in snake_case (LogSoftmax -> log_softmax).
+            cls.name = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", cls.__name__.lstrip("_")).lower()
+            cls._auto_name = True  # register() may still give it the op's public name
 
     @staticmethod
     def forward(ctx: Context, *args: Any, **kwargs: Any) -> Any:
@@ -133,66 +137,89 @@ class Function:
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Any:
         """Run the op on ``args`` (Tensors and plain values) and record it when needed."""
-        needs = tuple([isinstance(a, Tensor) and a._requires_grad for a in args])
-        record = is_grad_enabled() and True in needs
+        # This is the hot path of every op (a few microseconds matter): plain loops, no helpers
+        # on the common route of one array output.
+        needs = []
+        record = False
+        for a in args:
+            if isinstance(a, Tensor) and a._requires_grad:
+                needs.append(True)
+                record = True
+            else:
+                needs.append(False)
+        if record:
+            record = is_grad_enabled()
         ctx = Context()
-        ctx.needs_input_grad = needs
+        ctx.needs_input_grad = tuple(needs)
         ctx._op = cls.name
         if cls.array_forward:
             raw = cls.forward(ctx, *[a.data if isinstance(a, Tensor) else a for a in args], **kwargs)
-            multi = type(raw) is tuple
-            outs = raw if multi else (raw,)
-            arrays = tuple([np.asarray(o) if not isinstance(o, np.ndarray) else o for o in outs])
+            if type(raw) is np.ndarray:
+                multi, outs, arrays = False, (raw,), (raw,)
+            else:
+                multi = type(raw) is tuple
+                outs = raw if multi else (raw,)
+                # NumPy returns 0-d results as scalars: keep every output an ndarray.
+                arrays = tuple([o if type(o) is np.ndarray else np.asarray(o) for o in outs])
         else:
-            prev = is_grad_enabled()
-            _set(False)
-            try:
-                raw = cls.forward(ctx, *[a.detach() if isinstance(a, Tensor) else a for a in args],
-                                  **kwargs)
-            finally:
-                _set(prev)
-            multi = type(raw) is tuple
-            outs = raw if multi else (raw,)
-            for o in outs:
-                if not isinstance(o, Tensor):
-                    raise TypeError(
-                        f"{cls.name}.forward must return a Tensor or a tuple of Tensors, got "
-                        f"{type(o).__name__}. Wrap arrays with Tensor(...), or set "
-                        "array_forward = True to write forward on NumPy arrays.")
-            arrays = tuple([o.data for o in outs])
+            outs, arrays, multi = cls._tensor_forward(ctx, args, kwargs)
 
         vbox = None
-        if cls.view_op and isinstance(args[0], Tensor):
-            base = args[0].data
-            if np.may_share_memory(arrays[0], base):
-                vbox = args[0]._vbox
+        if cls.view_op and isinstance(args[0], Tensor) and np.may_share_memory(arrays[0], args[0].data):
+            vbox = args[0]._vbox
 
         if not record:
-            results = tuple([Tensor._make(a, False, None, 0, vbox) for a in arrays])
-            return results if multi else results[0]
+            if not multi:
+                return Tensor._make(arrays[0], False, None, 0, vbox)
+            return tuple([Tensor._make(a, False, None, 0, vbox) for a in arrays])
 
-        nxt: list[Any] = []
-        meta: list[Any] = []
+        nxt = []
+        meta = []
         for a, need in zip(args, needs):
             if need:
                 fn = a._grad_fn
-                nxt.append((fn, a._out_idx) if fn is not None else a)
+                nxt.append(a if fn is None else (fn, a._out_idx))
                 meta.append(None)
+            elif isinstance(a, Tensor):
+                nxt.append(None)
+                meta.append(("const", a.data.shape, a.data.dtype))
             else:
                 nxt.append(None)
-                meta.append(("const", a.data.shape, a.data.dtype) if isinstance(a, Tensor)
-                            else ("value", a))
+                meta.append(("value", a))
         node = Node(cls, ctx, tuple(nxt), tuple(meta), kwargs,
                     tuple([(a.shape, a.dtype) for a in arrays]))
-        # Integer outputs (max's indices) take no gradient and hang off no node.
-        results = tuple([
-            Tensor._make(a, True, node, i, vbox) if a.dtype.kind in "fc"
-            else Tensor._make(a, False, None, 0, None) for i, a in enumerate(arrays)])
+        if multi:
+            # Integer outputs (max's indices) take no gradient and hang off no node.
+            results = tuple([
+                Tensor._make(a, True, node, i, vbox) if a.dtype.kind in "fc"
+                else Tensor._make(a, False, None, 0, None) for i, a in enumerate(arrays)])
+        else:
+            results = (Tensor._make(arrays[0], arrays[0].dtype.kind in "fc", node, 0, vbox),)
         if ctx._to_save:
             ctx._saved = _resolve_saved(ctx._to_save, args, outs, arrays, results)
             ctx._node = weakref.ref(node)
             ctx._to_save = ()
         return results if multi else results[0]
+
+    @classmethod
+    def _tensor_forward(cls, ctx: Context, args: tuple[Any, ...],
+                        kwargs: dict[str, Any]) -> tuple[tuple[Any, ...], tuple[Any, ...], bool]:
+        """PyTorch-style forward: detached Tensors in, Tensors out, grad mode off meanwhile."""
+        prev = is_grad_enabled()
+        _set(False)
+        try:
+            raw = cls.forward(ctx, *[a.detach() if isinstance(a, Tensor) else a for a in args], **kwargs)
+        finally:
+            _set(prev)
+        multi = type(raw) is tuple
+        outs = raw if multi else (raw,)
+        for o in outs:
+            if not isinstance(o, Tensor):
+                raise TypeError(
+                    f"{cls.name}.forward must return a Tensor or a tuple of Tensors, got "
+                    f"{type(o).__name__}. Wrap arrays with Tensor(...), or set "
+                    "array_forward = True to write forward on NumPy arrays.")
+        return outs, tuple([o.data for o in outs]), multi
 
 
 def _resolve_saved(items: tuple[Any, ...], args: tuple[Any, ...], raw: tuple[Any, ...],
@@ -200,28 +227,25 @@ def _resolve_saved(items: tuple[Any, ...], args: tuple[Any, ...], raw: tuple[Any
     """Turn what forward saved into entries that remember versions and hold no cycles."""
     entries = []
     for item in items:
-        if item is None:
-            entries.append(("n", None, None, 0))
-            continue
-        found = False
-        # An output of this op is kept as its array, not its Tensor (which points at this node).
-        # (NumPy returns 0-d results as scalars, which apply wrapped: match the raw object too.)
-        for i, (r, arr, res) in enumerate(zip(raw, arrays, results)):
-            if item is arr or item is res or item is r:
-                entries.append(("o", (arr, i), res._vbox, res._vbox[0]))
-                found = True
-                break
-        if found:
-            continue
-        if isinstance(item, Tensor):
-            entries.append(("t", item, item._vbox, item._vbox[0]))
-            continue
-        for a in args:
-            if isinstance(a, Tensor) and a.data is item:
-                entries.append(("t", a, a._vbox, a._vbox[0]))
-                found = True
-                break
-        if not found:
-            # Plain Python values (a scalar operand) come back as they are; arrays as constants.
-            entries.append(("c" if isinstance(item, np.ndarray) else "v", item, None, 0))
+        entries.append(_resolve_one(item, args, raw, arrays, results))
     return tuple(entries)
+
+
+def _resolve_one(item: Any, args: tuple[Any, ...], raw: tuple[Any, ...], arrays: tuple[Any, ...],
+                 results: tuple[Tensor, ...]) -> tuple[Any, Any, Any, int]:
+    if item is None:
+        return ("n", None, None, 0)
+    # Most often an input: kept as its Tensor, so a double backward can differentiate through it.
+    for a in args:
+        if isinstance(a, Tensor) and (a.data is item or a is item):
+            return ("t", a, a._vbox, a._vbox[0])
+    # An output of this op is kept as its array, not its Tensor (which points at this node).
+    # (NumPy returns 0-d results as scalars, which apply wrapped: match the raw object too.)
+    for i in range(len(arrays)):
+        if item is arrays[i] or item is results[i] or item is raw[i]:
+            box = results[i]._vbox
+            return ("o", (arrays[i], i), box, box[0])
+    if isinstance(item, Tensor):
+        return ("t", item, item._vbox, item._vbox[0])
+    # Plain Python values (a scalar operand) come back as they are; arrays as constants.
+    return ("c" if isinstance(item, np.ndarray) else "v", item, None, 0)

@@ -8,7 +8,6 @@ but the tape would hold it, unless an op saved it for backward.
 from __future__ import annotations
 
 import itertools
-import threading
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,33 +20,29 @@ if TYPE_CHECKING:
 # decreasing sequence numbers are a topological order of any graph (inputs exist before outputs).
 _sequence = itertools.count()
 
-_local = threading.local()
+# Module scopes and anomaly mode are process-wide (plain globals, read once per recorded op, so
+# they must be cheap); grad mode, which changes far more often, is per thread (grad_mode.py).
+_scopes: list[str] = [""]
+_anomaly_state = {"enabled": False, "check_nan": True}
 
 
 def current_scope() -> str:
     """The module path ops are being recorded under ('' outside any Module)."""
-    stack = getattr(_local, "scopes", None)
-    return stack[-1] if stack else ""
+    return _scopes[-1]
 
 
 @contextmanager
 def scope(name: str) -> Iterator[None]:
     """Record the ops inside this block as belonging to module path ``name`` (used by nn.Module)."""
-    stack = getattr(_local, "scopes", None)
-    if stack is None:
-        stack = _local.scopes = []
-    stack.append(name)
+    _scopes.append(name)
     try:
         yield
     finally:
-        stack.pop()
-
-
-_anomaly = threading.local()
+        _scopes.pop()
 
 
 def is_anomaly_enabled() -> bool:
-    return getattr(_anomaly, "enabled", False)
+    return _anomaly_state["enabled"]
 
 
 @contextmanager
@@ -64,16 +59,16 @@ def detect_anomaly(check_nan: bool = True) -> Iterator[None]:
     ...         print(str(e).splitlines()[0])
     anomaly: backward of 'sqrt' (node #...) produced inf in the gradient for input 0
     """
-    prev = (is_anomaly_enabled(), getattr(_anomaly, "check_nan", True))
-    _anomaly.enabled, _anomaly.check_nan = True, check_nan
+    prev = dict(_anomaly_state)
+    _anomaly_state.update(enabled=True, check_nan=check_nan)
     try:
         yield
     finally:
-        _anomaly.enabled, _anomaly.check_nan = prev
+        _anomaly_state.update(prev)
 
 
 def anomaly_checks_nan() -> bool:
-    return getattr(_anomaly, "check_nan", True)
+    return _anomaly_state["check_nan"]
 
 
 def user_stack() -> list[str]:
@@ -109,8 +104,8 @@ class Node:
         self.released = False
         self.out_hooks: dict[int, list[Any]] | None = None
         self.retained: dict[int, Any] | None = None
-        self.scope = current_scope()
-        self.trace: list[str] | None = user_stack() if is_anomaly_enabled() else None
+        self.scope = _scopes[-1]
+        self.trace: list[str] | None = user_stack() if _anomaly_state["enabled"] else None
 
     @property
     def name(self) -> str:

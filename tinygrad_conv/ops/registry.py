@@ -97,8 +97,9 @@ def register(name: str | None = None, *, method: str | None | bool = True, funct
         if isinstance(obj, type) and issubclass(obj, Function):
             node_types: tuple[type[Function], ...] = (obj, *nodes)
             op_name = name or obj.name
-            if not obj.__dict__.get("name") or obj.name == obj.__name__:
+            if obj.__dict__.get("_auto_name"):  # the registered name wins over the class-derived one
                 obj.name = op_name
+                obj._auto_name = False
             fn = obj.apply
             sig = inspect.signature(obj.forward)
             params = list(sig.parameters.values())[1:]  # drop ctx
@@ -134,6 +135,14 @@ def register(name: str | None = None, *, method: str | None | bool = True, funct
 
 
 def _as_method(fn: Callable[..., Any], name: str) -> Callable[..., Any]:
+    if name.startswith("__") and name != "__neg__":
+        # Binary operators are the hottest calls in user code: no *args/**kwargs packing.
+        def operator(self: Tensor, other: Any) -> Any:
+            return fn(self, other)
+
+        operator.__name__ = name
+        return operator
+
     def method(self: Tensor, *args: Any, **kwargs: Any) -> Any:
         return fn(self, *args, **kwargs)
 
