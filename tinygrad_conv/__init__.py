@@ -19,7 +19,7 @@ from .testing.gradcheck import gradcheck, gradgradcheck
 float32 = __import__("numpy").float32
 float64 = __import__("numpy").float64
 
-__all__ = ["Context", "Function", "Tensor", "backward", "detect_anomaly", "enable_grad", "float32",
+__all__ = ["Context", "Function", "Tensor", "autograd", "backward", "detect_anomaly", "enable_grad", "float32",
            "float64", "functional", "grad", "gradcheck", "gradgradcheck", "is_grad_enabled", "no_grad",
-           "ones", "ones_like", "ops", "randn", "set_grad_enabled", "tensor", "zeros", "zeros_like"]
+           "ones", "ones_like", "ops", "randn", "set_grad_enabled", "tensor", "testing", "zeros", "zeros_like"]
 __version__ = "0.1.0"

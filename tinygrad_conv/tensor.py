@@ -230,27 +230,6 @@ class Tensor:
 
         backward([self], [gradient], retain_graph=retain_graph, create_graph=create_graph)
 
-    # ----------------------------------------------------------------- conversions
-    def float(self) -> Tensor:
-        return self.to(np.float32)
-
-    def double(self) -> Tensor:
-        return self.to(np.float64)
-
-    def long(self) -> Tensor:
-        return Tensor(self.data.astype(np.int64))
-
-    def to(self, dtype: Any) -> Tensor:
-        """Cast to another dtype (differentiable between float dtypes)."""
-        from .ops.elementwise import cast
-
-        return cast(self, dtype)
-
-    def clone(self) -> Tensor:
-        from .ops.elementwise import clone
-
-        return clone(self)
-
     # ----------------------------------------------------------------- comparisons (no gradient)
     def _cmp(self, other: Any, fn: Callable[[Any, Any], Any]) -> Tensor:
         o = other.data if isinstance(other, Tensor) else other
@@ -311,7 +290,8 @@ class Tensor:
         return self
 
     def __iadd__(self, other: Any) -> Tensor:
-        return self._inplace(other, lambda a, b: a + b, lambda a, b: np.add(a, b, out=a, casting="unsafe"), "+=")
+        return self._inplace(other, lambda a, b: a + b,
+                             lambda a, b: np.add(a, b, out=a, casting="unsafe"), "+=")
 
     def __isub__(self, other: Any) -> Tensor:
         return self._inplace(other, lambda a, b: a - b,
@@ -369,9 +349,46 @@ class Tensor:
 
         self._inplace(value, outofplace, numpy_set, "__setitem__")
 
-    # Differentiable methods and operators are attached by the op registry.
+    # ----------------------------------------------------------------- conversions
+    # (last in the class: a method named 'float' would shadow the type in later annotations)
+    def float(self) -> Tensor:
+        return self.to(np.float32)
+
+    def double(self) -> Tensor:
+        return self.to(np.float64)
+
+    def long(self) -> Tensor:
+        return Tensor(self.data.astype(np.int64))
+
+    def to(self, dtype: Any) -> Tensor:
+        """Cast to another dtype (differentiable between float dtypes)."""
+        from .ops.elementwise import cast
+
+        return cast(self, dtype)
+
+    def clone(self) -> Tensor:
+        from .ops.elementwise import clone
+
+        return clone(self)
+
+    # Differentiable methods and operators are attached by the op registry; these declarations
+    # only tell the type checker they exist.
     if TYPE_CHECKING:
         def __getattr__(self, name: str) -> Any: ...
+        def __add__(self, other: Any) -> Tensor: ...
+        def __radd__(self, other: Any) -> Tensor: ...
+        def __sub__(self, other: Any) -> Tensor: ...
+        def __rsub__(self, other: Any) -> Tensor: ...
+        def __mul__(self, other: Any) -> Tensor: ...
+        def __rmul__(self, other: Any) -> Tensor: ...
+        def __truediv__(self, other: Any) -> Tensor: ...
+        def __rtruediv__(self, other: Any) -> Tensor: ...
+        def __pow__(self, other: Any) -> Tensor: ...
+        def __rpow__(self, other: Any) -> Tensor: ...
+        def __matmul__(self, other: Any) -> Tensor: ...
+        def __rmatmul__(self, other: Any) -> Tensor: ...
+        def __neg__(self) -> Tensor: ...
+        def __getitem__(self, key: Any) -> Tensor: ...
 
 
 def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:

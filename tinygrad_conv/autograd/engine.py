@@ -15,7 +15,8 @@ import numpy as np
 
 from ..tensor import Tensor
 from .grad_mode import _set, is_grad_enabled
-from .tape import Node, _anomaly_state as anomaly, anomaly_checks_nan
+from .tape import Node, anomaly_checks_nan
+from .tape import _anomaly_state as anomaly
 
 
 def _gather(roots: list[Node]) -> list[Node]:
@@ -126,8 +127,8 @@ def run_backward(roots: Sequence[Tensor], grads: Sequence[Any], retain_graph: bo
         else:
             node = r._grad_fn
             root_nodes.append(node)
-            outs = pending.setdefault(id(node), [None] * len(node.out_meta))
-            outs[r._out_idx] = _add(outs[r._out_idx], g)
+            root_slots = pending.setdefault(id(node), [None] * len(node.out_meta))
+            root_slots[r._out_idx] = _add(root_slots[r._out_idx], g)
 
     nodes = _gather(root_nodes)
 
@@ -154,9 +155,10 @@ def run_backward(roots: Sequence[Tensor], grads: Sequence[Any], retain_graph: bo
     _set(create_graph)
     try:
         for node in nodes:
-            outs = pending.pop(id(node), None)
-            if outs is None:
+            popped = pending.pop(id(node), None)
+            if popped is None:
                 continue
+            outs: list[Any] = popped
             if node.out_hooks:
                 for i, hooks in node.out_hooks.items():
                     if outs[i] is not None:
@@ -168,9 +170,9 @@ def run_backward(roots: Sequence[Tensor], grads: Sequence[Any], retain_graph: bo
                         t.grad = outs[i] if t.grad is None else _add(t.grad, outs[i])
             if capture:
                 for i, g in enumerate(outs):
-                    k = capture.get((id(node), i))
-                    if k is not None:
-                        results[k] = g
+                    slot_k = capture.get((id(node), i))
+                    if slot_k is not None:
+                        results[slot_k] = g
             if needed is not None and id(node) not in needed:
                 continue
             if node.released:
@@ -207,19 +209,19 @@ def run_backward(roots: Sequence[Tensor], grads: Sequence[Any], retain_graph: bo
                     prev = slots[e[1]]
                     slots[e[1]] = g if prev is None else _add(prev, g)
                 else:
-                    slot = leaf_sum.get(id(e))
-                    if slot is None:
+                    leaf_slot = leaf_sum.get(id(e))
+                    if leaf_slot is None:
                         leaf_sum[id(e)] = [e, g]
                     else:
-                        slot[1] = _add(slot[1], g)
+                        leaf_slot[1] = _add(leaf_slot[1], g)
             if not retain_graph:
                 node.release()
 
         for leaf, g in leaf_sum.values():
             if inputs is not None:
-                k = leaf_targets.get(id(leaf))
-                if k is not None:
-                    results[k] = g
+                leaf_k = leaf_targets.get(id(leaf))
+                if leaf_k is not None:
+                    results[leaf_k] = g
                 continue
             if leaf._hooks:
                 g = _run_hooks(leaf._hooks, g)
@@ -232,8 +234,8 @@ def run_backward(roots: Sequence[Tensor], grads: Sequence[Any], retain_graph: bo
 
     if inputs is None:
         return None
-    for k, (t, r) in enumerate(zip(inputs, results)):
-        if r is None and not allow_unused:
+    for k, (t, res) in enumerate(zip(inputs, results)):
+        if res is None and not allow_unused:
             raise RuntimeError(
                 f"One of the differentiated Tensors (inputs[{k}], shape {t.shape}) appears to not "
                 "have been used in the graph. Set allow_unused=True if this is the desired behavior.")

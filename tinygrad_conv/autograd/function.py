@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 import weakref
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -49,6 +49,10 @@ class Context:
     """
 
     needs_input_grad: tuple[bool, ...]
+
+    if TYPE_CHECKING:  # forward may store anything on ctx for backward
+        def __getattr__(self, name: str) -> Any: ...
+        def __setattr__(self, name: str, value: Any) -> None: ...
 
     # Class-level defaults keep creating a Context (once per op call) cheap.
     _to_save: tuple[Any, ...] = ()
@@ -154,6 +158,8 @@ class Function:
         ctx._op = cls.name
         if cls.array_forward:
             raw = cls.forward(ctx, *[a.data if isinstance(a, Tensor) else a for a in args], **kwargs)
+            outs: tuple[Any, ...]
+            arrays: tuple[Any, ...]
             if type(raw) is np.ndarray:
                 multi, outs, arrays = False, (raw,), (raw,)
             else:
@@ -173,8 +179,8 @@ class Function:
                 return Tensor._make(arrays[0], False, None, 0, vbox)
             return tuple([Tensor._make(a, False, None, 0, vbox) for a in arrays])
 
-        nxt = []
-        meta = []
+        nxt: list[Any] = []
+        meta: list[Any] = []
         for a, need in zip(args, needs):
             if need:
                 fn = a._grad_fn

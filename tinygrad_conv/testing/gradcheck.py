@@ -65,7 +65,8 @@ def gradcheck(fn: Callable[..., Any], inputs: Sequence[Any], eps: float = 1e-6, 
             analytic = tuple(None for _ in checked)
         for k, i in enumerate(checked):
             x = inputs[i]
-            a = analytic[k].data if analytic[k] is not None else np.zeros(x.shape)
+            ak = analytic[k]
+            a = ak.data if ak is not None else np.zeros(x.shape)
             num = _numerical(fn, inputs, i, vs, eps)
             bad = np.abs(a - num) > atol + rtol * np.abs(num)
             if bad.any():
@@ -131,7 +132,8 @@ def gradgradcheck(fn: Callable[..., Any], inputs: Sequence[Any], grad_outputs: S
         o = [t for t in _outputs(fn(*xs)) if t.requires_grad]
         gs = autograd_grad(o, [xs[i] for i in diff_idx], list(v[:len(o)]), create_graph=True,
                            allow_unused=True)
-        return tuple(g if g is not None else Tensor(np.zeros(xs[i].shape)) * 0.0
+        # An input the first derivative doesn't depend on still gets a (zero) row to check.
+        return tuple(g if g is not None else Tensor(np.zeros(xs[i].shape))
                      for g, i in zip(gs, diff_idx))
 
     return gradcheck(first_grads, (*inputs, *vs), eps=eps, atol=atol, rtol=rtol,
