@@ -67,12 +67,14 @@ def _fit(grad: Any, node: Node, i: int, target_shape: tuple[int, ...], target_dt
         raise TypeError(
             f"backward of '{op}' returned a {type(grad).__name__} as the gradient for input {i}; "
             "it must return Tensors (or None). Wrap arrays as Tensor(array), or better, compute "
-            "the gradient with Tensor ops so it can be differentiated again.")
+            "the gradient with Tensor ops so it can be differentiated again." + _recorded_at(node))
     if grad.shape != target_shape:
         if not _expandable(target_shape, grad.shape):
             raise RuntimeError(
                 f"backward of '{op}' returned a gradient of shape {grad.shape} for input {i}, "
-                f"expected shape {target_shape} (the shape of that input, or one it broadcasts to)")
+                f"expected shape {target_shape} (the shape of that input, or one it broadcasts to)."
+                " Return a gradient shaped like the input: sum over the dims the forward broadcast"
+                " or reduced, reshape what it reshaped." + _recorded_at(node))
         grad = sum_to_size(grad, target_shape)
     if grad.dtype != target_dtype:
         if node.fn.promotes_dtypes and grad.dtype.kind == "f" and target_dtype.kind == "f":
@@ -80,7 +82,8 @@ def _fit(grad: Any, node: Node, i: int, target_shape: tuple[int, ...], target_dt
         else:
             raise RuntimeError(
                 f"backward of '{op}' returned a gradient of dtype {grad.dtype} for input {i}, "
-                f"expected {target_dtype} (the dtype of that input). Cast it with .to(dtype).")
+                f"expected {target_dtype} (the dtype of that input). Cast it with .to(dtype)."
+                + _recorded_at(node))
     return grad
 
 
@@ -252,14 +255,36 @@ def _call_rule(node: Node, outs: list[Any]) -> tuple[Any, ...]:
                 f"{type(exc).__name__}: {exc}\nThe op was recorded here:\n" + "".join(node.trace)
             ) from exc
         raise
-    if not isinstance(in_grads, tuple):
+    if isinstance(in_grads, list):
+        in_grads = tuple(in_grads)
+    elif not isinstance(in_grads, tuple):
         in_grads = (in_grads,)
     if len(in_grads) != len(node.next):
+        args = ", ".join(_describe_arg(node, i) for i in range(len(node.next)))
         raise RuntimeError(
             f"backward of '{node.name}' returned {len(in_grads)} gradient(s), expected "
-            f"{len(node.next)}: one per positional argument of apply (None for arguments that "
-            "take no gradient)")
+            f"{len(node.next)}: one per positional argument of apply ({args}). Return None for "
+            "the arguments that take no gradient (e.g. `return grad_x, None`), or pass parameters "
+            "as keywords (apply(x, beta=2.0)) so they are not positional inputs."
+            + _recorded_at(node))
     return in_grads
+
+
+def _describe_arg(node: Node, i: int) -> str:
+    """One positional argument of a node, for error messages: 'tensor (3, 4)', 'constant', '2.0'."""
+    e, meta = node.next[i], node.input_meta[i]
+    if e is not None:
+        shape = e[0].out_meta[e[1]][0] if type(e) is tuple else e.data.shape
+        return f"tensor {shape}"
+    if meta[0] == "const":
+        return f"constant tensor {meta[1]}"
+    text = repr(meta[1])
+    return text if len(text) <= 30 else text[:27] + "..."
+
+
+def _recorded_at(node: Node) -> str:
+    """Where the op was recorded, when anomaly mode was on at the time (else nothing)."""
+    return "" if node.trace is None else "\nThe op was recorded here:\n" + "".join(node.trace)
 
 
 def _check_finite(node: Node, i: int, g: Tensor) -> None:

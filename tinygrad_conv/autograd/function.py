@@ -25,6 +25,7 @@ import numpy as np
 from ..tensor import Tensor
 from .grad_mode import _set, is_grad_enabled
 from .tape import Node
+from .tape import _anomaly_state as anomaly
 
 _RELEASED = object()
 
@@ -157,7 +158,12 @@ class Function:
         ctx.needs_input_grad = tuple(needs)
         ctx._op = cls.name
         if cls.array_forward:
+            # Anomaly mode also checks that forward left its input arrays as they were.
+            copies = [a.data.copy() if isinstance(a, Tensor) else None for a in args] \
+                if anomaly["enabled"] else None
             raw = cls.forward(ctx, *[a.data if isinstance(a, Tensor) else a for a in args], **kwargs)
+            if copies is not None:
+                _check_inputs_unchanged(cls, args, None, copies)
             outs: tuple[Any, ...]
             arrays: tuple[Any, ...]
             if type(raw) is np.ndarray:
@@ -212,11 +218,16 @@ class Function:
                         kwargs: dict[str, Any]) -> tuple[tuple[Any, ...], tuple[Any, ...], bool]:
         """PyTorch-style forward: detached Tensors in, Tensors out, grad mode off meanwhile."""
         prev = is_grad_enabled()
+        # An in-place change of an input bumps its version (detach() shares it): always checked.
+        versions = [a._vbox[0] if isinstance(a, Tensor) else None for a in args]
+        copies = [a.data.copy() if isinstance(a, Tensor) else None for a in args] \
+            if anomaly["enabled"] else None
         _set(False)
         try:
             raw = cls.forward(ctx, *[a.detach() if isinstance(a, Tensor) else a for a in args], **kwargs)
         finally:
             _set(prev)
+        _check_inputs_unchanged(cls, args, versions, copies)
         multi = type(raw) is tuple
         outs = raw if multi else (raw,)
         for o in outs:
@@ -226,6 +237,25 @@ class Function:
                     f"{type(o).__name__}. Wrap arrays with Tensor(...), or set "
                     "array_forward = True to write forward on NumPy arrays.")
         return outs, tuple([o.data for o in outs]), multi
+
+
+def _check_inputs_unchanged(cls: type[Function], args: tuple[Any, ...], versions: list[Any] | None,
+                            copies: list[Any] | None) -> None:
+    """Raise when forward changed an input: by its version counter, or against a copy."""
+    for i, a in enumerate(args):
+        if not isinstance(a, Tensor):
+            continue
+        changed = versions is not None and a._vbox[0] != versions[i]
+        if not changed and copies is not None:
+            before = copies[i]
+            changed = a.data.shape != before.shape or not np.array_equal(a.data, before, equal_nan=True)
+        if changed:
+            fix = ("write the result into a new array (y = x * 2, not x *= 2 or np.multiply(x, 2, "
+                   "out=x)), or copy the input first with x = x.copy()" if cls.array_forward else
+                   "build a new tensor (y = x * 2, not x *= 2 or x.mul_(2)), or change a copy "
+                   "made with x = x.clone()")
+            raise RuntimeError(f"{cls.name}.forward changed its input {i} (shape {a.shape}) in "
+                               f"place; forward must leave its inputs as they are: {fix}")
 
 
 def _resolve_saved(items: tuple[Any, ...], args: tuple[Any, ...], raw: tuple[Any, ...],
@@ -242,8 +272,10 @@ def _resolve_one(item: Any, args: tuple[Any, ...], raw: tuple[Any, ...], arrays:
     if item is None:
         return ("n", None, None, 0)
     # Most often an input: kept as its Tensor, so a double backward can differentiate through it.
+    # (A Tensor forward saves the detached input it was given: same array, so the same input.)
     for a in args:
-        if isinstance(a, Tensor) and (a.data is item or a is item):
+        if isinstance(a, Tensor) and (a.data is item or a is item
+                                      or (type(item) is Tensor and item.data is a.data)):
             return ("t", a, a._vbox, a._vbox[0])
     # An output of this op is kept as its array, not its Tensor (which points at this node).
     # (NumPy returns 0-d results as scalars, which apply wrapped: match the raw object too.)

@@ -8,6 +8,7 @@ but the tape would hold it, unless an op saved it for backward.
 from __future__ import annotations
 
 import itertools
+import os
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -71,11 +72,16 @@ def anomaly_checks_nan() -> bool:
     return _anomaly_state["check_nan"]
 
 
+# Frames from files under the package's own folder are not the user's (matched by path, so a
+# checkout that happens to be named tinygrad_conv keeps its tests and examples in the trace).
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
 def user_stack() -> list[str]:
     """The call stack at record time, without this package's own frames."""
     frames = traceback.extract_stack()[:-1]
-    keep = [f for f in frames if "/tinygrad_conv/" not in f.filename.replace("\\", "/")
-            or "/tinygrad_conv/tests/" in f.filename]
+    keep = [f for f in frames if f.filename.startswith("<")  # <stdin>, <string>: the user's
+            or not os.path.abspath(f.filename).startswith(_PACKAGE_DIR)]
     return traceback.format_list(keep or frames)
 
 

@@ -27,7 +27,7 @@ def _arith(dunder: str, rdunder: str) -> dict[str, str]:
     return {dunder: "forward", rdunder: "reflected"}
 
 
-@register("add", operators=_arith("__add__", "__radd__"), samples=binary(),
+@register("add", broadcasts=True, operators=_arith("__add__", "__radd__"), samples=binary(),
           reference=lambda torch, a, b: torch.add(a, b))
 class Add(_Binary):
     """a + b, broadcasting as NumPy."""
@@ -41,7 +41,7 @@ class Add(_Binary):
         return g, g
 
 
-@register("sub", operators=_arith("__sub__", "__rsub__"), samples=binary(),
+@register("sub", broadcasts=True, operators=_arith("__sub__", "__rsub__"), samples=binary(),
           reference=lambda torch, a, b: torch.sub(a, b))
 class Sub(_Binary):
     """a - b."""
@@ -55,7 +55,7 @@ class Sub(_Binary):
         return g, (-g if ctx.needs_input_grad[1] else None)
 
 
-@register("mul", operators=_arith("__mul__", "__rmul__"), samples=binary(),
+@register("mul", broadcasts=True, operators=_arith("__mul__", "__rmul__"), samples=binary(),
           reference=lambda torch, a, b: torch.mul(a, b))
 class Mul(_Binary):
     """a * b."""
@@ -72,7 +72,7 @@ class Mul(_Binary):
                 g * a if ctx.needs_input_grad[1] else None)
 
 
-@register("div", operators=_arith("__truediv__", "__rtruediv__"),
+@register("div", broadcasts=True, operators=_arith("__truediv__", "__rtruediv__"),
           samples=binary(randn, away_from_zero, scalar=1.5),
           reference=lambda torch, a, b: torch.div(a, b))
 class Div(_Binary):
@@ -98,7 +98,7 @@ def _pow_samples(rng: np.random.Generator, dtype: Any) -> Any:
     yield Sample((positive(rng, dtype, 2, 1), randn(rng, dtype, 3)), name="broadcast")
 
 
-@register("pow", operators=_arith("__pow__", "__rpow__"), samples=_pow_samples,
+@register("pow", broadcasts=True, operators=_arith("__pow__", "__rpow__"), samples=_pow_samples,
           reference=lambda torch, a, b: torch.pow(a, b))
 class Pow(_Binary):
     """a ** b. The exponent's gradient uses log(a); where a == 0 it is taken as 0 (as PyTorch)."""
@@ -252,7 +252,7 @@ def _select_samples(rng: np.random.Generator, dtype: Any) -> Any:
     yield Sample((distinct(rng, dtype, 3, 1), distinct(rng, dtype, 4) + 0.1), name="broadcast")
 
 
-@register("maximum", samples=_select_samples, reference=lambda torch, a, b: torch.maximum(a, b),
+@register("maximum", broadcasts=True, samples=_select_samples, reference=lambda torch, a, b: torch.maximum(a, b),
           nondifferentiable_points=True)
 class Maximum(_Binary):
     """Elementwise max; at ties each side gets half the gradient (as PyTorch)."""
@@ -268,7 +268,7 @@ class Maximum(_Binary):
         return _split_by(g, a.data > b.data, a.data == b.data)
 
 
-@register("minimum", samples=_select_samples, reference=lambda torch, a, b: torch.minimum(a, b),
+@register("minimum", broadcasts=True, samples=_select_samples, reference=lambda torch, a, b: torch.minimum(a, b),
           nondifferentiable_points=True)
 class Minimum(_Binary):
     """Elementwise min; at ties each side gets half the gradient (as PyTorch)."""
@@ -299,7 +299,7 @@ def _where_samples(rng: np.random.Generator, dtype: Any) -> Any:
                  name="broadcast")
 
 
-@register("where", method=False, samples=_where_samples,
+@register("where", broadcasts=True, method=False, samples=_where_samples,
           reference=lambda torch, c, a, b: torch.where(c, a, b))
 class Where(_Binary):
     """where(condition, a, b): a where condition holds, else b."""

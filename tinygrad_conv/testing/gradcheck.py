@@ -17,7 +17,21 @@ from ..tensor import Tensor
 
 
 class GradcheckError(AssertionError):
-    """Raised by gradcheck/gradgradcheck when an analytic gradient disagrees with the numerical one."""
+    """Raised by gradcheck/gradgradcheck when an analytic gradient disagrees with the numerical one.
+
+    Besides the message it carries where: ``input`` (the index into ``inputs``), ``element`` (an
+    index tuple into that input), ``analytic`` and ``numerical`` (the two values there),
+    ``mismatched`` and ``size`` (how many elements of that input differ, of how many), and
+    ``order`` (1 for gradcheck, 2 for gradgradcheck).
+    """
+
+    def __init__(self, message: str, *, input: int = -1, element: tuple[int, ...] = (),
+                 analytic: float = float("nan"), numerical: float = float("nan"), mismatched: int = 0,
+                 size: int = 0, order: int = 1) -> None:
+        super().__init__(message)
+        self.input, self.element = input, element
+        self.analytic, self.numerical = analytic, numerical
+        self.mismatched, self.size, self.order = mismatched, size, order
 
 
 def _outputs(out: Any) -> list[Tensor]:
@@ -25,16 +39,14 @@ def _outputs(out: Any) -> list[Tensor]:
     return [o for o in outs if isinstance(o, Tensor) and o.dtype.kind == "f"]
 
 
-def _flat_dot(outs: list[Tensor], vs: list[np.ndarray]) -> float:
-    return float(sum(np.sum(o.data * v) for o, v in zip(outs, vs)))
-
-
 def gradcheck(fn: Callable[..., Any], inputs: Sequence[Any], eps: float = 1e-6, atol: float = 1e-5,
               rtol: float = 1e-3, raise_exception: bool = True, seed: int = 0,
               n_vectors: int = 2) -> bool:
     """Compare the gradients of ``fn(*inputs)`` with central finite differences in float64.
 
-    Every input that is a float64 Tensor with ``requires_grad`` is checked.
+    Every input that is a float64 Tensor with ``requires_grad`` is checked, with ``n_vectors``
+    random upstream gradients. On a mismatch it raises :class:`GradcheckError` naming the input,
+    the element, and both values (or returns False when ``raise_exception=False``).
 
     >>> import tinygrad_conv as tc, numpy as np
     >>> x = tc.Tensor(np.array([0.5, 1.5]), requires_grad=True)
@@ -53,43 +65,48 @@ def gradcheck(fn: Callable[..., Any], inputs: Sequence[Any], eps: float = 1e-6, 
     outs = _outputs(fn(*inputs))
     if not outs:
         raise ValueError("gradcheck: fn returned no floating-point Tensor")
-    for _ in range(n_vectors):
-        vs = [rng.standard_normal(o.shape) for o in outs]
-        # analytic: one vector-Jacobian product
-        diff_outs = [o for o in outs if o.requires_grad]
-        if diff_outs:
-            analytic = autograd_grad(diff_outs, [inputs[i] for i in checked],
-                                     [Tensor(v.astype(o.dtype)) for o, v in zip(outs, vs) if o.requires_grad],
-                                     retain_graph=True, allow_unused=True)
-        else:
-            analytic = tuple(None for _ in checked)
-        for k, i in enumerate(checked):
-            x = inputs[i]
-            ak = analytic[k]
-            a = ak.data if ak is not None else np.zeros(x.shape)
-            num = _numerical(fn, inputs, i, vs, eps)
-            bad = np.abs(a - num) > atol + rtol * np.abs(num)
-            if bad.any():
-                j = np.unravel_index(int(np.argmax(np.abs(a - num) * bad)), x.shape) if x.ndim else ()
-                msg = (f"gradcheck: gradient mismatch for input {i} (shape {x.shape}) at element "
-                       f"{tuple(int(t) for t in j)}: analytic {float(a[j]):.8g}, numerical "
-                       f"{float(num[j]):.8g} ({int(bad.sum())} of {bad.size} elements differ; "
-                       f"atol={atol}, rtol={rtol}, random upstream gradient)")
-                if raise_exception:
-                    raise GradcheckError(msg)
-                return False
+    vectors = [[rng.standard_normal(o.shape) for o in outs] for _ in range(n_vectors)]
+    analytic: list[list[np.ndarray]] = []
+    for vs in vectors:
         outs = _outputs(fn(*inputs))
+        pairs = [(o, v) for o, v in zip(outs, vs) if o.requires_grad]
+        if pairs:
+            got = autograd_grad([o for o, _ in pairs], [inputs[i] for i in checked],
+                                [Tensor(v.astype(o.dtype)) for o, v in pairs], allow_unused=True)
+        else:
+            got = tuple(None for _ in checked)
+        analytic.append([np.zeros(inputs[i].shape) if g is None else g.data
+                         for g, i in zip(got, checked)])
+    for k, i in enumerate(checked):
+        x = inputs[i]
+        # One pass of finite differences serves every upstream vector.
+        numerical = _numerical(fn, inputs, i, vectors, eps)
+        for a_all, num in zip(analytic, numerical):
+            a = a_all[k]
+            bad = np.abs(a - num) > atol + rtol * np.abs(num)
+            if not bad.any():
+                continue
+            j = tuple(int(t) for t in np.unravel_index(int(np.argmax(np.abs(a - num) * bad)), x.shape)) \
+                if x.ndim else ()
+            msg = (f"gradcheck: the gradient for input {i} (shape {x.shape}) is wrong at element "
+                   f"{j}: ours (analytic) {float(a[j]):.8g}, expected (finite differences) "
+                   f"{float(num[j]):.8g}; {int(bad.sum())} of {bad.size} elements differ "
+                   f"(atol={atol}, rtol={rtol}, random upstream gradient)")
+            if raise_exception:
+                raise GradcheckError(msg, input=i, element=j, analytic=float(a[j]),
+                                     numerical=float(num[j]), mismatched=int(bad.sum()), size=bad.size)
+            return False
     return True
 
 
-def _numerical(fn: Callable[..., Any], inputs: tuple[Any, ...], i: int, vs: list[np.ndarray],
-               eps: float) -> np.ndarray:
-    """d<v, fn(inputs)>/d inputs[i] by central differences, element by element."""
+def _numerical(fn: Callable[..., Any], inputs: tuple[Any, ...], i: int, vectors: list[list[np.ndarray]],
+               eps: float) -> list[np.ndarray]:
+    """d<v, fn(inputs)>/d inputs[i] by central differences, element by element, for each v."""
     x = inputs[i]
     base = x.data.astype(np.float64).copy()
-    out = np.zeros(base.shape)
     flat = base.reshape(-1)
-    res = out.reshape(-1)
+    results = [np.zeros(base.shape) for _ in vectors]
+    flats = [r.reshape(-1) for r in results]
     # No no_grad here: for gradgradcheck, fn itself calls grad() and needs the tape.
     for j in range(flat.size):
         orig = flat[j]
@@ -98,10 +115,13 @@ def _numerical(fn: Callable[..., Any], inputs: tuple[Any, ...], i: int, vs: list
             flat[j] = orig + step
             probe = list(inputs)
             probe[i] = Tensor(base.copy(), requires_grad=x.requires_grad)
-            values.append(_flat_dot(_outputs(fn(*probe)), vs))
+            values.append([o.data.astype(np.float64) for o in _outputs(fn(*probe))])
         flat[j] = orig
-        res[j] = (values[0] - values[1]) / (2 * eps)
-    return out
+        for res, vs in zip(flats, vectors):
+            plus = sum(float(np.sum(o * v)) for o, v in zip(values[0], vs))
+            minus = sum(float(np.sum(o * v)) for o, v in zip(values[1], vs))
+            res[j] = (plus - minus) / (2 * eps)
+    return results
 
 
 def gradgradcheck(fn: Callable[..., Any], inputs: Sequence[Any], grad_outputs: Sequence[Any] | None = None,
@@ -109,7 +129,9 @@ def gradgradcheck(fn: Callable[..., Any], inputs: Sequence[Any], grad_outputs: S
                   seed: int = 0) -> bool:
     """Check second derivatives: gradcheck of ``(inputs, v) -> grad(fn(inputs), inputs, v)``.
 
-    The upstream gradient ``v`` is random (or ``grad_outputs``) and is itself checked as an input.
+    The upstream gradient ``v`` is random (or ``grad_outputs``) and is itself checked as an input:
+    a :class:`GradcheckError` with ``input >= len(inputs)`` points at ``v`` for output
+    ``input - len(inputs)``.
 
     >>> import tinygrad_conv as tc, numpy as np
     >>> x = tc.Tensor(np.array([0.5, 1.5]), requires_grad=True)
@@ -118,7 +140,7 @@ def gradgradcheck(fn: Callable[..., Any], inputs: Sequence[Any], grad_outputs: S
     """
     inputs = tuple(inputs)
     rng = np.random.default_rng(seed + 1)
-    outs = _outputs(fn(*inputs))
+    outs = [o for o in _outputs(fn(*inputs)) if o.requires_grad]
     if grad_outputs is None:
         vs = [Tensor(rng.standard_normal(o.shape), requires_grad=True) for o in outs]
     else:
@@ -132,9 +154,19 @@ def gradgradcheck(fn: Callable[..., Any], inputs: Sequence[Any], grad_outputs: S
         o = [t for t in _outputs(fn(*xs)) if t.requires_grad]
         gs = autograd_grad(o, [xs[i] for i in diff_idx], list(v[:len(o)]), create_graph=True,
                            allow_unused=True)
-        # An input the first derivative doesn't depend on still gets a (zero) row to check.
-        return tuple(g if g is not None else Tensor(np.zeros(xs[i].shape))
+        return tuple(g if g is not None else Tensor(np.zeros(xs[i].shape)) * 0.0
                      for g, i in zip(gs, diff_idx))
 
-    return gradcheck(first_grads, (*inputs, *vs), eps=eps, atol=atol, rtol=rtol,
-                     raise_exception=raise_exception, seed=seed)
+    try:
+        return gradcheck(first_grads, (*inputs, *vs), eps=eps, atol=atol, rtol=rtol,
+                         raise_exception=raise_exception, seed=seed)
+    except GradcheckError as exc:
+        wrt = (f"input {exc.input}" if exc.input < n
+               else f"the upstream gradient of output {exc.input - n}")
+        raise GradcheckError(
+            f"gradgradcheck: the derivative of the gradients with respect to {wrt} is wrong at "
+            f"element {exc.element}: ours (double backward) {exc.analytic:.8g}, expected (finite "
+            f"differences of backward) {exc.numerical:.8g}; {exc.mismatched} of {exc.size} elements "
+            f"differ (atol={atol}, rtol={rtol})", input=exc.input, element=exc.element,
+            analytic=exc.analytic, numerical=exc.numerical, mismatched=exc.mismatched, size=exc.size,
+            order=2) from None
