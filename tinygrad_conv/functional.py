@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .ops.conv import conv2d, conv2d_weight_grad, conv_transpose2d
 from .ops.elementwise import abs, add, clamp, div, exp, log, maximum, minimum, mul, neg, sigmoid, sqrt, sub, tanh, where
 from .ops.elementwise import pow as pow
 from .ops.matmul import matmul
@@ -20,7 +21,7 @@ from .ops.reduce import log_softmax, logsumexp, max, mean, min, softmax, sum, va
 from .ops.registry import functional_ops
 from .ops.shape import cat, expand, flatten, pad, permute, reshape, squeeze, stack, transpose, unsqueeze, view
 
-__all__ = ["abs", "add", "cat", "clamp", "div", "exp", "expand", "flatten", "log", "log_softmax",
+__all__ = ["abs", "add", "cat", "clamp", "conv2d", "conv2d_weight_grad", "conv_transpose2d", "div", "exp", "expand", "flatten", "log", "log_softmax",
            "logsumexp", "matmul", "max", "maximum", "mean", "min", "minimum", "mul", "neg", "pad",
            "permute", "pow", "reshape", "sigmoid", "softmax", "sqrt", "squeeze", "stack", "sub", "sum",
            "tanh", "transpose", "unsqueeze", "var", "view", "where"]

@@ -1,0 +1,383 @@
+"""The convolution family: conv2d, conv_transpose2d and the conv weight gradient, as three ops that
+close under differentiation (see docs/convolution.md):
+
+* conv2d(x, w):            dx = conv_transpose2d(dy, w)      dw = conv2d_weight_grad(x, dy)
+* conv_transpose2d(x, w):  dx = conv2d(dy, w)                dw = conv2d_weight_grad(dy, x)
+* conv2d_weight_grad(x, dy) = dw:   d/dx = conv_transpose2d(dy, ggw)   d/ddy = conv2d(x, ggw)
+
+The public functions validate their arguments (errors show the size rule with the user's numbers),
+normalise them to pairs, and call the ops; the ops call the NumPy kernels in kernels/conv.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..autograd.function import Context, Function
+from ..kernels import conv as K
+from ..tensor import Tensor
+from .registry import Sample, register
+from .samples import randn
+
+Pair = tuple[int, int]
+PadPairs = tuple[tuple[int, int], tuple[int, int]]
+
+
+# ----------------------------------------------------------------------------- argument checks
+def _pair(value: Any, op: str, name: str, *, minimum: int) -> Pair:
+    """An int or a pair of ints, each at least ``minimum``."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        pair = (int(value), int(value))
+    elif isinstance(value, (tuple, list)) and len(value) == 2 and \
+            all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value):
+        pair = (int(value[0]), int(value[1]))
+    elif isinstance(value, (tuple, list)):
+        raise ValueError(f"{op}: {name} must be an int or a pair of ints (height, width), got "
+                         f"{tuple(value)!r} with {len(value)} element(s)")
+    else:
+        raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
+    if min(pair) < minimum:
+        rule = "positive" if minimum == 1 else "non-negative"
+        raise ValueError(f"{op}: {name} must be {rule}, got {value!r}")
+    return pair
+
+
+def _padding(padding: Any, op: str, kernel: Pair, stride: Pair, dilation: Pair) -> PadPairs:
+    """Padding as ((top, bottom), (left, right)); 'same' puts an odd extra row/col bottom/right."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return ((0, 0), (0, 0))
+        if padding == "same":
+            if stride != (1, 1):
+                raise ValueError(f"{op}: padding='same' is not supported for strided convolutions "
+                                 f"(stride={stride}); use stride=1 or give the padding as numbers")
+            pads = []
+            for k, d in zip(kernel, dilation):
+                total = d * (k - 1)
+                pads.append((total // 2, total - total // 2))
+            return (pads[0], pads[1])
+        raise ValueError(f"{op}: padding string must be 'valid' or 'same', got {padding!r}")
+    p = _pair(padding, op, "padding", minimum=0)
+    return ((p[0], p[0]), (p[1], p[1]))
+
+
+def _check_input(x: Tensor, op: str) -> bool:
+    """True when the input is unbatched (C, H, W)."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: input must be a Tensor, got {type(x).__name__}")
+    if x.ndim not in (3, 4):
+        raise ValueError(f"{op}: expected a 3-d (C, H, W) or 4-d (N, C, H, W) input, got shape {x.shape} "
+                         f"({x.ndim}-d)")
+    if x.dtype.kind != "f":
+        raise TypeError(f"{op}: input must be a float tensor, got {x.dtype}")
+    return x.ndim == 3
+
+
+def _check_weight(w: Tensor, op: str, layout: str) -> None:
+    if not isinstance(w, Tensor):
+        raise TypeError(f"{op}: weight must be a Tensor, got {type(w).__name__}")
+    if w.ndim != 4:
+        raise ValueError(f"{op}: weight must be 4-d {layout}, got shape {w.shape}")
+
+
+def _check_bias(b: Tensor | None, channels: int, op: str) -> None:
+    if b is not None and (not isinstance(b, Tensor) or b.shape != (channels,)):
+        shape = b.shape if isinstance(b, Tensor) else type(b).__name__
+        raise ValueError(f"{op}: bias must have shape ({channels},), one value per output channel, got {shape}")
+
+
+def _out_size_error(op: str, x_hw: tuple[int, ...], kernel: Pair, stride: Pair, pads: PadPairs,
+                    dilation: Pair) -> None:
+    """Raise when the (dilated) kernel does not fit the padded input, showing the formula."""
+    for axis, name in ((0, "height"), (1, "width")):
+        size, k, s, d = x_hw[axis], kernel[axis], stride[axis], dilation[axis]
+        lo, hi = pads[axis]
+        span = d * (k - 1) + 1
+        if size + lo + hi < span:
+            raise ValueError(
+                f"{op}: the kernel does not fit the input along its {name}: output size = "
+                f"floor((in + pad_before + pad_after - dilation*(kernel-1) - 1) / stride) + 1 = "
+                f"floor(({size} + {lo} + {hi} - {d}*({k}-1) - 1) / {s}) + 1 = "
+                f"{(size + lo + hi - span) // s + 1}, which is less than 1. The dilated kernel spans "
+                f"{span} but the padded input is only {size + lo + hi}: use a smaller kernel or dilation, "
+                "or more padding")
+
+
+# ----------------------------------------------------------------------------- the three ops
+class Conv2d(Function):
+    """y = conv2d(x, w) + b, im2col + one GEMM; the bias is added in place into the output."""
+
+    name = "conv2d"
+    array_forward = True
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, w: Any, b: Any, stride: Pair = (1, 1),
+                padding: PadPairs = ((0, 0), (0, 0)), dilation: Pair = (1, 1), groups: int = 1) -> Any:
+        y = K.conv2d(x, w, stride, padding, dilation, groups)
+        if b is not None:
+            y += b.reshape(1, -1, 1, 1)
+        ctx.save_for_backward(x, w)
+        ctx.conf = (stride, padding, dilation, groups)
+        ctx.x_hw = x.shape[2:]
+        return y
+
+    @staticmethod
+    def backward(ctx: Context, g: Tensor) -> tuple[Any, ...]:
+        x, w = ctx.saved_tensors
+        stride, padding, dilation, groups = ctx.conf
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        gx = ConvTranspose2d.apply(g, w, None, stride=stride, padding=padding, dilation=dilation,
+                                   groups=groups, output_size=ctx.x_hw) if need_x else None
+        gw = Conv2dWeightGrad.apply(x, g, kernel_size=tuple(w.shape[2:]), stride=stride, padding=padding,
+                                    dilation=dilation, groups=groups) if need_w else None
+        gb = g.sum(dim=(0, 2, 3)) if need_b else None
+        return gx, gw, gb
+
+
+class ConvTranspose2d(Function):
+    """y = conv_transpose2d(x, w) + b: the adjoint of conv2d in its input (GEMM, then col2im)."""
+
+    name = "conv_transpose2d"
+    array_forward = True
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, w: Any, b: Any, stride: Pair = (1, 1),
+                padding: PadPairs = ((0, 0), (0, 0)), dilation: Pair = (1, 1), groups: int = 1,
+                output_size: Pair = (0, 0)) -> Any:
+        y = K.conv_transpose2d(x, w, stride, padding, dilation, groups, (int(output_size[0]), int(output_size[1])))
+        if b is not None:
+            y += b.reshape(1, -1, 1, 1)
+        ctx.save_for_backward(x, w)
+        ctx.conf = (stride, padding, dilation, groups)
+        ctx.x_hw = x.shape[2:]
+        return y
+
+    @staticmethod
+    def backward(ctx: Context, g: Tensor) -> tuple[Any, ...]:
+        x, w = ctx.saved_tensors
+        stride, padding, dilation, groups = ctx.conf
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        # The adjoint conv2d reads g with the forward's top/left padding and whatever bottom/right
+        # padding makes its output exactly x's size (output_padding shifts it; it may even crop).
+        g_adj, pads_adj = _adjoint_input(g, ctx.x_hw, tuple(w.shape[2:]), stride, padding, dilation)
+        gx = Conv2d.apply(g_adj, w, None, stride=stride, padding=pads_adj, dilation=dilation,
+                          groups=groups) if need_x else None
+        gw = Conv2dWeightGrad.apply(g_adj, x, kernel_size=tuple(w.shape[2:]), stride=stride, padding=pads_adj,
+                                    dilation=dilation, groups=groups) if need_w else None
+        gb = g.sum(dim=(0, 2, 3)) if need_b else None
+        return gx, gw, gb
+
+
+def _adjoint_input(g: Tensor, x_hw: Sequence[int], kernel: Sequence[int], stride: Pair, padding: PadPairs,
+                   dilation: Pair) -> tuple[Tensor, PadPairs]:
+    """The input and padding of the conv2d that is the adjoint of a transposed conv with output ``g``
+    and input size ``x_hw``: top/left padding as given, bottom/right chosen so that the conv2d output
+    is exactly ``x_hw`` (a negative amount crops ``g``)."""
+    pads = []
+    crop = []
+    for a in range(2):
+        span = dilation[a] * (kernel[a] - 1) + 1
+        after = (x_hw[a] - 1) * stride[a] + span - padding[a][0] - g.shape[2 + a]
+        pads.append((padding[a][0], max(after, 0)))
+        crop.append(g.shape[2 + a] + min(after, 0))
+    if crop[0] < g.shape[2] or crop[1] < g.shape[3]:
+        g = g[:, :, :crop[0], :crop[1]]
+    return g, (pads[0], pads[1])
+
+
+class Conv2dWeightGrad(Function):
+    """dw = conv2d_weight_grad(x, dy): the gradient of conv2d w.r.t. its weight (one GEMM).
+
+    It is linear in each argument, so its gradients are the other two ops of the family.
+    """
+
+    name = "conv2d_weight_grad"
+    array_forward = True
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, dy: Any, kernel_size: Pair = (1, 1), stride: Pair = (1, 1),
+                padding: PadPairs = ((0, 0), (0, 0)), dilation: Pair = (1, 1), groups: int = 1) -> Any:
+        ctx.save_for_backward(x, dy)
+        ctx.conf = (stride, padding, dilation, groups)
+        ctx.x_hw = x.shape[2:]
+        return K.conv2d_weight_grad(x, dy, (int(kernel_size[0]), int(kernel_size[1])), stride, padding, dilation,
+                                    groups)
+
+    @staticmethod
+    def backward(ctx: Context, ggw: Tensor) -> tuple[Any, ...]:
+        x, dy = ctx.saved_tensors
+        stride, padding, dilation, groups = ctx.conf
+        need_x, need_dy = ctx.needs_input_grad[:2]
+        gx = ConvTranspose2d.apply(dy, ggw, None, stride=stride, padding=padding, dilation=dilation,
+                                   groups=groups, output_size=ctx.x_hw) if need_x else None
+        gdy = Conv2d.apply(x, ggw, None, stride=stride, padding=padding, dilation=dilation,
+                           groups=groups) if need_dy else None
+        return gx, gdy
+
+
+# ----------------------------------------------------------------------------- public functions
+def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1, padding: Any = 0,
+           dilation: Any = 1, groups: int = 1) -> Tensor:
+    """2-D cross-correlation, as ``torch.nn.functional.conv2d``.
+
+    ``input`` is (N, C, H, W) or unbatched (C, H, W); ``weight`` is (F, C/groups, kh, kw);
+    ``padding`` is an int, a pair, ``'valid'`` or ``'same'``.
+
+    >>> import numpy as np, tinygrad_conv as tc
+    >>> import tinygrad_conv.functional as F
+    >>> x = tc.Tensor(np.ones((1, 2, 5, 5), dtype=np.float32))
+    >>> F.conv2d(x, tc.Tensor(np.ones((3, 2, 3, 3), dtype=np.float32)), padding=1).shape
+    (1, 3, 5, 5)
+    """
+    op = "conv2d"
+    unbatched = _check_input(input, op)
+    _check_weight(weight, op, "(out_channels, in_channels/groups, kh, kw)")
+    if not isinstance(groups, (int, np.integer)) or groups < 1:
+        raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
+    x = input.unsqueeze(0) if unbatched else input
+    n, c = x.shape[:2]
+    f, cg, kh, kw = weight.shape
+    if c % groups or f % groups:
+        raise ValueError(f"{op}: groups={groups} must divide both the input channels ({c}) and the output "
+                         f"channels ({f})")
+    if cg * groups != c:
+        raise ValueError(f"{op}: channel mismatch: the input has {c} channels but the weight {weight.shape} "
+                         f"expects in_channels/groups = {cg}, i.e. {cg * groups} input channels with "
+                         f"groups={groups}")
+    _check_bias(bias, f, op)
+    stride_p = _pair(stride, op, "stride", minimum=1)
+    dil = _pair(dilation, op, "dilation", minimum=1)
+    pads = _padding(padding, op, (kh, kw), stride_p, dil)
+    _out_size_error(op, x.shape[2:], (kh, kw), stride_p, pads, dil)
+    out = Conv2d.apply(x, weight, bias, stride=stride_p, padding=pads, dilation=dil, groups=int(groups))
+    return out.squeeze(0) if unbatched else out
+
+
+def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,
+                     padding: Any = 0, output_padding: Any = 0, groups: int = 1, dilation: Any = 1) -> Tensor:
+    """2-D transposed convolution, as ``torch.nn.functional.conv_transpose2d``.
+
+    ``weight`` is (C_in, C_out/groups, kh, kw); the output size is
+    ``(H - 1)*stride - 2*padding + dilation*(kh - 1) + output_padding + 1``.
+
+    >>> import numpy as np, tinygrad_conv as tc
+    >>> import tinygrad_conv.functional as F
+    >>> x = tc.Tensor(np.ones((1, 4, 3, 3), dtype=np.float32))
+    >>> F.conv_transpose2d(x, tc.Tensor(np.ones((4, 2, 4, 4), dtype=np.float32)), stride=2, padding=1).shape
+    (1, 2, 6, 6)
+    """
+    op = "conv_transpose2d"
+    unbatched = _check_input(input, op)
+    _check_weight(weight, op, "(in_channels, out_channels/groups, kh, kw)")
+    if not isinstance(groups, (int, np.integer)) or groups < 1:
+        raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
+    x = input.unsqueeze(0) if unbatched else input
+    c = x.shape[1]
+    cin, fg, kh, kw = weight.shape
+    if c % groups:
+        raise ValueError(f"{op}: groups={groups} must divide the input channels ({c})")
+    if cin != c:
+        raise ValueError(f"{op}: channel mismatch: the input has {c} channels but the weight {weight.shape} "
+                         f"has in_channels = {cin} (transposed-conv weights are (in, out/groups, kh, kw))")
+    _check_bias(bias, fg * groups, op)
+    stride_p = _pair(stride, op, "stride", minimum=1)
+    dil = _pair(dilation, op, "dilation", minimum=1)
+    if isinstance(padding, str):
+        raise ValueError(f"{op}: padding must be an int or a pair; strings like {padding!r} are only "
+                         "accepted by conv2d")
+    pad = _pair(padding, op, "padding", minimum=0)
+    opad = _pair(output_padding, op, "output_padding", minimum=0)
+    out_hw = []
+    for a, name in ((0, "height"), (1, "width")):
+        if opad[a] >= stride_p[a] and opad[a] >= dil[a]:
+            limit = max(stride_p[a], dil[a])
+            sizes = ", ".join(
+                f"{v} -> {K.conv_transpose2d_output_size(x.shape[2 + a], (kh, kw)[a], stride_p[a], pad[a], v, dil[a])}"
+                for v in range(limit))
+            raise ValueError(
+                f"{op}: output_padding along the {name} must be smaller than either stride ({stride_p[a]}) or "
+                f"dilation ({dil[a]}), got {opad[a]}. Valid values and the output {name} they give: {sizes}")
+        size = K.conv_transpose2d_output_size(x.shape[2 + a], (kh, kw)[a], stride_p[a], pad[a], opad[a], dil[a])
+        if size < 1:
+            raise ValueError(
+                f"{op}: the output {name} would be (in - 1)*stride - 2*padding + dilation*(kernel - 1) + "
+                f"output_padding + 1 = ({x.shape[2 + a]} - 1)*{stride_p[a]} - 2*{pad[a]} + "
+                f"{dil[a]}*({(kh, kw)[a]} - 1) + {opad[a]} + 1 = {size}, which is less than 1: use less padding")
+        out_hw.append(size)
+    pads = ((pad[0], pad[0]), (pad[1], pad[1]))
+    out = ConvTranspose2d.apply(x, weight, bias, stride=stride_p, padding=pads, dilation=dil,
+                                groups=int(groups), output_size=tuple(out_hw))
+    return out.squeeze(0) if unbatched else out
+
+
+def conv2d_weight_grad(input: Tensor, grad_output: Tensor, kernel_size: Any, stride: Any = 1, padding: Any = 0,
+                       dilation: Any = 1, groups: int = 1) -> Tensor:
+    """The gradient of ``conv2d(input, w)`` with respect to ``w`` given ``grad_output``.
+
+    >>> import numpy as np, tinygrad_conv as tc
+    >>> import tinygrad_conv.functional as F
+    >>> x, dy = tc.Tensor(np.ones((1, 2, 4, 4))), tc.Tensor(np.ones((1, 3, 2, 2)))
+    >>> F.conv2d_weight_grad(x, dy, 3).shape
+    (3, 2, 3, 3)
+    """
+    op = "conv2d_weight_grad"
+    _check_input(input, op)
+    k = _pair(kernel_size, op, "kernel_size", minimum=1)
+    stride_p = _pair(stride, op, "stride", minimum=1)
+    dil = _pair(dilation, op, "dilation", minimum=1)
+    pads = _padding(padding, op, k, stride_p, dil)
+    x = input.unsqueeze(0) if input.ndim == 3 else input
+    dy = grad_output.unsqueeze(0) if grad_output.ndim == 3 else grad_output
+    _out_size_error(op, x.shape[2:], k, stride_p, pads, dil)
+    expect = tuple(K.conv2d_output_size(x.shape[2 + a], k[a], stride_p[a], sum(pads[a]), dil[a]) for a in range(2))
+    if dy.shape[0] != x.shape[0] or tuple(dy.shape[2:]) != expect or x.shape[1] % groups or dy.shape[1] % groups:
+        raise ValueError(f"{op}: grad_output {dy.shape} does not match a conv2d of input {x.shape} "
+                         f"(expected (N={x.shape[0]}, F, {expect[0]}, {expect[1]}) with F and C divisible by "
+                         f"groups={groups})")
+    return Conv2dWeightGrad.apply(x, dy, kernel_size=k, stride=stride_p, padding=pads, dilation=dil,
+                                  groups=int(groups))
+
+
+# ----------------------------------------------------------------------------- samples and references
+def _conv_samples(rng: np.random.Generator, dtype: Any) -> Any:
+    yield Sample((randn(rng, dtype, 2, 3, 6, 5), randn(rng, dtype, 4, 3, 3, 2), randn(rng, dtype, 4)),
+                 {"stride": (2, 1), "padding": 1}, name="strided, bias, non-square kernel")
+    yield Sample((randn(rng, dtype, 1, 4, 7, 7), randn(rng, dtype, 4, 2, 3, 3)),
+                 {"dilation": 2, "groups": 2, "padding": (1, 2)}, name="groups, dilation")
+    yield Sample((randn(rng, dtype, 3, 5, 5), randn(rng, dtype, 2, 3, 2, 2)),
+                 {"padding": "same"}, name="unbatched, same, even kernel")
+
+
+def _convt_samples(rng: np.random.Generator, dtype: Any) -> Any:
+    yield Sample((randn(rng, dtype, 2, 4, 3, 3), randn(rng, dtype, 4, 3, 3, 3), randn(rng, dtype, 3)),
+                 {"stride": 2, "padding": 1, "output_padding": 1}, name="strided, output_padding, bias")
+    yield Sample((randn(rng, dtype, 1, 4, 4, 3), randn(rng, dtype, 4, 1, 2, 3)),
+                 {"groups": 2, "dilation": (2, 1), "stride": (1, 2)}, name="groups, dilation")
+    yield Sample((randn(rng, dtype, 2, 3, 3), randn(rng, dtype, 2, 2, 3, 3)),
+                 {"stride": 2, "output_padding": 1, "dilation": 2}, name="unbatched")
+
+
+def _wgrad_samples(rng: np.random.Generator, dtype: Any) -> Any:
+    yield Sample((randn(rng, dtype, 2, 3, 6, 5), randn(rng, dtype, 2, 4, 3, 6), (3, 2)),
+                 {"stride": (2, 1), "padding": 1}, name="strided")
+    yield Sample((randn(rng, dtype, 1, 4, 7, 7), randn(rng, dtype, 1, 2, 7, 7)), {"kernel_size": 3, "dilation": (1, 2),
+                 "groups": 2, "padding": (1, 2)}, name="groups, dilation")
+
+
+def _torch_wgrad(torch: Any, x: Any, dy: Any, kernel_size: Any, stride: Any = 1, padding: Any = 0,
+                 dilation: Any = 1, groups: int = 1) -> Any:
+    k = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
+    shape = (dy.shape[1], x.shape[1] // groups, *k)
+    return torch.nn.grad.conv2d_weight(x, shape, dy, stride=stride, padding=padding, dilation=dilation,
+                                       groups=groups)
+
+
+register("conv2d", samples=_conv_samples, nodes=(Conv2d,),
+         reference=lambda torch, *a, **k: torch.nn.functional.conv2d(*a, **k))(conv2d)
+register("conv_transpose2d", samples=_convt_samples, nodes=(ConvTranspose2d,),
+         reference=lambda torch, *a, **k: torch.nn.functional.conv_transpose2d(*a, **k))(conv_transpose2d)
+register("conv2d_weight_grad", method=False, samples=_wgrad_samples, nodes=(Conv2dWeightGrad,),
+         reference=_torch_wgrad)(conv2d_weight_grad)
