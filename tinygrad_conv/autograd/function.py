@@ -145,28 +145,35 @@ class Function:
         # This is the hot path of every op (a few microseconds matter): plain loops, no helpers
         # on the common route of one array output.
         needs = []
+        datas = []
         record = False
         for a in args:
-            if isinstance(a, Tensor) and a._requires_grad:
-                needs.append(True)
-                record = True
+            if isinstance(a, Tensor):
+                datas.append(a.data)
+                if a._requires_grad:
+                    needs.append(True)
+                    record = True
+                    continue
             else:
-                needs.append(False)
+                datas.append(a)
+            needs.append(False)
         if record:
             record = is_grad_enabled()
         ctx = Context()
         ctx.needs_input_grad = tuple(needs)
         ctx._op = cls.name
         if cls.array_forward:
-            # Anomaly mode also checks that forward left its input arrays as they were.
-            copies = [a.data.copy() if isinstance(a, Tensor) else None for a in args] \
-                if anomaly["enabled"] else None
-            raw = cls.forward(ctx, *[a.data if isinstance(a, Tensor) else a for a in args], **kwargs)
-            if copies is not None:
+            if anomaly["enabled"]:  # anomaly mode also checks that forward left its inputs alone
+                copies = [d.copy() if isinstance(a, Tensor) else None for a, d in zip(args, datas)]
+                raw = cls.forward(ctx, *datas, **kwargs)
                 _check_inputs_unchanged(cls, args, None, copies)
+            else:
+                raw = cls.forward(ctx, *datas, **kwargs)
             outs: tuple[Any, ...]
             arrays: tuple[Any, ...]
             if type(raw) is np.ndarray:
+                if not record and not cls.view_op:  # the most common case: answer at once
+                    return Tensor._make(raw, False, None, 0, None)
                 multi, outs, arrays = False, (raw,), (raw,)
             else:
                 multi = type(raw) is tuple

@@ -229,12 +229,13 @@ def max_unpool2d(dy: np.ndarray, indices: np.ndarray, output_size: Pair) -> np.n
     n, c, _, _ = dy.shape
     h, w = output_size
     p_total, plane = n * c, h * w
-    flat = indices.reshape(p_total, -1) + _plane_starts(p_total, plane, 1)
+    per_plane = indices.shape[2] * indices.shape[3]  # explicit: -1 cannot be inferred when N*C == 0
+    flat = indices.reshape(p_total, per_plane) + _plane_starts(p_total, plane, 1)
     # np.add.at on float arrays with an int64 index has a fast path in NumPy >= 1.25 and beats
     # np.bincount (which works in float64) by several times here; see benchmarks.
     dx = np.zeros(p_total * plane + 1, dtype=dy.dtype)
     if indices.size and indices.min() < 0:
-        flat[indices.reshape(p_total, -1) < 0] = p_total * plane  # a spare slot, dropped below
+        flat[indices.reshape(p_total, per_plane) < 0] = p_total * plane  # a spare slot, dropped below
     np.add.at(dx, flat.ravel(), dy.ravel())
     return dx[:p_total * plane].reshape(n, c, h, w)
 
@@ -247,8 +248,9 @@ def gather_plane(x: np.ndarray, indices: np.ndarray) -> np.ndarray:
     assert x.ndim == 4 and indices.ndim == 4 and x.shape[:2] == indices.shape[:2]
     n, c, h, w = x.shape
     p_total = n * c
-    flat = indices.reshape(p_total, -1) + _plane_starts(p_total, h * w, 1)
-    missing = indices.reshape(p_total, -1) < 0
+    per_plane = indices.shape[2] * indices.shape[3]  # explicit: -1 cannot be inferred when N*C == 0
+    flat = indices.reshape(p_total, per_plane) + _plane_starts(p_total, h * w, 1)
+    missing = indices.reshape(p_total, per_plane) < 0
     any_missing = indices.size > 0 and bool(missing.any())
     if any_missing:
         flat[missing] = 0

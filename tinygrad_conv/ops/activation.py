@@ -1,0 +1,653 @@
+"""Activations as registered ops: relu, leaky_relu, elu, gelu, silu, softplus, hardtanh, relu6, dropout.
+
+PyTorch's conventions at the kinks (pinned against PyTorch 2.13 in tests/test_activation.py):
+
+* relu'(0) = 0; hardtanh and relu6 pass no gradient at either bound; leaky_relu'(0) is the slope;
+  elu'(0) = alpha.
+* NaN propagates through every forward. At NaN, relu passes the gradient and leaky_relu passes
+  it times the slope (as PyTorch, always); hardtanh and relu6 pass nothing and elu gives NaN, as
+  PyTorch's vectorised CPU kernels do (its scalar tail loop, used for the last few elements of an
+  array, passes the gradient instead: PyTorch itself is not consistent there).
+
+Each backward is written with registered ops: masks are constants, so every op can be
+differentiated again where the maths allows (the piecewise-linear ones have a zero second
+derivative).
+
+Dropout draws its mask from a NumPy generator: the ``generator`` argument, or a module-level
+default that :func:`manual_seed` re-seeds.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from ..autograd.function import Context, Function
+from ..tensor import Tensor
+from .elementwise import clamp, exp, sigmoid, tanh, where
+from .registry import Sample, register
+from .samples import away_from_zero, randn, unary
+
+
+def _const(a: np.ndarray) -> Tensor:
+    """A constant Tensor around an array (no copy, no gradient)."""
+    return Tensor._make(a, False, None, 0, None)
+
+
+def _check_float(x: Any, op: str) -> None:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: expected a Tensor as input, got {type(x).__name__}")
+    if x.dtype.kind != "f":
+        raise TypeError(f"{op}: expected a floating-point input, got dtype {x.dtype}; convert it "
+                        "with .float() or .double()")
+
+
+# ----------------------------------------------------------------------------------------------
+# relu and the piecewise-linear family
+
+
+class MaskedGrad(Function):
+    """g where a constant boolean mask holds, else 0: the backward of relu and hardtanh.
+
+    Linear in g with a constant mask, so its own backward is itself.
+    """
+
+    name = "masked_grad"
+    array_forward = True
+
+    @staticmethod
+    def forward(ctx: Context, g: Any, mask: Any) -> Any:
+        ctx.save_for_backward(mask)
+        out = np.asarray(mask).astype(g.dtype)
+        np.multiply(out, g, out=out)  # in place: one float array instead of two
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, gg: Tensor) -> Any:
+        (mask,) = ctx.saved_tensors
+        return MaskedGrad.apply(gg, mask), None
+
+
+def masked_grad(g: Tensor, mask: Tensor) -> Tensor:
+    """g where the boolean ``mask`` is true, else 0 (the mask takes no gradient).
+
+    >>> import numpy as np, tinygrad_conv as tc
+    >>> masked_grad(tc.Tensor([1.0, 2.0]), tc.Tensor(np.array([True, False]))).tolist()
+    [1.0, 0.0]
+    """
+    return MaskedGrad.apply(g, mask)
+
+
+# np.maximum(x, 0) takes NumPy's slow loop for a scalar operand (0.8 ms on R1, against 0.45 ms
+# against an array, measured with NumPy 2.4), so large inputs are compared, block by block, with
+# a cached block of zeros (1 MiB in float32; it stays in cache).
+_ZERO_BLOCK = 1 << 18
+
+
+@lru_cache(maxsize=8)
+def _zeros(dtype: np.dtype) -> np.ndarray:
+    z = np.zeros(_ZERO_BLOCK, dtype=dtype)
+    z.flags.writeable = False
+    return z
+
+
+def _relu_array(x: np.ndarray) -> np.ndarray:
+    if x.dtype.kind != "f" or x.size < 4096 or not x.flags.c_contiguous:
+        return np.maximum(x, 0)
+    zeros = _zeros(x.dtype)
+    out = np.empty_like(x)
+    flat_x, flat_out = x.reshape(-1), out.reshape(-1)
+    n = flat_x.size
+    for start in range(0, n, _ZERO_BLOCK):
+        stop = min(n, start + _ZERO_BLOCK)
+        np.maximum(flat_x[start:stop], zeros[:stop - start], out=flat_out[start:stop])
+    return out
+
+
+class Relu(Function):
+    """max(x, 0); the gradient passes where x > 0 (0 at 0, as PyTorch), and at NaN."""
+
+    name = "relu"
+    array_forward = True
+
+    @staticmethod
+    def forward(ctx: Context, x: Any) -> Any:
+        out = _relu_array(x)
+        # The output, not the input or a mask: it is alive anyway (the next layer's input), so
+        # this costs no memory, and an in-place change to it is caught at backward.
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, g: Tensor) -> Any:
+        (out,) = ctx.saved_tensors
+        # "out != 0" is x > 0, and also true at NaN, where PyTorch passes the gradient.
+        return MaskedGrad.apply(g, _const(np.asarray(np.not_equal(out.data, 0))))
+
+
+def relu(input: Tensor) -> Tensor:
+    """max(input, 0) elementwise, as ``torch.nn.functional.relu``.
+
+    >>> import tinygrad_conv as tc
+    >>> x = tc.Tensor([-1.0, 0.0, 2.0], requires_grad=True)
+    >>> y = relu(x)
+    >>> y.backward(tc.Tensor([1.0, 1.0, 1.0]))
+    >>> y.tolist(), x.grad.tolist()
+    ([0.0, 0.0, 2.0], [0.0, 0.0, 1.0])
+    """
+    return Relu.apply(input)
+
+
+class LeakyRelu(Function):
+    """x where x > 0, else negative_slope * x; the gradient at 0 is the slope (as PyTorch)."""
+
+    name = "leaky_relu"
+    array_forward = True
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, negative_slope: float) -> Any:
+        # factor = 1 where x > 0, else the slope (NaN too): one table lookup, exact for any slope.
+        table = np.array([negative_slope, 1.0], dtype=x.dtype)
+        factor = table[np.greater(x, 0).view(np.uint8)]
+        if ctx.needs_input_grad[0]:
+            ctx.factor = factor
+        return x * factor
+
+    @staticmethod
+    def backward(ctx: Context, g: Tensor) -> Any:
+        return g * _const(ctx.factor)
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:
+    """input where input > 0, else negative_slope * input, as ``torch.nn.functional.leaky_relu``.
+
+    >>> import tinygrad_conv as tc
+    >>> leaky_relu(tc.Tensor([-2.0, 3.0]), 0.1).tolist()
+    [-0.20000000298023224, 3.0]
+    """
+    _check_float(input, "leaky_relu")
+    return LeakyRelu.apply(input, negative_slope=float(negative_slope))
+
+
+class Hardtanh(Function):
+    """Clip to [min_val, max_val]; no gradient at or beyond either bound (as PyTorch)."""
+
+    name = "hardtanh"
+    array_forward = True
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, min_val: float, max_val: float) -> Any:
+        if ctx.needs_input_grad[0]:
+            inside = np.asarray(np.greater(x, min_val))  # strictly inside: NaN is not
+            inside &= np.less(x, max_val)
+            ctx.inside = inside
+        return np.clip(x, min_val, max_val).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx: Context, g: Tensor) -> Any:
+        return MaskedGrad.apply(g, _const(ctx.inside))
+
+
+def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+    """Clip to [min_val, max_val], as ``torch.nn.functional.hardtanh``.
+
+    >>> import tinygrad_conv as tc
+    >>> hardtanh(tc.Tensor([-3.0, 0.5, 3.0])).tolist()
+    [-1.0, 0.5, 1.0]
+    """
+    _check_float(input, "hardtanh")
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val cannot be greater than max_val, got min_val={min_val}, "
+                         f"max_val={max_val}")
+    return Hardtanh.apply(input, min_val=float(min_val), max_val=float(max_val))
+
+
+def relu6(input: Tensor) -> Tensor:
+    """min(max(input, 0), 6), as ``torch.nn.functional.relu6`` (hardtanh(input, 0, 6)).
+
+    The gradient is 0 at 0 and at 6.
+
+    >>> import tinygrad_conv as tc
+    >>> relu6(tc.Tensor([-1.0, 3.0, 7.0])).tolist()
+    [0.0, 3.0, 6.0]
+    """
+    _check_float(input, "relu6")
+    return Hardtanh.apply(input, min_val=0.0, max_val=6.0)
+
+
+class Elu(Function):
+    """x where x > 0, else alpha * (exp(x) - 1); the gradient at 0 is alpha (as PyTorch)."""
+
+    name = "elu"
+    array_forward = True
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, alpha: float) -> Any:
+        neg = np.logical_not(np.greater(x, 0))  # NaN takes the exp branch: NaN gradient
+        out = np.where(neg, alpha * np.expm1(np.minimum(x, 0)), x).astype(x.dtype, copy=False)
+        if ctx.needs_input_grad[0]:
+            ctx.neg, ctx.alpha = neg, alpha
+            ctx.save_for_backward(x)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, g: Tensor) -> Any:
+        (x,) = ctx.saved_tensors
+        # alpha * exp(x) on the negative side, with x clamped to <= 0 so that the branch not
+        # taken never holds inf (inf * 0 would make a second-order gradient NaN).
+        slope = exp(clamp(x, max=0.0)) * ctx.alpha
+        return where(_const(ctx.neg), g * slope, g)
+
+
+def elu(input: Tensor, alpha: float = 1.0) -> Tensor:
+    """input where input > 0, else alpha * (exp(input) - 1), as ``torch.nn.functional.elu``.
+
+    >>> import tinygrad_conv as tc
+    >>> [round(v, 4) for v in elu(tc.Tensor([-1.0, 2.0])).tolist()]
+    [-0.6321, 2.0]
+    """
+    _check_float(input, "elu")
+    return Elu.apply(input, alpha=float(alpha))
+
+
+# ----------------------------------------------------------------------------------------------
+# gelu: exact (with our own erfc, NumPy has none) and tanh approximation
+
+_SQRT_HALF = math.sqrt(0.5)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_TANH_C = math.sqrt(2.0 / math.pi)
+_TANH_K = 0.044715
+
+
+def _erfcx_continued_fraction(z: float) -> float:
+    """exp(z^2) * erfc(z) for z >= 2 by its continued fraction (converged well before 200 terms)."""
+    t = z
+    for k in range(200, 0, -1):
+        t = z + (k / 2.0) / t
+    return 1.0 / (math.sqrt(math.pi) * t)
+
+
+@lru_cache(maxsize=1)
+def _erfc_polynomials() -> tuple[np.ndarray, np.ndarray]:
+    """Power-series coefficients of two smooth pieces of erfc, fitted once by Chebyshev interpolation.
+
+    * erf(z) / z as a polynomial in t = z^2 on [0, 4] (|z| <= 2), degree 18, from ``math.erf``;
+    * exp(z^2) * erfc(z) * z as a polynomial in s = 4 / z^2 on [0, 1] (z >= 2), degree 20, from
+      the continued fraction.
+
+    Both reach about 1e-15 absolute (first) and 1e-13 relative (second) error in float64.
+    """
+    from numpy.polynomial import Chebyshev, Polynomial
+
+    def small(t: np.ndarray) -> np.ndarray:
+        z = np.sqrt(t)
+        return np.array([math.erf(v) / v if v > 0 else 2.0 / math.sqrt(math.pi) for v in z])
+
+    def large(s: np.ndarray) -> np.ndarray:
+        return np.array([1.0 / math.sqrt(math.pi) if v == 0
+                         else _erfcx_continued_fraction(2.0 / math.sqrt(v)) * 2.0 / math.sqrt(v)
+                         for v in s])
+
+    a = Chebyshev.interpolate(small, 18, domain=[0.0, 4.0]).convert(kind=Polynomial).coef
+    b = Chebyshev.interpolate(large, 20, domain=[0.0, 1.0]).convert(kind=Polynomial).coef
+    return a, b
+
+
+def _horner(coef: np.ndarray, t: np.ndarray) -> np.ndarray:
+    s = np.full_like(t, coef[-1])
+    for c in coef[-2::-1]:
+        s *= t
+        s += c
+    return s
+
+
+def _erfc(z: np.ndarray) -> np.ndarray:
+    """Complementary error function in float64, accurate in both tails (NaN stays NaN)."""
+    a_coef, b_coef = _erfc_polynomials()
+    z = np.asarray(z, dtype=np.float64)
+    a = np.abs(z)
+    out = np.empty_like(a)
+    small = a <= 2.0
+    large = ~small  # NaN and inf too: NaN propagates, erfc(inf) = 0
+    if small.any():
+        az = a[small]
+        erf_a = az * _horner(a_coef, az * az)
+        out[small] = np.where(z[small] >= 0, 1.0 - erf_a, 1.0 + erf_a)
+    if large.any():
+        az = a[large]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            erfc_a = _horner(b_coef, 4.0 / (az * az)) * np.exp(-az * az) / az
+        erfc_a[np.isinf(az)] = 0.0
+        out[large] = np.where(z[large] >= 0, erfc_a, 2.0 - erfc_a)
+    return out
+
+
+def _normal_cdf(x: np.ndarray) -> np.ndarray:
+    """Phi(x) = erfc(-x / sqrt 2) / 2 in float64."""
+    return 0.5 * _erfc(-np.asarray(x, dtype=np.float64) * _SQRT_HALF)
+
+
+def _normal_pdf(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    return np.exp(-0.5 * x * x) * _INV_SQRT_2PI
+
+
+class Gelu(Function):
+    """x * Phi(x) (Phi the standard normal CDF), or its tanh approximation."""
+
+    name = "gelu"
+    array_forward = True
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, approximate: str) -> Any:
+        if ctx.needs_input_grad[0]:
+            ctx.approximate = approximate
+            ctx.save_for_backward(x)
+        if approximate == "tanh":
+            inner = _TANH_C * (x + _TANH_K * x * x * x)
+            return (0.5 * x * (1.0 + np.tanh(inner))).astype(x.dtype, copy=False)
+        return (x * _normal_cdf(x)).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx: Context, g: Tensor) -> Any:
+        (x,) = ctx.saved_tensors
+        if ctx.approximate == "none":
+            return GeluBackward.apply(g, x)
+        # d/dx 0.5 x (1 + tanh(u)) = 0.5 (1 + t) + 0.5 x (1 - t^2) u', t = tanh(u), written with
+        # registered ops so it differentiates again.
+        t = tanh((x + x * x * x * _TANH_K) * _TANH_C)
+        du = (x * x * (3.0 * _TANH_K) + 1.0) * _TANH_C
+        return g * ((t + 1.0) * 0.5 + x * (1.0 - t * t) * du * 0.5)
+
+
+class GeluBackward(Function):
+    """g * gelu'(x) = g * (Phi(x) + x phi(x)); its own backward uses gelu''(x) = phi(x) (2 - x^2)."""
+
+    name = "gelu_backward"
+    array_forward = True
+
+    @staticmethod
+    def forward(ctx: Context, g: Any, x: Any) -> Any:
+        ctx.save_for_backward(g, x)
+        slope = _normal_cdf(x) + x * _normal_pdf(x)
+        return (g * slope).astype(np.result_type(g, x), copy=False)
+
+    @staticmethod
+    def backward(ctx: Context, gg: Tensor) -> Any:
+        g, x = ctx.saved_tensors
+        d_g = GeluBackward.apply(gg, x) if ctx.needs_input_grad[0] else None
+        d_x = None
+        if ctx.needs_input_grad[1]:
+            pdf = exp(x * x * -0.5) * _INV_SQRT_2PI
+            d_x = gg * g * pdf * (2.0 - x * x)
+        return d_g, d_x
+
+
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
+    """Gaussian error linear unit, as ``torch.nn.functional.gelu``.
+
+    ``approximate='none'``: input * Phi(input) with the exact normal CDF; ``'tanh'``:
+    0.5 * input * (1 + tanh(sqrt(2/pi) * (input + 0.044715 * input^3))).
+
+    >>> import tinygrad_conv as tc
+    >>> [round(v, 4) for v in gelu(tc.Tensor([-1.0, 1.0])).tolist()]
+    [-0.1587, 0.8413]
+    >>> [round(v, 4) for v in gelu(tc.Tensor([-1.0, 1.0]), approximate="tanh").tolist()]
+    [-0.1588, 0.8412]
+    """
+    _check_float(input, "gelu")
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return Gelu.apply(input, approximate=approximate)
+
+
+# ----------------------------------------------------------------------------------------------
+# silu, softplus
+
+
+def _stable_sigmoid(x: np.ndarray) -> np.ndarray:
+    e = np.exp(-np.abs(x))  # never overflows
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
+
+
+class Silu(Function):
+    """x * sigmoid(x); backward: sigmoid(x) * (1 + x * (1 - sigmoid(x)))."""
+
+    name = "silu"
+    array_forward = True
+
+    @staticmethod
+    def forward(ctx: Context, x: Any) -> Any:
+        if ctx.needs_input_grad[0]:
+            ctx.save_for_backward(x)
+        return x * _stable_sigmoid(x)
+
+    @staticmethod
+    def backward(ctx: Context, g: Tensor) -> Any:
+        (x,) = ctx.saved_tensors
+        s = sigmoid(x)
+        return g * s * (x * (1.0 - s) + 1.0)
+
+
+def silu(input: Tensor) -> Tensor:
+    """input * sigmoid(input), as ``torch.nn.functional.silu``.
+
+    >>> import tinygrad_conv as tc
+    >>> [round(v, 4) for v in silu(tc.Tensor([-1.0, 2.0])).tolist()]
+    [-0.2689, 1.7616]
+    """
+    _check_float(input, "silu")
+    return Silu.apply(input)
+
+
+class Softplus(Function):
+    """log(1 + exp(beta x)) / beta, and x itself where beta x > threshold (as PyTorch)."""
+
+    name = "softplus"
+    array_forward = True
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, beta: float, threshold: float) -> Any:
+        bx = x * beta
+        linear = bx > threshold
+        # logaddexp(0, v) = log(1 + e^v) without overflow.
+        out = np.where(linear, x, np.logaddexp(0, bx) / beta).astype(x.dtype, copy=False)
+        if ctx.needs_input_grad[0]:
+            ctx.linear, ctx.beta = linear, beta
+            ctx.save_for_backward(x)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, g: Tensor) -> Any:
+        (x,) = ctx.saved_tensors
+        return where(_const(ctx.linear), g, g * sigmoid(x * ctx.beta))
+
+
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """A smooth relu: log(1 + exp(beta * input)) / beta, as ``torch.nn.functional.softplus``.
+
+    Where beta * input > threshold it returns input itself (and passes the gradient unchanged).
+
+    >>> import tinygrad_conv as tc
+    >>> [round(v, 4) for v in softplus(tc.Tensor([0.0, 30.0])).tolist()]
+    [0.6931, 30.0]
+    """
+    _check_float(input, "softplus")
+    if beta == 0:
+        raise ValueError("softplus: beta must not be zero (the output divides by it)")
+    return Softplus.apply(input, beta=float(beta), threshold=float(threshold))
+
+
+# ----------------------------------------------------------------------------------------------
+# dropout
+
+_default_generator = np.random.default_rng()
+
+
+def manual_seed(seed: int) -> np.random.Generator:
+    """Re-seed the default generator that dropout draws its masks from; returns it.
+
+    >>> import tinygrad_conv as tc
+    >>> x = tc.ones(8)
+    >>> _ = manual_seed(0); a = dropout(x).tolist()
+    >>> _ = manual_seed(0); a == dropout(x).tolist()
+    True
+    """
+    global _default_generator
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"manual_seed: seed must be a non-negative integer, got {seed!r}")
+    _default_generator = np.random.default_rng(int(seed))
+    return _default_generator
+
+
+def default_generator() -> np.random.Generator:
+    """The generator dropout uses when none is passed."""
+    return _default_generator
+
+
+class Dropout(Function):
+    """x * mask, where mask holds 0 or 1 / (1 - p); the mask is a constant for every order."""
+
+    name = "dropout"
+    array_forward = True
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, mask: Any) -> Any:
+        if ctx.needs_input_grad[0]:
+            ctx.mask = mask
+        return x * mask
+
+    @staticmethod
+    def backward(ctx: Context, g: Tensor) -> Any:
+        return g * _const(ctx.mask), None
+
+
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, *,
+            generator: np.random.Generator | None = None) -> Tensor:
+    """Zero each element with probability p and scale the rest by 1 / (1 - p), as
+    ``torch.nn.functional.dropout``; the identity when ``training`` is False or p is 0.
+
+    The mask comes from ``generator`` (a ``numpy.random.Generator``) or the default one, which
+    :func:`manual_seed` re-seeds.
+
+    >>> import numpy as np, tinygrad_conv as tc
+    >>> y = dropout(tc.ones(1000), p=0.25, generator=np.random.default_rng(0))
+    >>> sorted(set(y.tolist())), round(float((y.data == 0).mean()), 1)
+    ([0.0, 1.3333333730697632], 0.2)
+    """
+    _check_float(input, "dropout")
+    if isinstance(p, bool) or not isinstance(p, (int, float, np.floating, np.integer)) \
+            or not 0.0 <= float(p) <= 1.0:
+        raise ValueError(f"dropout: p is the probability of zeroing an element and must be between "
+                         f"0 and 1, got p={p!r}")
+    if generator is not None and not isinstance(generator, np.random.Generator):
+        raise TypeError(f"dropout: generator must be a numpy.random.Generator (np.random.default_rng"
+                        f"(seed)), got {type(generator).__name__}")
+    p = float(p)
+    if not training or p == 0.0:
+        return input
+    rng = generator if generator is not None else _default_generator
+    if p == 1.0:
+        mask = np.zeros(input.shape, dtype=input.dtype)
+    else:
+        # float32 draws are half the work of float64 ones; P(u >= p) = 1 - p either way.
+        keep = rng.random(input.shape, dtype=np.float32) >= np.float32(p)
+        mask = keep.astype(input.dtype)
+        mask *= input.dtype.type(1.0 / (1.0 - p))
+    return Dropout.apply(input, _const(mask))
+
+
+# ----------------------------------------------------------------------------------------------
+# registration: samples keep gradcheck away from the kinks (PyTorch parity covers the kinks in
+# tests/test_activation.py)
+
+
+def _scaled(scale: float) -> Any:
+    def make(rng: np.random.Generator, dtype: Any, *shape: int) -> np.ndarray:
+        return np.asarray(away_from_zero(rng, dtype, *shape) * scale, dtype=dtype)
+    return make
+
+
+def _kwarg_samples(make: Any, *kwargs: dict[str, Any]) -> Any:
+    def samples(rng: np.random.Generator, dtype: Any) -> Any:
+        yield from unary(make)(rng, dtype)
+        for kw in kwargs:
+            yield Sample((make(rng, dtype, 2, 3, 4),), dict(kw), name=str(kw))
+    return samples
+
+
+def _away_from(points: tuple[float, ...], scale: float) -> Any:
+    """Samples spread over [-scale, scale] but at least 0.05 from each kink."""
+    def make(rng: np.random.Generator, dtype: Any, *shape: int) -> np.ndarray:
+        v = rng.uniform(-scale, scale, shape)
+        for k in points:
+            close = np.abs(v - k) < 0.05
+            v = np.where(close, k + np.where(v >= k, 0.05, -0.05), v)
+        return np.asarray(v, dtype=dtype)
+    return make
+
+
+register("relu", samples=unary(away_from_zero), nondifferentiable_points=True,
+         reference=lambda torch, x: torch.nn.functional.relu(x), nodes=(Relu, MaskedGrad))(relu)
+
+
+def _masked_grad_samples(rng: np.random.Generator, dtype: Any) -> Any:
+    yield Sample((randn(rng, dtype, 3, 4), rng.random((3, 4)) < 0.5), name="matrix")
+    yield Sample((randn(rng, dtype, 2, 3, 2), rng.random((2, 3, 2)) < 0.5), name="3d")
+
+
+register("masked_grad", method=False, functional=False, samples=_masked_grad_samples, nodes=(MaskedGrad,),
+         reference=lambda torch, g, mask: g * mask)(masked_grad)
+register("leaky_relu", samples=_kwarg_samples(away_from_zero, {"negative_slope": 0.2},
+                                              {"negative_slope": -1.5}),
+         nondifferentiable_points=True, nodes=(LeakyRelu,),
+         reference=lambda torch, x, negative_slope=0.01:
+         torch.nn.functional.leaky_relu(x, negative_slope))(leaky_relu)
+register("hardtanh", samples=_kwarg_samples(_away_from((-1.0, 1.0), 2.0),
+                                            {"min_val": -0.5, "max_val": 1.5}),
+         nondifferentiable_points=True, nodes=(Hardtanh, MaskedGrad),
+         reference=lambda torch, x, min_val=-1.0, max_val=1.0:
+         torch.nn.functional.hardtanh(x, min_val, max_val))(hardtanh)
+register("relu6", samples=unary(_away_from((0.0, 6.0), 8.0)), nondifferentiable_points=True,
+         nodes=(Hardtanh, MaskedGrad), reference=lambda torch, x: torch.nn.functional.relu6(x))(relu6)
+register("elu", samples=_kwarg_samples(away_from_zero, {"alpha": 0.5}, {"alpha": 2.0}),
+         nondifferentiable_points=True, nodes=(Elu,),
+         reference=lambda torch, x, alpha=1.0: torch.nn.functional.elu(x, alpha))(elu)
+register("gelu", samples=_kwarg_samples(_scaled(3.0), {"approximate": "tanh"}),
+         nodes=(Gelu, GeluBackward),
+         reference=lambda torch, x, approximate="none":
+         torch.nn.functional.gelu(x, approximate=approximate))(gelu)
+register("silu", samples=unary(_scaled(3.0)), nodes=(Silu,),
+         reference=lambda torch, x: torch.nn.functional.silu(x))(silu)
+register("softplus", samples=_kwarg_samples(_scaled(3.0), {"beta": 2.0, "threshold": 3.0},
+                                            {"beta": 0.5}),
+         nodes=(Softplus,),
+         reference=lambda torch, x, beta=1.0, threshold=20.0:
+         torch.nn.functional.softplus(x, beta, threshold))(softplus)
+
+
+def _gelu_backward_samples(rng: np.random.Generator, dtype: Any) -> Any:
+    yield Sample((randn(rng, dtype, 3, 4), np.asarray(randn(rng, dtype, 3, 4) * 3, dtype=dtype)),
+                 name="matrix")
+    yield Sample((randn(rng, dtype, 2, 3), np.asarray(randn(rng, dtype, 2, 3) * 8, dtype=dtype)),
+                 name="tails")
+
+
+register("gelu_backward", method=False, functional=False, samples=_gelu_backward_samples,
+         reference=lambda torch, g, x: torch.ops.aten.gelu_backward(g, x))(GeluBackward)
+
+
+def _dropout_samples(rng: np.random.Generator, dtype: Any) -> Any:
+    # Only the deterministic settings: a random mask cannot match PyTorch's, and each call would
+    # draw a new one under finite differences. tests/test_activation.py checks the random path.
+    yield Sample((randn(rng, dtype, 3, 4),), {"p": 0.0}, name="p=0")
+    yield Sample((randn(rng, dtype, 3, 4),), {"p": 0.7, "training": False}, name="eval")
+    yield Sample((randn(rng, dtype, 3, 4),), {"p": 1.0}, name="p=1")
+
+
+register("dropout", samples=_dropout_samples, nodes=(Dropout,),
+         reference=lambda torch, x, p=0.5, training=True:
+         torch.nn.functional.dropout(x, p, training))(dropout)
