@@ -7,19 +7,38 @@
 [2.0, -4.0, 6.0]
 """
 
-from . import autograd  # noqa: I001  (the tape first, then the tensor and the ops that register)
+# Import order follows the layers: the tape, the tensor, the ops that register themselves, then
+# everything built on them.
+from . import autograd  # noqa: I001
 from .tensor import Tensor, ones, ones_like, randn, tensor, zeros, zeros_like
 from .autograd import (Context, Function, backward, detect_anomaly, enable_grad, grad, is_grad_enabled,
                        no_grad, set_grad_enabled)
 from . import ops
 from . import functional
+from . import data, nn, optim
+from .io import load, save
 from . import testing
+from . import viz
 from .testing.gradcheck import gradcheck, gradgradcheck
 
-float32 = __import__("numpy").float32
-float64 = __import__("numpy").float64
+import numpy as _np
 
-__all__ = ["Context", "Function", "Tensor", "autograd", "backward", "detect_anomaly", "enable_grad", "float32",
-           "float64", "functional", "grad", "gradcheck", "gradgradcheck", "is_grad_enabled", "no_grad",
-           "ones", "ones_like", "ops", "randn", "set_grad_enabled", "tensor", "testing", "zeros", "zeros_like"]
+float32 = _np.float32
+float64 = _np.float64
+
+
+def manual_seed(seed: int) -> None:
+    """Seed every random generator the library uses (weight initialisation and dropout).
+
+    >>> import tinygrad_conv as tc
+    >>> tc.manual_seed(0)
+    """
+    nn.init.manual_seed(seed)
+    ops.activation.manual_seed(seed)
+
+
+__all__ = ["Context", "Function", "Tensor", "autograd", "backward", "data", "detect_anomaly", "enable_grad",
+           "float32", "float64", "functional", "grad", "gradcheck", "gradgradcheck", "is_grad_enabled",
+           "load", "manual_seed", "nn", "no_grad", "ones", "ones_like", "ops", "optim", "randn", "save",
+           "set_grad_enabled", "tensor", "testing", "viz", "zeros", "zeros_like"]
 __version__ = "0.1.0"

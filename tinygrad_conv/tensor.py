@@ -349,6 +349,15 @@ class Tensor:
 
         self._inplace(value, outofplace, numpy_set, "__setitem__")
 
+    def draw(self, **kwargs: Any) -> Any:
+        """The graph that produced this tensor, as a graphviz.Digraph (Jupyter shows it inline).
+
+        Keyword arguments go to :func:`tinygrad_conv.viz.make_dot`.
+        """
+        from .viz import draw
+
+        return draw(self, **kwargs)
+
     # ----------------------------------------------------------------- conversions
     # (last in the class: a method named 'float' would shadow the type in later annotations)
     def float(self) -> Tensor:

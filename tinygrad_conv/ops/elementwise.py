@@ -264,8 +264,8 @@ class Maximum(_Binary):
 
     @staticmethod
     def backward(ctx: Context, g: Tensor) -> tuple[Any, ...]:
-        a, b = ctx.saved_tensors
-        return _split_by(g, a.data > b.data, a.data == b.data)
+        a, b = (np.asarray(t.data if isinstance(t, Tensor) else t) for t in ctx.saved_tensors)
+        return _split_by(g, a > b, a == b, ctx.needs_input_grad)
 
 
 @register("minimum", broadcasts=True, samples=_select_samples, reference=lambda torch, a, b: torch.minimum(a, b),
@@ -280,16 +280,17 @@ class Minimum(_Binary):
 
     @staticmethod
     def backward(ctx: Context, g: Tensor) -> tuple[Any, ...]:
-        a, b = ctx.saved_tensors
-        return _split_by(g, a.data < b.data, a.data == b.data)
+        a, b = (np.asarray(t.data if isinstance(t, Tensor) else t) for t in ctx.saved_tensors)
+        return _split_by(g, a < b, a == b, ctx.needs_input_grad)
 
 
-def _split_by(g: Tensor, a_wins: np.ndarray, tie: np.ndarray) -> tuple[Tensor, Tensor]:
-    """Route g to the winning side of a selection; ties split it evenly. The masks are constants."""
+def _split_by(g: Tensor, a_wins: np.ndarray, tie: np.ndarray, needs: tuple[bool, ...]) -> tuple[Any, Any]:
+    """Route g to the winning side of a selection; ties split it evenly. The masks are constants
+    (a Python-scalar side gets no gradient)."""
     dtype = g.dtype
-    wa = np.where(tie, 0.5, a_wins.astype(dtype)).astype(dtype)
-    wb = np.where(tie, 0.5, (~a_wins & ~tie).astype(dtype)).astype(dtype)
-    return g * Tensor(wa), g * Tensor(wb)
+    wa = np.where(tie, 0.5, a_wins).astype(dtype)
+    wb = np.where(tie, 0.5, ~a_wins & ~tie).astype(dtype)
+    return (g * Tensor(wa) if needs[0] else None), (g * Tensor(wb) if needs[1] else None)
 
 
 def _where_samples(rng: np.random.Generator, dtype: Any) -> Any:
