@@ -300,9 +300,12 @@ def T(*shape):
 
 
 @pytest.mark.parametrize("call,pattern", [
-    (lambda: F.conv2d(T(1, 3, 8, 8), T(4, 2, 3, 3)), r"channel mismatch: the input has 3 channels.*in_channels/groups = 2.*groups=1"),
-    (lambda: F.conv2d(T(1, 4, 8, 8), T(3, 2, 3, 3), groups=2), r"groups=2 must divide both the input channels \(4\) and the output channels \(3\)"),
-    (lambda: F.conv2d(T(1, 1, 4, 4), T(1, 1, 3, 3), dilation=2), r"floor\(\(4 \+ 0 \+ 0 - 2\*\(3-1\) - 1\) / 1\) \+ 1 = 0"),
+    (lambda: F.conv2d(T(1, 3, 8, 8), T(4, 2, 3, 3)),
+     r"channel mismatch: the input has 3 channels.*in_channels/groups = 2.*groups=1"),
+    (lambda: F.conv2d(T(1, 4, 8, 8), T(3, 2, 3, 3), groups=2),
+     r"groups=2 must divide both the input channels \(4\) and the output channels \(3\)"),
+    (lambda: F.conv2d(T(1, 1, 4, 4), T(1, 1, 3, 3), dilation=2),
+     r"floor\(\(4 \+ 0 \+ 0 - 2\*\(3-1\) - 1\) / 1\) \+ 1 = 0"),
     (lambda: F.conv2d(T(1, 1, 4, 4), T(1, 1, 3, 3), stride=0), r"stride must be positive"),
     (lambda: F.conv2d(T(1, 1, 4, 4), T(1, 1, 3, 3), dilation=(1, -1)), r"dilation must be positive"),
     (lambda: F.conv2d(T(1, 1, 4, 4), T(1, 1, 3, 3), padding=-1), r"padding must be non-negative"),

@@ -1,0 +1,165 @@
+"""`tinygrad-conv train`: a shortened default run with an accuracy floor, reproducibility, resuming,
+the autoencoder, MNIST-format files, the optional plot, and clear errors."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tinygrad_conv import io
+from tinygrad_conv.cli import build_parser, main
+from tinygrad_conv.commands import train as train_command
+from tinygrad_conv.data import write_idx
+
+
+def _train(tmp: Path, *extra: str) -> int:
+    return main(["train", "--out", str(tmp), "--no-progress", *extra])
+
+
+def _history(out: Path) -> dict:
+    hist = json.loads((out / "metrics.json").read_text())["history"]
+    hist.pop("seconds")
+    return hist
+
+
+def test_short_default_run_learns_the_digits(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _train(tmp_path, "--epochs", "4") == 0
+    out = capsys.readouterr().out
+    hist = _history(tmp_path)
+    assert len(hist["test_acc"]) == 4
+    assert hist["test_acc"][-1] >= 0.93, hist["test_acc"]  # the full default run reaches about 98-99%
+    assert hist["train_loss"][-1] < hist["train_loss"][0]
+    assert "test accuracy:" in out and "peak memory:" in out and "epoch   4/4" in out
+    ckpt = io.load(tmp_path / "checkpoint.npz")
+    assert ckpt["epoch"] == 4 and ckpt["config"]["model"] == "lenet"
+    assert "features.0.weight" in ckpt["model"]
+    dot = tmp_path / "graph.dot"
+    if dot.exists():  # the graph drawer is a separate part; when present the graph shows the layers
+        text = dot.read_text()
+        assert "conv2d" in text and "features.0" in text
+    else:
+        assert "graph drawer" in out
+    pytest.importorskip("matplotlib")
+    assert (tmp_path / "training.png").stat().st_size > 1000
+
+
+@pytest.fixture
+def no_extras(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Skip the plot and the SVG (slow to make, tested elsewhere) in runs that only need numbers."""
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setattr(train_command.shutil, "which", lambda name: None)
+
+
+def test_same_seed_same_numbers(tmp_path: Path, no_extras: None) -> None:
+    runs = []
+    for name, seed in (("a", "3"), ("b", "3"), ("c", "4")):
+        assert _train(tmp_path / name, "--epochs", "1", "--seed", seed) == 0
+        runs.append(_history(tmp_path / name))
+    assert runs[0] == runs[1]
+    assert runs[0]["train_loss"] != runs[2]["train_loss"]
+
+
+def test_resume_after_an_interruption_continues_exactly(tmp_path: Path, no_extras: None,
+                                                        monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    assert _train(tmp_path / "straight", "--epochs", "2", "--optimizer", "sgd") == 0
+
+    real_save = io.save
+
+    def save_then_interrupt(obj, path):
+        real_save(obj, path)
+        raise KeyboardInterrupt  # Ctrl-C right after the first epoch's checkpoint
+
+    monkeypatch.setattr(io, "save", save_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        _train(tmp_path / "split", "--epochs", "2", "--optimizer", "sgd")
+    monkeypatch.setattr(io, "save", real_save)
+    assert io.load(tmp_path / "split" / "checkpoint.npz")["epoch"] == 1
+    capsys.readouterr()
+    assert _train(tmp_path / "split", "--epochs", "2", "--resume") == 0
+    assert "resuming" in capsys.readouterr().out
+    assert _history(tmp_path / "straight") == _history(tmp_path / "split")
+    wa = io.load(tmp_path / "straight" / "checkpoint.npz")["model"]
+    wb = io.load(tmp_path / "split" / "checkpoint.npz")["model"]
+    assert all(np.array_equal(wa[k].data, wb[k].data) for k in wa)
+    # Resuming a finished run trains nothing and says so.
+    assert _train(tmp_path / "split", "--epochs", "2", "--resume") == 0
+    assert "nothing to train" in capsys.readouterr().out
+
+
+def test_autoencoder_reports_reconstruction_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _train(tmp_path, "--model", "autoencoder", "--epochs", "2") == 0
+    out = capsys.readouterr().out
+    assert "reconstruction error" in out
+    hist = _history(tmp_path)
+    assert hist["test_loss"][-1] < 0.07  # predicting the mean image scores about 0.074
+    if (tmp_path / "training.png").exists():
+        assert (tmp_path / "reconstructions.png").stat().st_size > 1000
+
+
+def test_mnist_format_files(tmp_path: Path, no_extras: None) -> None:
+    rng = np.random.default_rng(0)
+    data = tmp_path / "mnist"
+    data.mkdir()
+    for split, n in (("train", 48), ("t10k", 16)):
+        labels = rng.integers(0, 10, n).astype(np.uint8)
+        images = np.zeros((n, 28, 28), np.uint8)
+        for i, lab in enumerate(labels):  # a learnable pattern: a bright bar whose row is the label
+            images[i, 2 + 2 * lab: 4 + 2 * lab, 4:24] = 255
+        write_idx(data / f"{split}-images-idx3-ubyte.gz", images)
+        write_idx(data / f"{split}-labels-idx1-ubyte", labels)
+    out = tmp_path / "run"
+    assert _train(out, "--data", "mnist", "--data-dir", str(data), "--epochs", "1", "--batch-size", "16") == 0
+    ckpt = io.load(out / "checkpoint.npz")
+    assert ckpt["config"]["data"] == "mnist" and ckpt["model"]["classifier.1.weight"].shape == (120, 16 * 7 * 7)
+
+
+def test_errors_are_clear(tmp_path: Path, no_extras: None, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _train(tmp_path / "m", "--data", "mnist") == 2
+    assert "--data-dir" in capsys.readouterr().err
+    assert _train(tmp_path / "m", "--data", "mnist", "--data-dir", str(tmp_path / "nowhere")) == 2
+    assert "not found" in capsys.readouterr().err
+    assert _train(tmp_path / "r", "--resume") == 2
+    assert "no checkpoint" in capsys.readouterr().err
+    assert _train(tmp_path / "e", "--epochs", "0") == 2
+    assert "--epochs must be at least 1" in capsys.readouterr().err
+    assert _train(tmp_path / "e", "--threads", "-1") == 2
+    assert "--threads must be 0 or more" in capsys.readouterr().err
+    assert _train(tmp_path / "ok", "--epochs", "1") == 0
+    assert _train(tmp_path / "ok", "--epochs", "2", "--resume", "--model", "autoencoder") == 2
+    assert "trained with --model lenet" in capsys.readouterr().err
+    (tmp_path / "ok" / "checkpoint.npz").write_bytes(b"PK\x03\x04 truncated")
+    assert _train(tmp_path / "ok", "--epochs", "2", "--resume") == 2
+    assert "cannot read" in capsys.readouterr().err
+
+
+def test_missing_matplotlib_skips_only_the_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now raises ImportError
+    assert _train(tmp_path, "--epochs", "1") == 0
+    out = capsys.readouterr().out
+    assert "matplotlib is not installed" in out and "pip install" in out
+    assert not (tmp_path / "training.png").exists()
+    assert (tmp_path / "checkpoint.npz").exists() and (tmp_path / "metrics.json").exists()
+
+
+def test_help_lists_every_option() -> None:
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    text = sub.choices["train"].format_help()
+    for option in ("--data", "--data-dir", "--model", "--epochs", "--batch-size", "--lr", "--optimizer",
+                   "--seed", "--out", "--resume", "--label-smoothing", "--threads", "examples:"):
+        assert option in text, option
+
+
+def test_example_two_convs_become_the_given_5x5_filter(capsys: pytest.CaptureFixture[str]) -> None:
+    import runpy
+
+    runpy.run_path(str(Path(__file__).resolve().parents[1] / "examples" / "fit_two_convs.py"), run_name="__main__")
+    out = capsys.readouterr().out
+    difference = float(out.strip().splitlines()[-1].split(":")[1])
+    assert difference < 1e-4, out

@@ -1,0 +1,95 @@
+"""Loss modules: thin wrappers over the loss functions in :mod:`tinygrad_conv.ops.loss`.
+
+>>> import tinygrad_conv as tc
+>>> from tinygrad_conv import nn
+>>> criterion = nn.CrossEntropyLoss(label_smoothing=0.1)
+>>> loss = criterion(tc.Tensor([[2.0, 0.5, -1.0]]), tc.Tensor([0]))
+>>> round(loss.item(), 4)
+0.3913
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..ops import loss as L
+from ..tensor import Tensor
+from .module import Module
+
+
+def _buffer(value: Any) -> Tensor | None:
+    if value is None or isinstance(value, Tensor):
+        return value
+    return Tensor(np.asarray(value, dtype=np.float32))
+
+
+class CrossEntropyLoss(Module):
+    """Cross entropy of logits against class indices or probabilities (see ``cross_entropy``)."""
+
+    weight: Tensor | None
+
+    def __init__(self, weight: Any = None, ignore_index: int = -100, reduction: str = "mean",
+                 label_smoothing: float = 0.0) -> None:
+        super().__init__()
+        self.register_buffer("weight", _buffer(weight))
+        self.ignore_index, self.reduction, self.label_smoothing = ignore_index, reduction, label_smoothing
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return L.cross_entropy(input, target, self.weight, self.ignore_index, self.reduction,
+                               self.label_smoothing)
+
+    def extra_repr(self) -> str:
+        s = f"reduction={self.reduction!r}"
+        return s + (f", label_smoothing={self.label_smoothing}" if self.label_smoothing else "")
+
+
+class NLLLoss(Module):
+    """Negative log-likelihood of class indices given log-probabilities (see ``nll_loss``)."""
+
+    weight: Tensor | None
+
+    def __init__(self, weight: Any = None, ignore_index: int = -100, reduction: str = "mean") -> None:
+        super().__init__()
+        self.register_buffer("weight", _buffer(weight))
+        self.ignore_index, self.reduction = ignore_index, reduction
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return L.nll_loss(input, target, self.weight, self.ignore_index, self.reduction)
+
+    def extra_repr(self) -> str:
+        return f"reduction={self.reduction!r}"
+
+
+class MSELoss(Module):
+    """Mean squared error (see ``mse_loss``)."""
+
+    def __init__(self, reduction: str = "mean") -> None:
+        super().__init__()
+        self.reduction = reduction
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return L.mse_loss(input, target, self.reduction)
+
+    def extra_repr(self) -> str:
+        return f"reduction={self.reduction!r}"
+
+
+class BCEWithLogitsLoss(Module):
+    """Binary cross entropy on logits, computed stably (see ``binary_cross_entropy_with_logits``)."""
+
+    weight: Tensor | None
+    pos_weight: Tensor | None
+
+    def __init__(self, weight: Any = None, reduction: str = "mean", pos_weight: Any = None) -> None:
+        super().__init__()
+        self.register_buffer("weight", _buffer(weight))
+        self.register_buffer("pos_weight", _buffer(pos_weight))
+        self.reduction = reduction
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return L.binary_cross_entropy_with_logits(input, target, self.weight, self.reduction, self.pos_weight)
+
+    def extra_repr(self) -> str:
+        return f"reduction={self.reduction!r}"

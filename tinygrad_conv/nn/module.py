@@ -1,0 +1,601 @@
+"""``Module`` and ``Parameter``: the building blocks of models, shaped like ``torch.nn``.
+
+A Module registers its parameters, buffers and child modules as they are assigned, so
+``parameters()``, ``state_dict()`` and ``train()``/``eval()`` walk the whole tree. Calling a module
+runs ``forward`` inside a tape scope named by the module's dotted path from the root (``''`` for
+the root, ``features.0`` for the first child of ``features``), so every recorded op knows which
+layer made it and the graph drawer can group ops by layer.
+
+>>> import tinygrad_conv as tc
+>>> from tinygrad_conv import nn
+>>> class Net(nn.Module):
+...     def __init__(self):
+...         super().__init__()
+...         self.body = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2))
+...     def forward(self, x):
+...         return self.body(x)
+>>> net = Net()
+>>> [name for name, _ in net.named_parameters()]
+['body.0.weight', 'body.0.bias', 'body.2.weight', 'body.2.bias']
+>>> out = net(tc.ones(5, 3))
+>>> out.grad_fn.scope
+'body.2'
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ..autograd.grad_mode import no_grad
+from ..autograd.tape import current_scope, scope
+from ..tensor import Tensor
+
+# The modules whose forward is running in this thread, innermost last, with their scope paths.
+_running = threading.local()
+
+
+class Parameter(Tensor):
+    """A Tensor that a Module registers as a learnable parameter (``requires_grad=True``).
+
+    >>> from tinygrad_conv import nn
+    >>> p = nn.Parameter([1.0, 2.0])
+    >>> p.requires_grad, p.is_leaf
+    (True, True)
+    """
+
+    __slots__ = ()
+
+    def __init__(self, data: Any = None, requires_grad: bool = True) -> None:
+        if data is None:
+            data = np.zeros((0,), dtype=np.float32)
+        super().__init__(data, requires_grad=requires_grad)
+        if not self.data.flags.writeable:  # optimisers update parameters in place
+            self.data = self.data.copy()
+
+    def __repr__(self) -> str:
+        return "Parameter containing:\n" + super().__repr__()
+
+
+class IncompatibleKeys(NamedTuple):
+    """What ``load_state_dict(strict=False)`` returns: the keys it did not use or did not find."""
+
+    missing_keys: list[str]
+    unexpected_keys: list[str]
+
+
+def _as_state_array(value: Any) -> np.ndarray | None:
+    """The array inside a state-dict value (Tensor, ndarray or number), or None if it is none."""
+    if isinstance(value, Tensor):
+        return value.data
+    if isinstance(value, (np.ndarray, np.generic)):
+        return np.asarray(value)
+    if isinstance(value, (bool, int, float)):
+        return np.asarray(value)
+    return None
+
+
+class Module:
+    """Base class of every layer and model. Subclass it, assign layers and parameters in
+    ``__init__`` (after ``super().__init__()``) and write ``forward``.
+
+    >>> from tinygrad_conv import nn
+    >>> nn.Linear(2, 3)
+    Linear(in_features=2, out_features=3, bias=True)
+    """
+
+    training: bool
+    _parameters: dict[str, Parameter | None]
+    _buffers: dict[str, Tensor | None]
+    _non_persistent: set[str]
+    _modules: dict[str, Module | None]
+    _scope_name: str
+
+    def __init__(self) -> None:
+        d = self.__dict__
+        d["_parameters"] = {}
+        d["_buffers"] = {}
+        d["_non_persistent"] = set()
+        d["_modules"] = {}
+        d["training"] = True
+        # The attribute name this module was last assigned to in a parent ('' for a root): the
+        # last part of its scope path, set by the parent's __setattr__.
+        d["_scope_name"] = ""
+
+    # ------------------------------------------------------------------ registration
+    def _registry(self, kind: str) -> dict[str, Any]:
+        reg = self.__dict__.get(kind)
+        if reg is None:
+            raise AttributeError(f"cannot assign parameters, buffers or modules before "
+                                 f"Module.__init__() is called: call super().__init__() first in "
+                                 f"{type(self).__name__}.__init__")
+        return reg
+
+    def _forget(self, name: str) -> None:
+        for kind in ("_parameters", "_buffers", "_modules"):
+            reg = self.__dict__.get(kind)
+            if reg is not None:
+                reg.pop(name, None)
+        self.__dict__.get("_non_persistent", set()).discard(name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        d = self.__dict__
+        params, buffers, modules = d.get("_parameters"), d.get("_buffers"), d.get("_modules")
+        if isinstance(value, Parameter):
+            reg = self._registry("_parameters")
+            self._forget(name)
+            reg[name] = value
+        elif isinstance(value, Module):
+            reg = self._registry("_modules")
+            self._forget(name)
+            reg[name] = value
+            value._adopt(name)
+        elif params is not None and name in params:
+            if value is not None:
+                raise TypeError(f"cannot assign a {type(value).__name__} as parameter '{name}' of "
+                                f"{type(self).__name__}: use nn.Parameter(...) or None")
+            params[name] = None
+        elif buffers is not None and name in buffers:
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(f"cannot assign a {type(value).__name__} as buffer '{name}' of "
+                                f"{type(self).__name__}: use a Tensor or None")
+            buffers[name] = value
+        elif modules is not None and name in modules:
+            if value is not None:
+                raise TypeError(f"cannot assign a {type(value).__name__} as child module '{name}' "
+                                f"of {type(self).__name__}: use a Module or None")
+            modules[name] = None
+        # Also a plain attribute, so reading it is an ordinary (fast) attribute lookup.
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        self._forget(name)
+        object.__delattr__(self, name)
+
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        """Add a parameter (or a None placeholder, as a layer without bias does)."""
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"register_parameter: '{name}' must be a Parameter or None, got "
+                            f"{type(param).__name__}")
+        _check_name(name, "parameter")
+        self._forget(name)
+        self._registry("_parameters")[name] = param
+        object.__setattr__(self, name, param)
+
+    def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
+        """Add state that is not a parameter (BatchNorm's running statistics); persistent buffers
+        are part of ``state_dict()``."""
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(f"register_buffer: '{name}' must be a Tensor or None, got "
+                            f"{type(tensor).__name__}")
+        _check_name(name, "buffer")
+        self._forget(name)
+        self._registry("_buffers")[name] = tensor
+        if not persistent:
+            self.__dict__["_non_persistent"].add(name)
+        object.__setattr__(self, name, tensor)
+
+    def add_module(self, name: str, module: Module | None) -> None:
+        """Add a child module under ``name`` (what assigning an attribute does)."""
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"add_module: '{name}' must be a Module or None, got {type(module).__name__}")
+        _check_name(name, "module")
+        self._forget(name)
+        self._registry("_modules")[name] = module
+        if module is not None:
+            module._adopt(name)
+        object.__setattr__(self, name, module)
+
+    # ------------------------------------------------------------------ calling
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} has no forward(): define forward(self, ...) "
+                                  "in the subclass")
+
+    def _adopt(self, name: str) -> None:
+        self.__dict__["_scope_name"] = name
+
+    def _relative_path(self, target: Module, max_depth: int = 4) -> str | None:
+        """The dotted path of ``target`` below this module, or None (searched breadth first)."""
+        name = target._scope_name
+        if self._modules.get(name) is target:  # the usual case: a direct child, one lookup
+            return name
+        level: list[tuple[str, Module]] = [("", self)]
+        for _ in range(max_depth):
+            nxt = []
+            for prefix, mod in level:
+                for child_name, child in mod._modules.items():
+                    if child is None:
+                        continue
+                    path = f"{prefix}.{child_name}" if prefix else child_name
+                    if child is target:
+                        return path
+                    nxt.append((path, child))
+            level = nxt
+        return None
+
+    def _scope_path(self, running: list[tuple[Module, str]]) -> str:
+        """This module's dotted path below the innermost running module that contains it.
+
+        Usually that is the module whose forward is calling this one, and this is a direct child.
+        Containers that are iterated rather than called (ModuleList) are searched through, so
+        their children still get 'blocks.0', as in named_modules().
+        """
+        if not running:
+            return current_scope()  # a root: its ops belong to whatever scope encloses the call
+        for module, path in reversed(running):
+            rel = module._relative_path(self)
+            if rel is not None:
+                return f"{path}.{rel}" if path else rel
+        # Not part of any running module (kept outside the model and called from its forward):
+        # file it under the caller, by its own name.
+        top = running[-1][1]
+        name = self._scope_name
+        return f"{top}.{name}" if top and name else (name or top)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        running = getattr(_running, "stack", None)
+        if running is None:
+            running = _running.stack = []
+        path = self._scope_path(running)
+        running.append((self, path))
+        try:
+            with scope(path):
+                return self.forward(*args, **kwargs)
+        finally:
+            running.pop()
+
+    @property
+    def type_name(self) -> str:
+        """The layer's type as the graph drawer shows it (the class name, e.g. 'Conv2d')."""
+        return type(self).__name__
+
+    # ------------------------------------------------------------------ walking the tree
+    def named_parameters(self, prefix: str = "", recurse: bool = True,
+                         remove_duplicate: bool = True) -> Iterator[tuple[str, Parameter]]:
+        """(dotted name, parameter) pairs; a parameter shared by two layers is listed once."""
+        seen: set[int] = set()
+        mods = self.named_modules(prefix=prefix) if recurse else iter([(prefix, self)])
+        for mod_prefix, mod in mods:
+            for name, p in mod._parameters.items():
+                if p is None or (remove_duplicate and id(p) in seen):
+                    continue
+                seen.add(id(p))
+                yield (f"{mod_prefix}.{name}" if mod_prefix else name), p
+
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        """Every parameter of this module and (with ``recurse``) its descendants."""
+        for _, p in self.named_parameters(recurse=recurse):
+            yield p
+
+    def named_buffers(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Tensor]]:
+        seen: set[int] = set()
+        mods = self.named_modules(prefix=prefix) if recurse else iter([(prefix, self)])
+        for mod_prefix, mod in mods:
+            for name, b in mod._buffers.items():
+                if b is None or id(b) in seen:
+                    continue
+                seen.add(id(b))
+                yield (f"{mod_prefix}.{name}" if mod_prefix else name), b
+
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        for _, b in self.named_buffers(recurse=recurse):
+            yield b
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        seen: set[int] = set()
+        for name, m in self._modules.items():
+            if m is not None and id(m) not in seen:
+                seen.add(id(m))
+                yield name, m
+
+    def children(self) -> Iterator[Module]:
+        for _, m in self.named_children():
+            yield m
+
+    def named_modules(self, memo: set[int] | None = None, prefix: str = "") -> Iterator[tuple[str, Module]]:
+        """(dotted path, module) for this module and every descendant, parents first. The paths
+        are the scope paths ops are recorded under when this module is the root."""
+        if memo is None:
+            memo = set()
+        if id(self) in memo:
+            return
+        memo.add(id(self))
+        yield prefix, self
+        for name, m in self._modules.items():
+            if m is None:
+                continue
+            yield from m.named_modules(memo, f"{prefix}.{name}" if prefix else name)
+
+    def modules(self) -> Iterator[Module]:
+        for _, m in self.named_modules():
+            yield m
+
+    def module_types(self) -> dict[str, str]:
+        """{scope path: type name} for this model and its descendants (for the graph drawer).
+
+        >>> from tinygrad_conv import nn
+        >>> nn.Sequential(nn.Linear(2, 2), nn.ReLU()).module_types()
+        {'': 'Sequential', '0': 'Linear', '1': 'ReLU'}
+        """
+        return {path: m.type_name for path, m in self.named_modules()}
+
+    def apply(self, fn: Callable[[Module], Any]) -> Module:
+        """Call ``fn`` on every descendant, then on this module (e.g. a custom initialisation)."""
+        for m in self.children():
+            m.apply(fn)
+        fn(self)
+        return self
+
+    # ------------------------------------------------------------------ modes and gradients
+    def train(self, mode: bool = True) -> Module:
+        """Training mode (BatchNorm uses batch statistics, Dropout drops); returns self."""
+        if not isinstance(mode, bool):
+            raise ValueError(f"train(mode): mode must be a bool, got {mode!r}")
+        for m in self.modules():
+            m.__dict__["training"] = mode
+        return self
+
+    def eval(self) -> Module:
+        """Evaluation mode: ``train(False)``."""
+        return self.train(False)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
+        """Turn gradients on or off for every parameter (to freeze layers)."""
+        for p in self.parameters():
+            p.requires_grad_(requires_grad)
+        return self
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Clear the parameters' gradients (to None by default, as PyTorch)."""
+        for p in self.parameters():
+            if set_to_none:
+                p.grad = None
+            elif p.grad is not None:
+                # A fresh array: the old gradient may share memory with another tensor.
+                p.grad = Tensor(np.zeros_like(p.grad.data))
+
+    def to(self, dtype: Any) -> Module:
+        """Convert floating-point parameters and buffers to ``dtype`` in place (e.g. float64 for
+        gradcheck); gradients are dropped."""
+        dt = np.dtype(dtype)
+        if dt.kind != "f":
+            raise TypeError(f"Module.to: only floating dtypes are supported, got {dt}")
+        with no_grad():
+            for p in self.parameters():
+                p.data = p.data.astype(dt)
+                p.grad = None
+                p._vbox[0] += 1
+            for b in self.buffers():
+                if b.dtype.kind == "f":
+                    b.data = b.data.astype(dt)
+                    b._vbox[0] += 1
+        return self
+
+    def float(self) -> Module:
+        return self.to(np.float32)
+
+    def double(self) -> Module:
+        return self.to(np.float64)
+
+    # ------------------------------------------------------------------ state
+    def _state_entries(self) -> dict[str, Tensor]:
+        """Every tensor state_dict() holds, by key, as the live objects."""
+        out: dict[str, Tensor] = {}
+        for prefix, mod in self.named_modules():
+            pre = prefix + "." if prefix else ""
+            for name, p in mod._parameters.items():
+                if p is not None:
+                    out[pre + name] = p
+            for name, b in mod._buffers.items():
+                if b is not None and name not in mod._non_persistent:
+                    out[pre + name] = b
+        return out
+
+    def state_dict(self, keep_vars: bool = False) -> OrderedDict[str, Tensor]:
+        """Parameters and persistent buffers by dotted name. The tensors share memory with the
+        model (as PyTorch's do): save them, or ``clone()`` them to keep a snapshot.
+
+        >>> from tinygrad_conv import nn
+        >>> list(nn.BatchNorm2d(3).state_dict())
+        ['weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked']
+        """
+        return OrderedDict((k, v if keep_vars else v.detach()) for k, v in self._state_entries().items())
+
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> IncompatibleKeys:
+        """Copy values from ``state_dict`` into this model's parameters and buffers.
+
+        Everything is checked before anything is copied: a missing or unexpected key (with
+        ``strict``), a shape that differs, or a value that is not numeric raises one error listing
+        every problem, and the model is left unchanged.
+
+        >>> from tinygrad_conv import nn
+        >>> a, b = nn.Linear(2, 2), nn.Linear(2, 2)
+        >>> b.load_state_dict(a.state_dict())
+        IncompatibleKeys(missing_keys=[], unexpected_keys=[])
+        >>> bool((a.weight.data == b.weight.data).all())
+        True
+        """
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"load_state_dict: expected a mapping of names to tensors, got "
+                            f"{type(state_dict).__name__}")
+        own = self._state_entries()
+        missing = [k for k in own if k not in state_dict]
+        unexpected = [str(k) for k in state_dict if k not in own]
+        problems: list[str] = []
+        arrays: dict[str, np.ndarray] = {}
+        for key, target in own.items():
+            if key not in state_dict:
+                continue
+            arr = _as_state_array(state_dict[key])
+            if arr is None or arr.dtype.kind not in "biuf":
+                what = type(state_dict[key]).__name__ if arr is None else f"an array of {arr.dtype}"
+                problems.append(f"value for '{key}' is {what}; expected a numeric Tensor or array")
+                continue
+            if arr.shape != target.shape:
+                problems.append(f"size mismatch for '{key}': the checkpoint has shape {arr.shape}, "
+                                f"the model has shape {target.shape}")
+                continue
+            arrays[key] = arr
+        key_problems = []
+        if strict and missing:
+            key_problems.append("missing key(s): " + ", ".join(f"'{k}'" for k in missing))
+        if strict and unexpected:
+            key_problems.append("unexpected key(s): " + ", ".join(f"'{k}'" for k in unexpected))
+        problems = key_problems + problems
+        if problems:
+            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__} (nothing was "
+                               "changed):\n  " + "\n  ".join(problems) +
+                               ("\nPass strict=False to load the matching keys only (shapes must still "
+                                "match)." if key_problems else ""))
+        with no_grad():
+            for key, arr in arrays.items():
+                own[key].copy_(arr)
+        return IncompatibleKeys(missing, unexpected)
+
+    # ------------------------------------------------------------------ printing
+    def extra_repr(self) -> str:
+        """The text inside this layer's parentheses in ``repr`` (its settings)."""
+        return ""
+
+    def __repr__(self) -> str:
+        lines = []
+        for name, m in self._modules.items():
+            body = repr(m).replace("\n", "\n  ")
+            lines.append(f"  ({name}): {body}")
+        extra = self.extra_repr()
+        if not lines:
+            return f"{type(self).__name__}({extra})"
+        head = f"{type(self).__name__}(" + (f"\n  {extra}" if extra else "")
+        return head + "\n" + "\n".join(lines) + "\n)"
+
+
+def _check_name(name: str, what: str) -> None:
+    if not isinstance(name, str) or not name or "." in name:
+        raise KeyError(f"{what} name must be a non-empty string without '.', got {name!r}")
+
+
+def _present(modules: dict[str, Module | None]) -> list[tuple[str, Module]]:
+    return [(name, m) for name, m in modules.items() if m is not None]
+
+
+class Sequential(Module):
+    """Modules applied one after another; children are named '0', '1', ...
+
+    >>> import tinygrad_conv as tc
+    >>> from tinygrad_conv import nn
+    >>> model = nn.Sequential(nn.Linear(4, 3), nn.ReLU())
+    >>> model(tc.ones(2, 4)).shape, len(model), type(model[1]).__name__
+    ((2, 3), 2, 'ReLU')
+    """
+
+    def __init__(self, *modules: Module | Mapping[str, Module]) -> None:
+        super().__init__()
+        if len(modules) == 1 and isinstance(modules[0], Mapping):
+            for name, m in modules[0].items():
+                self.add_module(name, m)
+        else:
+            for i, item in enumerate(modules):
+                if not isinstance(item, Module):
+                    raise TypeError(f"Sequential: argument {i} is a {type(item).__name__}, not a Module")
+                self.add_module(str(i), item)
+
+    def forward(self, input: Any) -> Any:
+        for _, m in _present(self._modules):
+            input = m(input)
+        return input
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter([m for _, m in _present(self._modules)])
+
+    def __getitem__(self, index: int | slice) -> Any:
+        items = _present(self._modules)
+        if isinstance(index, slice):
+            return Sequential(OrderedDict(items[index]))
+        try:
+            return items[index][1]
+        except IndexError:
+            raise IndexError(f"Sequential index {index} is out of range for {len(items)} modules") from None
+
+    def append(self, module: Module) -> Sequential:
+        self.add_module(str(len(self)), module)
+        return self
+
+
+class ModuleList(Module):
+    """A list of modules whose parameters the parent sees; children are named '0', '1', ...
+
+    >>> from tinygrad_conv import nn
+    >>> layers = nn.ModuleList([nn.Linear(2, 2) for _ in range(3)])
+    >>> len(list(layers.parameters()))
+    6
+    """
+
+    def __init__(self, modules: Iterable[Module] | None = None) -> None:
+        super().__init__()
+        if modules is not None:
+            self.extend(modules)
+
+    def _renumber(self, mods: list[Module]) -> None:
+        for name in list(self._modules):
+            self._forget(name)
+            object.__delattr__(self, name)
+        for i, m in enumerate(mods):
+            self.add_module(str(i), m)
+
+    def append(self, module: Module) -> ModuleList:
+        if not isinstance(module, Module):
+            raise TypeError(f"ModuleList.append: expected a Module, got {type(module).__name__}")
+        self.add_module(str(len(self)), module)
+        return self
+
+    def extend(self, modules: Iterable[Module]) -> ModuleList:
+        for m in modules:
+            self.append(m)
+        return self
+
+    def insert(self, index: int, module: Module) -> None:
+        mods = [m for _, m in _present(self._modules)]
+        mods.insert(index, module)
+        self._renumber(mods)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter([m for _, m in _present(self._modules)])
+
+    def __getitem__(self, index: int | slice) -> Any:
+        mods = [m for _, m in _present(self._modules)]
+        if isinstance(index, slice):
+            return ModuleList(mods[index])
+        try:
+            return mods[index]
+        except IndexError:
+            raise IndexError(f"ModuleList index {index} is out of range for {len(mods)} modules") from None
+
+    def __setitem__(self, index: int, module: Module) -> None:
+        mods = [m for _, m in _present(self._modules)]
+        mods[index] = module
+        self._renumber(mods)
+
+    def __delitem__(self, index: int | slice) -> None:
+        mods = [m for _, m in _present(self._modules)]
+        del mods[index]
+        self._renumber(mods)
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError("ModuleList has no forward(): iterate over it in your model's forward")
+
+
+class Identity(Module):
+    """Returns its input unchanged (a placeholder layer)."""
+
+    def forward(self, input: Any) -> Any:
+        return input

@@ -1,0 +1,337 @@
+"""Losses: cross_entropy, nll_loss, mse_loss, binary_cross_entropy_with_logits.
+
+Each loss is composed of registered differentiable ops (log_softmax, a gather along the class dim,
+sums and products), so its gradient is itself on the tape and it differentiates twice, as PyTorch's
+do. Class weights and targets are constants (they take no gradient). Arguments and defaults follow
+``torch.nn.functional``.
+
+>>> import tinygrad_conv as tc
+>>> import tinygrad_conv.ops.loss as L
+>>> logits = tc.Tensor([[2.0, 0.0, 0.0], [0.0, 0.0, 3.0]], requires_grad=True)
+>>> round(L.cross_entropy(logits, tc.Tensor([0, 2])).item(), 4)
+0.1672
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..tensor import Tensor
+from .elementwise import Abs, Exp, Log, Maximum, Mul, Sub
+from .reduce import LogSoftmax, Mean, Sum
+from .registry import Sample, register
+from .samples import randn
+from .shape import Gather, Reshape
+
+_REDUCTIONS = ("none", "mean", "sum")
+
+
+def _check_reduction(reduction: str, fn: str) -> None:
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{fn}: reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
+
+
+def _as_tensor(x: Any, fn: str, arg: str) -> Tensor:
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, (np.ndarray, list, tuple, int, float)):
+        return Tensor(x)
+    raise TypeError(f"{fn}: {arg} must be a Tensor, got {type(x).__name__}")
+
+
+def _const_weight(weight: Any, n_classes: int, dtype: Any, fn: str) -> np.ndarray | None:
+    """Class weights as a constant array of the input's dtype, checked against C."""
+    if weight is None:
+        return None
+    w = weight.data if isinstance(weight, Tensor) else np.asarray(weight)
+    if w.shape != (n_classes,):
+        raise ValueError(f"{fn}: weight must have shape (C,) = ({n_classes},), one entry per class, "
+                         f"got shape {w.shape}")
+    return w.astype(dtype, copy=False)
+
+
+def _class_targets(input: Tensor, target: Tensor, ignore_index: int, fn: str) -> np.ndarray:
+    """Check class-index targets against the input; return them as an int64 array."""
+    t = target.data
+    if input.ndim == 0:
+        raise ValueError(f"{fn}: input must have a class dimension: (C,), (N, C) or (N, C, d1, ...); "
+                         "got a 0-d tensor")
+    expected = () if input.ndim == 1 else (input.shape[0],) + input.shape[2:]
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"{fn}: class-index targets must be integers (int64), got {t.dtype} with shape "
+                        f"{t.shape}. Convert with target.long(), or pass class probabilities as a float "
+                        f"target of the input's shape {input.shape}")
+    if t.shape != expected:
+        raise ValueError(f"{fn}: for input of shape {input.shape} the target must have shape {expected} "
+                         f"(the input's shape without the class dim 1), got {t.shape}")
+    n_classes = input.shape[0] if input.ndim == 1 else input.shape[1]
+    valid = t != ignore_index
+    if valid.any():
+        tv = t[valid]
+        lo, hi = int(tv.min()), int(tv.max())
+        if lo < 0 or hi >= n_classes:
+            raise IndexError(f"{fn}: target values must be class indices in [0, {n_classes}) for input "
+                             f"of shape {input.shape} (C = {n_classes}), or ignore_index={ignore_index}; "
+                             f"got values from {lo} to {hi}")
+    return t.astype(np.int64, copy=False)
+
+
+def _pick(logp: Tensor, t: np.ndarray, valid: np.ndarray) -> Tensor:
+    """logp[n, t[n], ...] for every sample: a gather along the class dim, shaped like t."""
+    class_dim = 0 if logp.ndim == 1 else 1
+    safe = np.where(valid, t, 0)  # ignored entries gather class 0 and are then masked out
+    idx = np.expand_dims(safe, class_dim)
+    picked = Gather.apply(logp, class_dim, idx)
+    return Reshape.apply(picked, t.shape)
+
+
+def _reduce(loss: Tensor, reduction: str, denominator: float | None = None) -> Tensor:
+    """'none', 'sum', or 'mean' (over the elements, or the sum over ``denominator``)."""
+    if reduction == "none":
+        return loss
+    if reduction == "mean" and denominator is None:
+        return Mean.apply(loss)
+    total = Sum.apply(loss)
+    return total / denominator if reduction == "mean" else total
+
+
+def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, ignore_index: int = -100,
+             reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood of class-index targets given log-probabilities, as
+    ``torch.nn.functional.nll_loss``.
+
+    ``input`` is (C,), (N, C) or (N, C, d1, ...) log-probabilities; ``target`` holds class indices,
+    shaped like ``input`` without dim 1. Per element the loss is ``-weight[t] * input[n, t]``
+    (0 where ``t == ignore_index``); ``'mean'`` divides the sum by the total weight of the
+    non-ignored targets.
+
+    >>> import tinygrad_conv as tc
+    >>> import tinygrad_conv.ops.loss as L
+    >>> L.nll_loss(tc.Tensor([[-1.0, -2.0], [-3.0, -0.5]]), tc.Tensor([1, 1])).item()
+    1.25
+    """
+    fn = "nll_loss"
+    input = _as_tensor(input, fn, "input")
+    target = _as_tensor(target, fn, "target")
+    _check_reduction(reduction, fn)
+    t = _class_targets(input, target, ignore_index, fn)
+    n_classes = input.shape[0] if input.ndim == 1 else input.shape[1]
+    w = _const_weight(weight, n_classes, input.dtype, fn)
+    return _nll(input, t, w, t != ignore_index, reduction)[0]
+
+
+def _nll(logp: Tensor, t: np.ndarray, w: np.ndarray | None, valid: np.ndarray,
+         reduction: str) -> tuple[Tensor, float | None]:
+    """The reduced weighted nll of log-probabilities, and the 'mean' denominator when it is not
+    simply the number of elements (class weights or ignored targets)."""
+    picked = _pick(logp, t, valid)
+    if w is None and valid.all():
+        return _reduce(-picked, reduction), None  # the common case: a plain mean, no masks
+    per = np.where(valid, 1.0 if w is None else w[np.where(valid, t, 0)], 0.0).astype(logp.dtype)
+    denominator = float(per.sum())
+    return _reduce(-(picked * Tensor(per)), reduction, denominator), denominator
+
+
+def _probability_targets(input: Tensor, target: Tensor, w: np.ndarray | None, reduction: str,
+                         label_smoothing: float) -> Tensor:
+    """Cross entropy against class probabilities (a float target shaped like the input)."""
+    class_dim = 0 if input.ndim == 1 else 1
+    n_classes = input.shape[class_dim]
+    logp = LogSoftmax.apply(input, dim=class_dim)
+    if label_smoothing > 0:
+        target = target * (1.0 - label_smoothing) + label_smoothing / n_classes
+    prod = logp * target
+    if w is not None:
+        prod = prod * Tensor(w.reshape((n_classes,) + (1,) * (input.ndim - class_dim - 1)))
+    loss = -Sum.apply(prod, dim=class_dim)
+    if reduction == "mean":
+        # PyTorch divides by the number of samples (the batch size), not by the weights.
+        count = 1 if input.ndim == 1 else int(np.prod((input.shape[0],) + input.shape[2:]))
+        return Sum.apply(loss) / float(count)
+    return _reduce(loss, reduction)
+
+
+def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, ignore_index: int = -100,
+                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+    """Cross entropy between logits and targets, as ``torch.nn.functional.cross_entropy``.
+
+    ``input``: unnormalised logits, (C,), (N, C) or (N, C, d1, ...). ``target``: class indices
+    (integers, shaped like ``input`` without dim 1), or class probabilities (floats shaped like
+    ``input``). Stable for logits of any size (log_softmax subtracts the maximum).
+    ``label_smoothing`` mixes the one-hot target with the uniform distribution over C classes.
+
+    >>> import tinygrad_conv as tc
+    >>> import tinygrad_conv.ops.loss as L
+    >>> x = tc.Tensor([[1000.0, 0.0], [0.0, 1000.0]])
+    >>> L.cross_entropy(x, tc.Tensor([0, 1])).item(), round(L.cross_entropy(x, tc.Tensor([1, 1])).item())
+    (0.0, 500)
+    """
+    fn = "cross_entropy"
+    input = _as_tensor(input, fn, "input")
+    target = _as_tensor(target, fn, "target")
+    _check_reduction(reduction, fn)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"{fn}: label_smoothing must be in [0, 1], got {label_smoothing}")
+    if input.ndim == 0:
+        raise ValueError(f"{fn}: input must be (C,), (N, C) or (N, C, d1, ...) logits, got a 0-d tensor")
+    if input.dtype.kind != "f":
+        raise TypeError(f"{fn}: input must be floating point logits, got {input.dtype}")
+    class_dim = 0 if input.ndim == 1 else 1
+    n_classes = input.shape[class_dim]
+    w = _const_weight(weight, n_classes, input.dtype, fn)
+    if target.dtype.kind == "f":
+        index_shape = () if input.ndim == 1 else (input.shape[0],) + input.shape[2:]
+        if target.shape == index_shape and target.shape != input.shape:
+            _class_targets(input, target, ignore_index, fn)  # raises: class indices must be integers
+        if target.shape != input.shape:
+            raise ValueError(f"{fn}: a float target holds class probabilities and must have the input's "
+                             f"shape {input.shape}, got {target.shape}. For class indices pass an integer "
+                             "target (target.long())")
+        return _probability_targets(input, target, w, reduction, label_smoothing)
+    t = _class_targets(input, target, ignore_index, fn)
+    logp = LogSoftmax.apply(input, dim=class_dim)
+    valid = t != ignore_index
+    nll, denominator = _nll(logp, t, w, valid, reduction)
+    if label_smoothing == 0.0:
+        return nll
+    # The smoothing term: -sum_c w_c * logp_c per element (0 where ignored), reduced like the
+    # nll term, so loss = (1 - eps) * nll + eps / C * smooth (PyTorch's definition).
+    weighted = logp if w is None else logp * Tensor(w.reshape((n_classes,) + (1,) * (input.ndim - class_dim - 1)))
+    smooth = -Sum.apply(weighted, dim=class_dim)
+    if not valid.all():
+        smooth = smooth * Tensor(valid.astype(input.dtype))
+    smooth = _reduce(smooth, reduction, denominator)
+    return nll * (1.0 - label_smoothing) + smooth * (label_smoothing / n_classes)
+
+
+def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+    """Mean squared error, as ``torch.nn.functional.mse_loss`` (both arguments differentiable).
+
+    >>> import tinygrad_conv as tc
+    >>> import tinygrad_conv.ops.loss as L
+    >>> L.mse_loss(tc.Tensor([1.0, 2.0]), tc.Tensor([0.0, 4.0])).item()
+    2.5
+    """
+    fn = "mse_loss"
+    input = _as_tensor(input, fn, "input")
+    target = _as_tensor(target, fn, "target")
+    _check_reduction(reduction, fn)
+    if input.shape != target.shape:
+        try:
+            np.broadcast_shapes(input.shape, target.shape)
+        except ValueError:
+            raise ValueError(f"{fn}: input shape {input.shape} and target shape {target.shape} do not "
+                             "match (nor broadcast)") from None
+    diff = input - target
+    return _reduce(diff * diff, reduction)
+
+
+def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tensor | None = None,
+                                     reduction: str = "mean", pos_weight: Tensor | None = None) -> Tensor:
+    """Binary cross entropy of sigmoid(input) against targets in [0, 1], computed from the logits
+    without overflow, as ``torch.nn.functional.binary_cross_entropy_with_logits``.
+
+    Per element: ``(1 - t) * x + (1 + (pos_weight - 1) * t) * softplus(-x)``, with the stable
+    ``softplus(z) = max(z, 0) + log(1 + exp(-|z|))``; then times ``weight``.
+
+    >>> import tinygrad_conv as tc
+    >>> import tinygrad_conv.ops.loss as L
+    >>> L.binary_cross_entropy_with_logits(tc.Tensor([-200.0, 200.0]), tc.Tensor([0.0, 1.0])).item()
+    0.0
+    """
+    fn = "binary_cross_entropy_with_logits"
+    input = _as_tensor(input, fn, "input")
+    target = _as_tensor(target, fn, "target")
+    _check_reduction(reduction, fn)
+    if target.shape != input.shape:
+        raise ValueError(f"{fn}: target shape {target.shape} must equal input shape {input.shape}")
+    if target.dtype.kind != "f":
+        raise TypeError(f"{fn}: target must be floating point (probabilities in [0, 1]), got "
+                        f"{target.dtype}; convert with target.float()")
+    zero = Tensor(np.zeros((), dtype=input.dtype))
+    softplus_neg = Maximum.apply(-input, zero) + Log.apply(Exp.apply(-Abs.apply(input)) + 1.0)
+    if pos_weight is not None:
+        pw = pos_weight if isinstance(pos_weight, Tensor) else Tensor(np.asarray(pos_weight, dtype=input.dtype))
+        coeff = (pw - 1.0) * target + 1.0
+        loss = Mul.apply(Sub.apply(1.0, target), input) + coeff * softplus_neg
+    else:
+        loss = Mul.apply(Sub.apply(1.0, target), input) + softplus_neg
+    if weight is not None:
+        loss = loss * (weight if isinstance(weight, Tensor) else Tensor(np.asarray(weight, dtype=input.dtype)))
+    return _reduce(loss, reduction)
+
+
+# ------------------------------------------------------------------------------------- registration
+def _int_targets(rng: np.random.Generator, n_classes: int, *shape: int) -> np.ndarray:
+    return rng.integers(0, n_classes, shape).astype(np.int64)
+
+
+def _ce_samples(rng: np.random.Generator, dtype: Any) -> Any:
+    x = randn(rng, dtype, 5, 4) * 2
+    t = _int_targets(rng, 4, 5)
+    yield Sample((x, t), name="mean")
+    yield Sample((x, t), {"reduction": "sum"}, name="sum")
+    yield Sample((x, t), {"reduction": "none"}, name="none")
+    w = rng.uniform(0.5, 2.0, 4).astype(dtype)
+    yield Sample((x, t), {"weight": w}, name="class weights")
+    yield Sample((x, t), {"label_smoothing": 0.1}, name="label smoothing")
+    yield Sample((x, t), {"weight": w, "label_smoothing": 0.2, "reduction": "mean"}, name="weights+smoothing")
+    t_ign = t.copy()
+    t_ign[1] = -100
+    yield Sample((x, t_ign), {"label_smoothing": 0.1}, name="ignore_index")
+    yield Sample((randn(rng, dtype, 3, 4, 2, 2), _int_targets(rng, 4, 3, 2, 2)), name="spatial (N,C,H,W)")
+    yield Sample((randn(rng, dtype, 4), np.array(2, dtype=np.int64)), name="unbatched (C,)")
+    probs = rng.dirichlet(np.ones(4), 5).astype(dtype)
+    yield Sample((x, probs), {"label_smoothing": 0.1}, name="probability targets", grad=(0,))
+
+
+def _nll_samples(rng: np.random.Generator, dtype: Any) -> Any:
+    x = randn(rng, dtype, 5, 3)
+    t = _int_targets(rng, 3, 5)
+    yield Sample((x, t), name="mean")
+    yield Sample((x, t), {"reduction": "sum"}, name="sum")
+    yield Sample((x, t), {"reduction": "none", "weight": rng.uniform(0.5, 2.0, 3).astype(dtype)},
+                 name="weights none")
+    yield Sample((x, t), {"weight": rng.uniform(0.5, 2.0, 3).astype(dtype)}, name="weights mean")
+    yield Sample((randn(rng, dtype, 2, 3, 4), _int_targets(rng, 3, 2, 4)), name="(N,C,L)")
+
+
+def _mse_samples(rng: np.random.Generator, dtype: Any) -> Any:
+    a, b = randn(rng, dtype, 3, 4), randn(rng, dtype, 3, 4)
+    yield Sample((a, b), name="mean")
+    yield Sample((a, b), {"reduction": "sum"}, name="sum")
+    yield Sample((a, b), {"reduction": "none"}, name="none")
+    yield Sample((randn(rng, dtype, 2, 1, 3, 3), randn(rng, dtype, 2, 1, 3, 3)), name="images")
+
+
+def _bce_samples(rng: np.random.Generator, dtype: Any) -> Any:
+    x = randn(rng, dtype, 4, 3) * 3
+    t = rng.uniform(0, 1, (4, 3)).astype(dtype)
+    yield Sample((x, t), name="soft targets")
+    yield Sample((x, (t > 0.5).astype(dtype)), {"reduction": "sum"}, name="hard targets sum", grad=(0,))
+    yield Sample((x, t), {"reduction": "none", "weight": rng.uniform(0.5, 2, 3).astype(dtype)},
+                 name="weight none")
+    yield Sample((x, t), {"pos_weight": rng.uniform(0.5, 3, 3).astype(dtype)}, name="pos_weight")
+
+
+def _torch_loss(name: str) -> Any:
+    def ref(torch: Any, *args: Any, **kwargs: Any) -> Any:
+        return getattr(torch.nn.functional, name)(*args, **kwargs)
+
+    return ref
+
+
+register("cross_entropy", method=False, samples=_ce_samples, reference=_torch_loss("cross_entropy"),
+         nodes=(LogSoftmax, Gather, Reshape, Mul, Sum, Mean))(cross_entropy)
+register("nll_loss", method=False, samples=_nll_samples, reference=_torch_loss("nll_loss"),
+         nodes=(Gather, Reshape, Mul, Sum, Mean))(nll_loss)
+register("mse_loss", method=False, samples=_mse_samples, reference=_torch_loss("mse_loss"),
+         nodes=(Sub, Mul, Sum, Mean))(mse_loss)
+register("binary_cross_entropy_with_logits", method=False, samples=_bce_samples,
+         reference=_torch_loss("binary_cross_entropy_with_logits"),
+         nodes=(Maximum, Abs, Exp, Log, Mul, Sub, Sum, Mean), nondifferentiable_points=True
+         )(binary_cross_entropy_with_logits)
+
+__all__ = ["binary_cross_entropy_with_logits", "cross_entropy", "mse_loss", "nll_loss"]

@@ -1,0 +1,20 @@
+"""Optimisers (SGD, Adam, AdamW) and learning-rate schedules, with PyTorch's update rules.
+
+>>> import tinygrad_conv as tc
+>>> from tinygrad_conv import nn, optim
+>>> model = nn.Linear(3, 1)
+>>> opt = optim.AdamW(model.parameters(), lr=1e-2)
+>>> loss = (model(tc.ones(4, 3)) ** 2).mean()
+>>> loss.backward()
+>>> opt.step()
+>>> opt.zero_grad()
+>>> model.weight.grad is None
+True
+"""
+
+from . import lr_scheduler
+from .adam import Adam, AdamW
+from .optimizer import Optimizer
+from .sgd import SGD
+
+__all__ = ["SGD", "Adam", "AdamW", "Optimizer", "lr_scheduler"]

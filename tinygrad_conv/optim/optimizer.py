@@ -1,0 +1,184 @@
+"""``Optimizer``: parameter groups, per-parameter state, zero_grad, and state_dict for checkpoints.
+
+Subclasses write ``_update(group, param, grad, state)`` on NumPy arrays. ``step`` runs it under
+``no_grad`` and changes each parameter's array in place, so the Parameter objects a model holds
+stay the same (and anything that saved the old values for backward sees the version change).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+
+from ..autograd.grad_mode import enable_grad, no_grad
+from ..tensor import Tensor
+
+ParamsT = Iterable[Tensor] | Iterable[dict[str, Any]]
+
+
+class Optimizer:
+    """Base class: holds ``param_groups`` (dicts with 'params' and hyper-parameters) and ``state``.
+
+    ``state`` maps each parameter to a dict of NumPy arrays and numbers (momentum buffers,
+    moment estimates, step counts).
+    """
+
+    def __init__(self, params: ParamsT, defaults: dict[str, Any]) -> None:
+        self.defaults = dict(defaults)
+        self.param_groups: list[dict[str, Any]] = []
+        self._state: dict[int, dict[str, Any]] = {}  # by id(param): Tensor's == is elementwise
+        if isinstance(params, Tensor):
+            raise TypeError(f"{type(self).__name__}: params must be an iterable of Tensors or of dicts, "
+                            "got a single Tensor; pass [tensor] or model.parameters()")
+        groups: list[Any] = list(params)
+        if not groups:
+            raise ValueError(f"{type(self).__name__} got an empty parameter list; did the model define "
+                             "any parameters (and was model.parameters() already used up)?")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for group in groups:
+            self.add_param_group(group)
+
+    @property
+    def state(self) -> dict[Tensor, dict[str, Any]]:
+        """Per-parameter state, keyed by the parameter (as PyTorch's ``optimizer.state``)."""
+        return {p: self._state[id(p)] for g in self.param_groups for p in g["params"] if id(p) in self._state}
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Add a group of parameters with its own hyper-parameters (defaults fill the rest)."""
+        if not isinstance(param_group, dict) or "params" not in param_group:
+            raise TypeError(f"{type(self).__name__}: a parameter group must be a dict with a 'params' key")
+        params = param_group["params"]
+        params = [params] if isinstance(params, Tensor) else list(params)
+        seen = {id(p) for g in self.param_groups for p in g["params"]}
+        for i, p in enumerate(params):
+            if not isinstance(p, Tensor):
+                raise TypeError(f"{type(self).__name__}: parameter {i} is a {type(p).__name__}, not a Tensor")
+            if not p.requires_grad:
+                raise ValueError(f"{type(self).__name__}: parameter {i} (shape {p.shape}) does not require "
+                                 "grad, so it would never be updated")
+            if not p.is_leaf:
+                raise ValueError(f"{type(self).__name__}: parameter {i} (shape {p.shape}) is not a leaf: "
+                                 "optimise the tensors you created, not results computed from them")
+            if id(p) in seen:
+                raise ValueError(f"{type(self).__name__}: parameter {i} (shape {p.shape}) appears in more "
+                                 "than one group (or twice in one)")
+            seen.add(id(p))
+            if not p.data.flags.writeable:  # updates are in place
+                p.data = p.data.copy()
+        group = {k: v for k, v in param_group.items() if k != "params"}
+        for k, v in self.defaults.items():
+            group.setdefault(k, v)
+        self._check_group(group)
+        group["params"] = params
+        self.param_groups.append(group)
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        """Validate a group's hyper-parameters (subclasses add their rules)."""
+        if group.get("lr", 0.0) < 0:
+            raise ValueError(f"{type(self).__name__}: invalid learning rate {group['lr']} (must be >= 0)")
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Clear every parameter's gradient (to None by default, as PyTorch)."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if set_to_none:
+                    p.grad = None
+                elif p.grad is not None:
+                    p.grad = Tensor(np.zeros_like(p.grad.data))
+
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """Update every parameter that has a gradient; ``closure`` (optional) recomputes the loss."""
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+        with no_grad():
+            for group in self.param_groups:
+                for p in group["params"]:
+                    if p.grad is None:
+                        continue
+                    grad = p.grad.data
+                    if grad.shape != p.data.shape:
+                        raise RuntimeError(f"{type(self).__name__}.step: a gradient of shape {grad.shape} "
+                                           f"for a parameter of shape {p.data.shape}")
+                    state = self._state.setdefault(id(p), {})
+                    self._update(group, p.data, grad, state)
+                    p._vbox[0] += 1
+        return loss
+
+    def _update(self, group: dict[str, Any], param: np.ndarray, grad: np.ndarray, state: dict[str, Any]) -> None:
+        raise NotImplementedError(f"{type(self).__name__} must define _update(group, param, grad, state)")
+
+    # ------------------------------------------------------------------ checkpoints
+    def state_dict(self) -> dict[str, Any]:
+        """{'state': {param index: {name: array or number}}, 'param_groups': [hyper-parameters with
+        'params' as indices]}: PyTorch's layout, with copies of the arrays, ready for ``save``."""
+        index: dict[int, int] = {}
+        groups = []
+        for group in self.param_groups:
+            ids = []
+            for p in group["params"]:
+                index.setdefault(id(p), len(index))
+                ids.append(index[id(p)])
+            packed = {k: (list(v) if isinstance(v, tuple) else v) for k, v in group.items() if k != "params"}
+            packed["params"] = ids
+            groups.append(packed)
+        state = {}
+        for group in self.param_groups:
+            for p in group["params"]:
+                st = self._state.get(id(p))
+                if st:
+                    state[index[id(p)]] = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in st.items()}
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore what ``state_dict`` returned (after checking it fits these parameters)."""
+        name = type(self).__name__
+        if not isinstance(state_dict, dict) or "param_groups" not in state_dict or "state" not in state_dict:
+            raise ValueError(f"{name}.load_state_dict: expected a dict with 'state' and 'param_groups'")
+        saved_groups = state_dict["param_groups"]
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError(f"{name}.load_state_dict: the saved state has {len(saved_groups)} parameter "
+                             f"group(s), this optimizer has {len(self.param_groups)}")
+        params_by_index: dict[int, Tensor] = {}
+        for k, (saved, group) in enumerate(zip(saved_groups, self.param_groups)):
+            if len(saved["params"]) != len(group["params"]):
+                raise ValueError(f"{name}.load_state_dict: group {k} has {len(saved['params'])} parameters "
+                                 f"in the saved state and {len(group['params'])} here")
+            for i, p in zip(saved["params"], group["params"]):
+                params_by_index[int(i)] = p
+        new_state: dict[int, dict[str, Any]] = {}
+        for key, st in state_dict["state"].items():
+            p = params_by_index.get(int(key))
+            if p is None:
+                raise ValueError(f"{name}.load_state_dict: state for parameter {key}, which no group lists")
+            restored: dict[str, Any] = {}
+            for k, v in st.items():
+                if isinstance(v, Tensor):
+                    v = v.data
+                if isinstance(v, np.ndarray) and v.ndim > 0:
+                    if v.shape != p.shape:
+                        raise ValueError(f"{name}.load_state_dict: state '{k}' of parameter {key} has shape "
+                                         f"{v.shape}, the parameter has shape {p.shape}")
+                    v = np.array(v, dtype=p.dtype)
+                elif isinstance(v, np.ndarray):
+                    v = v.item()
+                restored[k] = v
+            new_state[id(p)] = restored
+        for saved, group in zip(saved_groups, self.param_groups):
+            for k, v in saved.items():
+                if k != "params":
+                    group[k] = tuple(v) if isinstance(group.get(k), tuple) else v
+        self._state = new_state
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__} ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            for k in sorted(group):
+                if k != "params":
+                    lines.append(f"    {k}: {group[k]}")
+        return "\n".join(lines) + "\n)"
