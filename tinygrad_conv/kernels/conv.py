@@ -6,22 +6,31 @@ their dtype. Arguments arrive already normalised by the caller: ``stride`` and `
 
 How the fast path works
 -----------------------
-Every conv here is im2col + one GEMM (+ col2im for the input gradient). Three choices make it
-fast in NumPy; the numbers are from ``benchmarks/scratch_conv_layouts.py`` on a 2-core machine.
+Every conv here is im2col + one GEMM per sample or batch chunk (+ col2im for the input
+gradient). On a 2-core machine the GEMMs run near OpenBLAS's peak whatever the layout; what
+separates a fast NumPy conv from a slow one is the copying around them, and NumPy pays about
+7 ns per inner loop of a strided copy and 35 ns per inner loop of a strided in-place add, on top
+of the bandwidth. So the layouts below exist to make every copy and add a few long runs.
 
 1. *Phase layout.* Along one axis, tap ``i`` of output ``o`` reads padded position
    ``r = i*d + s*o``. Splitting ``r`` by its remainder modulo ``s`` ("phase" ``r % s``, row
    ``r // s``) turns every tap into a unit-stride range of phase rows, so strided convolutions
    gather and scatter with unit-stride runs too.
-2. *Flat rows with a pitch.* Each phase image is stored flat with a row pitch ``Q`` slightly
-   wider than the output width, so the ``OH`` rows of one tap are one run of ``OH*Q`` elements
-   instead of ``OH`` runs of ``OW``. NumPy's per-inner-loop overhead dominated im2col/col2im
-   on small images (8-16 wide): this halves both (B4 col2im 5.8 -> 2.5 ms, B2 im2col 0.51 ->
-   0.21 ms). The ``Q - OW`` extra "junk" columns per row cost that fraction of extra GEMM work
-   and are made harmless: their upstream gradient is zero, and junk outputs are cropped.
-3. *Batch chunks sized for the cache.* The batch is processed in chunks whose column matrix is
+2. *Flat rows with a pitch.* Each phase image is stored flat with a row pitch ``q`` slightly
+   wider than the output width, so the ``OH`` rows of one tap are one run of ``OH*q`` elements
+   instead of ``OH`` runs of ``OW``. On 8-16 pixel wide images this halved im2col and col2im
+   (prototype timings: B4 col2im 5.8 -> 2.5 ms, B2 im2col 0.51 -> 0.21 ms). The ``q - OW``
+   extra "junk" columns per row cost that fraction of extra GEMM work (2/16 on B4, 4/8 on B2)
+   and are made harmless: their upstream gradient is zero, and junk outputs are never shown.
+3. *Tap-major column gradient.* See :func:`_input_grad`: col2im adds one contiguous block per
+   sample and tap.
+4. *Batch chunks sized for the cache.* The batch is processed in chunks whose column matrix is
    about ``_CACHE_TARGET`` bytes, so the GEMM output is still in cache when col2im reads it and
-   the buffers are reused across chunks. This is also how the memory budget is honoured.
+   the buffers are reused across chunks. This is also how the memory budget is honoured: one
+   forward + backward peaks well under the whole-batch column matrix (B4: 0.41x of 18.9 MB).
+
+Layouts measured against these (whole-batch (N*OH*OW, K), (K, N*OH*OW) and per-sample columns)
+are in ``benchmarks/scratch_conv_layouts.py``.
 """
 
 from __future__ import annotations
@@ -38,9 +47,9 @@ PadPairs = tuple[tuple[int, int], tuple[int, int]]
 # Upper bound (bytes) on the column matrix of one batch chunk; larger batches are split.
 _MEMORY_BUDGET = 512 * 2**20
 # Preferred size (bytes) of one chunk's column matrix: small enough that a chunk's GEMM output is
-# still in L2/L3 when col2im or the next GEMM reads it. Measured on B1-B6 (min of 5, ms of
-# forward+dx+dw): 1 MiB and 4 MiB within noise of each other, whole-batch (no chunking) 10-35%
-# slower on B4-B6; see benchmarks/scratch_conv_layouts.py.
+# still in L2/L3 when col2im or the next GEMM reads it. Measured (forward+dx+dw, single-threaded
+# BLAS to keep machine noise out, ms): B4 25.8 / 25.0 / 24.7 / 31.5 and B3 7.0 / 7.8 / 8.6 / 8.9
+# for 1 / 2 / 4 MiB / whole batch; B1, B2 and B6 within noise of each other.
 _CACHE_TARGET = 2 * 2**20
 
 
@@ -163,6 +172,11 @@ def col2im(
 # ----------------------------------------------------------------------------------------------
 
 
+def _every(start: int, count: int, step: int) -> slice:
+    """The slice of ``count`` indices ``start, start + step, ...``."""
+    return slice(start, start + step * (count - 1) + 1, step)
+
+
 def _phase_map(size: int, pad: int, stride: int) -> list[tuple[int, int, int]]:
     """For each phase ``a``: (first index, first phase row, count) of the positions of a length
     ``size`` axis (padded by ``pad`` in front) whose padded position ``h + pad`` is ``a`` mod
@@ -177,12 +191,13 @@ def _phase_map(size: int, pad: int, stride: int) -> list[tuple[int, int, int]]:
 class _Axis:
     """Index arithmetic of one spatial axis of a convolution in phase form.
 
-    ``out`` is the conv output length, ``extra`` the phase rows a tap can reach past it, and
-    ``taps[i] = (phase, shift)``: tap ``i`` reads phase ``(i*d) % s`` at rows ``shift + o``.
+    ``extra`` is how many phase rows past the output length a tap can reach, and
+    ``taps[i] = (phase, shift)``: tap ``i`` of output ``o`` reads phase ``(i*d) % s`` at row
+    ``shift + o``.
     """
 
-    def __init__(self, k: int, s: int, d: int, out: int) -> None:
-        self.k, self.s, self.d, self.out = k, s, d, out
+    def __init__(self, k: int, s: int, d: int) -> None:
+        self.k, self.s, self.d = k, s, d
         self.extra = (k - 1) * d // s
         self.taps = [((i * d) % s, (i * d) // s) for i in range(k)]
 
@@ -200,8 +215,11 @@ class _Axis:
 class _Plan:
     """Geometry of one conv2d-shaped problem: input (N, C, H, W) -> output (N, F, OH, OW).
 
-    The phase buffers are (sh, sw, n, C, L) with each phase image stored flat: ``rows`` rows of
-    pitch ``q`` plus ``slack`` elements so the junk tail of the last tap's run stays in bounds.
+    Each phase image is stored flat, ``flat`` elements: ``rows`` rows of pitch ``q`` plus
+    ``slack`` so that the junk tail of the last tap's run stays inside the image. The forward and
+    weight-gradient buffers are (sh, sw, n, C, flat); the input gradient keeps one flat run of
+    n*C*flat elements per phase (see :func:`_input_grad`). ``run = OH*q`` is one tap's window
+    over all output rows, junk columns included: the row length of every column matrix.
     """
 
     def __init__(
@@ -223,8 +241,8 @@ class _Plan:
         self.kh, self.kw = kernel
         self.pt, self.pl = padding[0][0], padding[1][0]
         self.oh, self.ow = out_hw
-        self.ah = _Axis(kernel[0], stride[0], dilation[0], self.oh)
-        self.aw = _Axis(kernel[1], stride[1], dilation[1], self.ow)
+        self.ah = _Axis(kernel[0], stride[0], dilation[0])
+        self.aw = _Axis(kernel[1], stride[1], dilation[1])
         rows = self.oh + self.ah.extra
         q = self.ow + self.aw.extra
         if cover_input:
@@ -242,9 +260,10 @@ class _Plan:
     def has_junk(self) -> bool:
         return self.q != self.ow
 
-    def chunk(self, itemsize: int) -> int:
-        """Samples per batch chunk: column matrix near the cache target, never over the budget."""
-        per_sample = self.c * self.kh * self.kw * self.run * itemsize
+    def chunk(self, itemsize: int, row: int | None = None) -> int:
+        """Samples per batch chunk: column matrix (C*kh*kw rows of ``row`` elements, ``run`` by
+        default) near the cache target, never over the memory budget (unless one sample is)."""
+        per_sample = self.c * self.kh * self.kw * (self.run if row is None else row) * itemsize
         limit = min(_CACHE_TARGET, _MEMORY_BUDGET)
         return max(1, min(self.n, limit // max(per_sample, 1)))
 
@@ -264,7 +283,7 @@ class _Plan:
                 cw = min(cw, self.q - c0)
                 if cw <= 0:
                     continue
-                src = x[:, :, h0 : h0 + self.ah.s * (ch - 1) + 1 : self.ah.s, w0 : w0 + self.aw.s * (cw - 1) + 1 : self.aw.s]
+                src = x[:, :, _every(h0, ch, self.ah.s), _every(w0, cw, self.aw.s)]
                 p6[a, b, :m, :, r0 : r0 + ch, c0 : c0 + cw] = src
 
     def read_phases(self, buf: np.ndarray, out: np.ndarray) -> None:
@@ -274,7 +293,7 @@ class _Plan:
         for a, (h0, r0, ch) in enumerate(_phase_map(self.h, self.pt, self.ah.s)):
             for b, (w0, c0, cw) in enumerate(_phase_map(self.w, self.pl, self.aw.s)):
                 if ch > 0 and cw > 0:
-                    dst = out[:, :, h0 : h0 + self.ah.s * (ch - 1) + 1 : self.ah.s, w0 : w0 + self.aw.s * (cw - 1) + 1 : self.aw.s]
+                    dst = out[:, :, _every(h0, ch, self.ah.s), _every(w0, cw, self.aw.s)]
                     dst[...] = p6[a, b, :m, :, r0 : r0 + ch, c0 : c0 + cw]
 
     def gather(self, buf: np.ndarray, m: int, cols: np.ndarray) -> None:
@@ -291,16 +310,6 @@ class _Plan:
                     writeable=False,
                 )
                 cols[:, :, i0::istep, j0::jstep, :] = win
-
-    def scatter(self, buf: np.ndarray, dcols: np.ndarray) -> None:
-        """col2im: add every tap's run of ``dcols`` (m, C, kh, kw, run) into the phase buffer.
-
-        Taps in the same phase overlap, so this is one add per tap (kh*kw adds)."""
-        for i, (a, shi) in enumerate(self.ah.taps):
-            for j, (b, swj) in enumerate(self.aw.taps):
-                base = shi * self.q + swj
-                dst = buf[a, b, :, :, base : base + self.run]
-                dst += dcols[:, :, i, j, :]
 
 
 def _flat_buffer(xp: Any, shape: tuple[int, ...], dtype: Any, zero: bool) -> np.ndarray:
@@ -341,13 +350,14 @@ def _conv_plan(
     return _Plan(n, c, (h, w), f, groups, kernel, stride, padding, dilation, (oh, ow), cover_input)
 
 
-def conv2d(
-    x: np.ndarray, w: np.ndarray, stride: Pair, padding: PadPairs, dilation: Pair, groups: int
-) -> np.ndarray:
+def conv2d(x: np.ndarray, w: np.ndarray, stride: Pair, padding: PadPairs, dilation: Pair, groups: int) -> np.ndarray:
     """Cross-correlate ``x`` (N, C, H, W) with ``w`` (F, C//groups, kh, kw); no bias.
 
-    Returns (N, F, OH, OW). When the kernel is wider than one stride the result is a view that
-    skips a few junk columns of a (N, F, OH, OW + extra) buffer (no copy is made to hide them).
+    Returns a C-contiguous (N, F, OH, OW) array. When the kernel is wider than one stride the
+    GEMM writes rows with a few junk columns and each chunk is then copied out without them:
+    handing out a view that skips the junk instead would make every later elementwise op pay
+    NumPy's ~35 ns per row of a strided ufunc loop, while the copy pays ~7 ns per row (B3: bias
+    add on the view 2.3 ms, copy + bias add 1.0 ms).
     """
     assert x.ndim == 4 and w.ndim == 4 and x.dtype == w.dtype
     assert x.shape[1] == w.shape[1] * groups and w.shape[0] % groups == 0
@@ -356,19 +366,23 @@ def conv2d(
     n, g = plan.n, plan.g
     sh, sw = plan.ah.s, plan.aw.s
     m_max = plan.chunk(x.itemsize)
-    y = xp.empty((n, plan.f, plan.oh, plan.q), dtype=x.dtype)
+    y = xp.empty((n, plan.f, plan.oh, plan.ow), dtype=x.dtype)
     wg = w.reshape(g, plan.fg, plan.kg)
     phases = xp.zeros((sh, sw, m_max, plan.c, plan.flat), dtype=x.dtype)
     cols_flat = _flat_buffer(xp, (m_max, plan.c, plan.kh, plan.kw, plan.run), x.dtype, zero=False)
+    y_rows = xp.empty((m_max, plan.f, plan.oh, plan.q), dtype=x.dtype) if plan.has_junk else None
     for n0 in range(0, n, m_max):
         m = min(m_max, n - n0)
         plan.fill_phases(phases, x[n0 : n0 + m])
         cols = _prefix(cols_flat, (m, plan.c, plan.kh, plan.kw, plan.run))
         plan.gather(phases, m, cols)
-        # per-sample GEMMs write straight into y's NCHW layout: (Fg, Kg) @ (Kg, OH*q)
-        xp.matmul(wg, cols.reshape(m, g, plan.kg, plan.run), out=y[n0 : n0 + m].reshape(m, g, plan.fg, plan.run))
-    del cols_flat, phases
-    return y[..., : plan.ow] if plan.has_junk else y
+        # per-sample GEMMs (Fg, Kg) @ (Kg, OH*q), written in NCHW order (with junk columns)
+        out = y[n0 : n0 + m] if y_rows is None else y_rows[:m]
+        xp.matmul(wg, cols.reshape(m, g, plan.kg, plan.run), out=out.reshape(m, g, plan.fg, plan.run))
+        if y_rows is not None:
+            y[n0 : n0 + m] = y_rows[:m, :, :, : plan.ow]  # while the chunk is still in cache
+    del cols_flat, phases, y_rows
+    return y
 
 
 def _input_grad(
@@ -382,28 +396,35 @@ def _input_grad(
 ) -> np.ndarray:
     """Gradient of conv2d w.r.t. an input of spatial size ``x_hw``: GEMM, then col2im.
 
-    ``dy`` is (N, F, OH, OW), ``w`` is (F, C//groups, kh, kw); returns (N, C, *x_hw)."""
+    ``dy`` is (N, F, OH, OW), ``w`` is (F, C//groups, kh, kw); returns (N, C, *x_hw).
+
+    The column gradient of one sample is laid out tap-major, (kh, kw, C) rows of pitch ``flat``
+    (the phase-image size), zero past the ``run`` the GEMM writes. Then the rows of one tap for
+    all channels line up with the phase images of all channels, so col2im adds one contiguous
+    block of C*flat elements per sample and tap instead of C*kh*kw runs: the zeros spill
+    harmlessly into the next channel. Measured 4-19% faster than the (C, kh, kw) row order on
+    B1-B6 (B4 8.1 vs 9.5 ms, single-threaded BLAS to keep machine noise out).
+    """
     xp = _array_module(dy)
     n, f, oh, ow = dy.shape
     c = w.shape[1] * groups
-    kernel = (w.shape[2], w.shape[3])
-    plan = _Plan(n, c, x_hw, f, groups, kernel, stride, padding, dilation, (oh, ow), cover_input=True)
-    g = plan.g
+    kh, kw = w.shape[2], w.shape[3]
+    plan = _Plan(n, c, x_hw, f, groups, (kh, kw), stride, padding, dilation, (oh, ow), cover_input=True)
+    g, cg, fg = plan.g, plan.cg, plan.fg
     sh, sw = plan.ah.s, plan.aw.s
-    m_max = plan.chunk(dy.itemsize)
-    # (Kg, Fg) per group, a transposed view: BLAS reads it with its transpose flag, no copy
-    w_t = w.reshape(g, plan.fg, plan.kg).transpose(0, 2, 1)
+    flat, run = plan.flat, plan.run
+    plane = c * flat  # one sample's phase images
+    tail = plan.ah.extra * plan.q + plan.aw.extra  # the largest tap offset: room for the last spill
+    m_max = plan.chunk(dy.itemsize, row=flat)
+    # (G, kh*kw*Cg, Fg), rows ordered (i, j, c): a small copy of w
+    w_taps = w.reshape(g, fg, cg, kh, kw).transpose(0, 3, 4, 2, 1).reshape(g, kh * kw * cg, fg)
     # junk columns of dy are zero, so their dcols are zero too -- unless w holds inf or nan
     zero_junk = plan.has_junk and not bool(np.isfinite(w).all())
     dyq = xp.zeros((m_max, f, oh, plan.q), dtype=dy.dtype) if plan.has_junk else None
-    dcols_flat = _flat_buffer(xp, (m_max, c, plan.kh, plan.kw, plan.run), dy.dtype, zero=False)
-    if sh == 1 and sw == 1:
-        # one phase: accumulate into a full-batch buffer and return a cropped view of it
-        acc_all = xp.zeros((1, 1, n, c, plan.flat), dtype=dy.dtype)
-        dx = None
-    else:
-        acc_chunk = xp.empty((sh, sw, m_max, c, plan.flat), dtype=dy.dtype)
-        dx = xp.empty((n, c) + tuple(x_hw), dtype=dy.dtype)
+    dcols_all = xp.zeros((m_max, g, kh * kw * cg, flat), dtype=dy.dtype)  # [..., run:] stays 0
+    acc_chunk = xp.empty((sh, sw, m_max * plane + tail), dtype=dy.dtype)
+    # contiguous, for the same reason as conv2d's output: the crop is copied while in cache
+    dx = xp.empty((n, c) + tuple(x_hw), dtype=dy.dtype)
     for n0 in range(0, n, m_max):
         m = min(m_max, n - n0)
         if dyq is not None:
@@ -411,22 +432,20 @@ def _input_grad(
             src = dyq[:m]
         else:
             src = dy[n0 : n0 + m]
-        dcols = _prefix(dcols_flat, (m, g, plan.kg, plan.run))
-        xp.matmul(w_t, src.reshape(m, g, plan.fg, plan.run), out=dcols)
-        d5 = dcols.reshape(m, c, plan.kh, plan.kw, plan.run)
+        dcols = dcols_all[:m]
+        xp.matmul(w_taps, src.reshape(m, g, fg, run), out=dcols[..., :run])
         if zero_junk:
-            d5.reshape(m, c, plan.kh, plan.kw, oh, plan.q)[..., ow:] = 0
-        if dx is None:
-            plan.scatter(acc_all[:, :, n0 : n0 + m], d5)
-        else:
-            acc = acc_chunk[:, :, :m]
-            acc.fill(0)
-            plan.scatter(acc, d5)
-            plan.read_phases(acc, dx[n0 : n0 + m])
-    del dcols_flat, dyq
-    if dx is None:
-        p6 = plan.phase_view(acc_all)
-        return p6[0, 0, :, :, plan.pt : plan.pt + x_hw[0], plan.pl : plan.pl + x_hw[1]]
+            dcols[..., :run].reshape(m, g, kh * kw * cg, oh, plan.q)[..., ow:] = 0
+        taps = dcols.reshape(m, g, kh, kw, cg * flat)
+        acc = acc_chunk[:, :, : m * plane + tail]
+        acc.fill(0)
+        for i, (a, shift_i) in enumerate(plan.ah.taps):
+            for j, (b, shift_j) in enumerate(plan.aw.taps):
+                base = shift_i * plan.q + shift_j
+                dst = acc[a, b, base : base + m * plane].reshape(m, g, cg * flat)
+                dst += taps[:, :, i, j]
+        plan.read_phases(acc[:, :, : m * plane].reshape(sh, sw, m, c, flat), dx[n0 : n0 + m])
+    del dcols_all, dyq, acc_chunk
     return dx
 
 
@@ -444,7 +463,7 @@ def conv_transpose2d(
     The exact adjoint of :func:`conv2d` w.r.t. its input: the "full" output of size
     ``(H-1)*s + d*(k-1) + 1`` is scattered by col2im, ``padding`` (top/left) is cropped, and
     exactly ``output_size`` rows/cols are returned, zero where they reach past the full output
-    (that is output_padding). With stride 1 the result is a view of a slightly larger buffer.
+    (that is output_padding). The result is C-contiguous.
     """
     assert x.ndim == 4 and w.ndim == 4 and x.dtype == w.dtype
     assert x.shape[1] == w.shape[0] and w.shape[0] % groups == 0
@@ -472,9 +491,7 @@ def conv2d_weight_grad(
     One GEMM per group and batch chunk: dy as (Fg, m*OH*q) times the chunk's columns transposed.
     """
     assert x.ndim == 4 and dy.ndim == 4 and x.dtype == dy.dtype and x.shape[0] == dy.shape[0]
-    plan = _conv_plan(
-        x.shape, dy.shape[1], groups, kernel_size, stride, padding, dilation, False, out_hw=dy.shape[2:]
-    )
+    plan = _conv_plan(x.shape, dy.shape[1], groups, kernel_size, stride, padding, dilation, False, out_hw=dy.shape[2:])
     if not plan.has_junk:
         return _weight_grad(plan, x, dy, zero_junk=False)
     # Junk columns of dy are zero, so they add nothing -- unless x holds inf or nan, where
@@ -518,6 +535,8 @@ def _weight_grad(plan: _Plan, x: np.ndarray, dy: np.ndarray, zero_junk: bool) ->
             dw_t = part
         else:
             dw_t += part
+        del part  # not alive during the next chunk or the final transpose copy
     del cols_flat, phases, dyt_flat
     assert dw_t is not None
-    return dw_t.transpose(0, 2, 1).reshape(plan.f, plan.cg, plan.kh, plan.kw)
+    # the small transpose back, copied so that the optimiser's updates run on contiguous memory
+    return xp.ascontiguousarray(dw_t.transpose(0, 2, 1)).reshape(plan.f, plan.cg, plan.kh, plan.kw)
