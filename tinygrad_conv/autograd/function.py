@@ -278,6 +278,8 @@ def _resolve_one(item: Any, args: tuple[Any, ...], raw: tuple[Any, ...], arrays:
                  results: tuple[Tensor, ...]) -> tuple[Any, Any, Any, int]:
     if item is None:
         return ("n", None, None, 0)
+    if type(item) is float or type(item) is int:  # a Python scalar operand: kept as it is
+        return ("v", item, None, 0)
     # Most often an input: kept as its Tensor, so a double backward can differentiate through it.
     # (A Tensor forward saves the detached input it was given: same array, so the same input.)
     for a in args:
