@@ -17,6 +17,8 @@ from . import ops
 from . import functional
 from . import data, nn, optim
 from .io import load, save
+from . import random
+from .random import manual_seed
 from . import testing
 from . import viz
 from .testing.gradcheck import gradcheck, gradgradcheck
@@ -27,18 +29,8 @@ float32 = _np.float32
 float64 = _np.float64
 
 
-def manual_seed(seed: int) -> None:
-    """Seed every random generator the library uses (weight initialisation and dropout).
-
-    >>> import tinygrad_conv as tc
-    >>> tc.manual_seed(0)
-    """
-    nn.init.manual_seed(seed)
-    ops.activation.manual_seed(seed)
-
-
 __all__ = ["Context", "Function", "Tensor", "autograd", "backward", "data", "detect_anomaly", "enable_grad",
            "float32", "float64", "functional", "grad", "gradcheck", "gradgradcheck", "is_grad_enabled",
-           "load", "manual_seed", "nn", "no_grad", "ones", "ones_like", "ops", "optim", "randn", "save",
+           "load", "manual_seed", "nn", "no_grad", "ones", "ones_like", "ops", "optim", "randn", "random", "save",
            "set_grad_enabled", "tensor", "testing", "viz", "zeros", "zeros_like"]
 __version__ = "0.1.0"

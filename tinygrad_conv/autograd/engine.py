@@ -15,26 +15,8 @@ import numpy as np
 
 from ..tensor import Tensor
 from .grad_mode import _set, is_grad_enabled
-from .tape import Node, anomaly_checks_nan
+from .tape import Node, anomaly_checks_nan, reachable_nodes
 from .tape import _anomaly_state as anomaly
-
-
-def _gather(roots: list[Node]) -> list[Node]:
-    """Every node reachable from ``roots``, latest first."""
-    seen: set[int] = set()
-    nodes: list[Node] = []
-    stack = list(roots)
-    while stack:
-        node = stack.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        nodes.append(node)
-        for e in node.next:
-            if type(e) is tuple and id(e[0]) not in seen:
-                stack.append(e[0])
-    nodes.sort(key=lambda n: n.seq, reverse=True)
-    return nodes
 
 
 def _root_grad(root: Tensor, gradient: Any, index: int) -> Tensor:
@@ -133,7 +115,7 @@ def run_backward(roots: Sequence[Tensor], grads: Sequence[Any], retain_graph: bo
             root_slots = pending.setdefault(id(node), [None] * len(node.out_meta))
             root_slots[r._out_idx] = _add(root_slots[r._out_idx], g)
 
-    nodes = _gather(root_nodes)
+    nodes = reachable_nodes(root_nodes)
 
     # For grad(): which (node, output) pairs and leaves to capture, and which nodes must run.
     capture: dict[tuple[int, int], int] = {}

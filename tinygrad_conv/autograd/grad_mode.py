@@ -90,15 +90,4 @@ class set_grad_enabled(_GradModeContext):
 
     def __call__(self, fn: F) -> F:
         _set(self._prev)  # used as a decorator: undo the switch made by __init__
-        mode = self._mode
-
-        @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            prev = is_grad_enabled()
-            _set(mode)
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                _set(prev)
-
-        return wrapper  # type: ignore[return-value]
+        return super().__call__(fn)

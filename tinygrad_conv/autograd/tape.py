@@ -136,3 +136,22 @@ class Node:
 
     def __repr__(self) -> str:
         return f"<{self.fn.name} node #{self.seq}>"
+
+
+def reachable_nodes(roots: list[Node]) -> list[Node]:
+    """Every node reachable from ``roots`` through the tape's edges, latest first (decreasing
+    sequence number, a topological order). An explicit stack, no recursion."""
+    seen: set[int] = set()
+    nodes: list[Node] = []
+    stack = list(roots)
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        nodes.append(node)
+        for e in node.next:
+            if type(e) is tuple and id(e[0]) not in seen:
+                stack.append(e[0])
+    nodes.sort(key=lambda n: n.seq, reverse=True)
+    return nodes

@@ -20,30 +20,13 @@ import math
 import numpy as np
 
 from ..autograd.grad_mode import no_grad
+from ..random import default_generator
+from ..random import manual_seed as manual_seed  # re-exported: initial weights follow it
 from ..tensor import Tensor
-
-_default_generator = np.random.default_rng()
-
-
-def manual_seed(seed: int) -> np.random.Generator:
-    """Reset the default generator of ``nn.init`` (and so of every layer's initial weights).
-
-    Returns the new generator, as ``torch.manual_seed`` returns its generator.
-    """
-    global _default_generator
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"manual_seed: seed must be a non-negative integer, got {seed!r}")
-    _default_generator = np.random.default_rng(int(seed))
-    return _default_generator
-
-
-def default_generator() -> np.random.Generator:
-    """The generator the init functions draw from when none is passed."""
-    return _default_generator
 
 
 def _rng(generator: np.random.Generator | None) -> np.random.Generator:
-    return generator if generator is not None else _default_generator
+    return generator if generator is not None else default_generator()
 
 
 def _fill(tensor: Tensor, values: np.ndarray, fn: str) -> Tensor:

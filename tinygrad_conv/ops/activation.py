@@ -26,6 +26,8 @@ from typing import Any
 import numpy as np
 
 from ..autograd.function import Context, Function
+from ..random import default_generator
+from ..random import manual_seed as manual_seed  # re-exported: dropout masks follow it
 from ..tensor import Tensor
 from .elementwise import clamp, exp, sigmoid, tanh, where
 from .registry import Sample, register
@@ -484,30 +486,6 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
 # ----------------------------------------------------------------------------------------------
 # dropout
 
-_default_generator = np.random.default_rng()
-
-
-def manual_seed(seed: int) -> np.random.Generator:
-    """Re-seed the default generator that dropout draws its masks from; returns it.
-
-    >>> import tinygrad_conv as tc
-    >>> x = tc.ones(8)
-    >>> _ = manual_seed(0); a = dropout(x).tolist()
-    >>> _ = manual_seed(0); a == dropout(x).tolist()
-    True
-    """
-    global _default_generator
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"manual_seed: seed must be a non-negative integer, got {seed!r}")
-    _default_generator = np.random.default_rng(int(seed))
-    return _default_generator
-
-
-def default_generator() -> np.random.Generator:
-    """The generator dropout uses when none is passed."""
-    return _default_generator
-
-
 class Dropout(Function):
     """x * mask, where mask holds 0 or 1 / (1 - p); the mask is a constant for every order."""
 
@@ -549,7 +527,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, *,
     p = float(p)
     if not training or p == 0.0:
         return input
-    rng = generator if generator is not None else _default_generator
+    rng = generator if generator is not None else default_generator()
     if p == 1.0:
         mask = np.zeros(input.shape, dtype=input.dtype)
     else:

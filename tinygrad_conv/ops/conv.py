@@ -107,6 +107,17 @@ def _out_size_error(op: str, x_hw: tuple[int, ...], kernel: Pair, stride: Pair, 
 
 
 # ----------------------------------------------------------------------------- the three ops
+def _add_bias_and_save(ctx: Context, y: Any, x: Any, w: Any, b: Any, conf: tuple[Any, ...]) -> Any:
+    """Shared tail of both conv forwards: the bias goes in place into the fresh output (no extra
+    array), and backward keeps the two inputs and the configuration."""
+    if b is not None:
+        y += b.reshape(1, -1, 1, 1)
+    ctx.save_for_backward(x, w)
+    ctx.conf = conf
+    ctx.x_hw = x.shape[2:]
+    return y
+
+
 class Conv2d(Function):
     """y = conv2d(x, w) + b, im2col + one GEMM; the bias is added in place into the output."""
 
@@ -117,12 +128,7 @@ class Conv2d(Function):
     def forward(ctx: Context, x: Any, w: Any, b: Any, stride: Pair = (1, 1),
                 padding: PadPairs = ((0, 0), (0, 0)), dilation: Pair = (1, 1), groups: int = 1) -> Any:
         y = K.conv2d(x, w, stride, padding, dilation, groups)
-        if b is not None:
-            y += b.reshape(1, -1, 1, 1)
-        ctx.save_for_backward(x, w)
-        ctx.conf = (stride, padding, dilation, groups)
-        ctx.x_hw = x.shape[2:]
-        return y
+        return _add_bias_and_save(ctx, y, x, w, b, (stride, padding, dilation, groups))
 
     @staticmethod
     def backward(ctx: Context, g: Tensor) -> tuple[Any, ...]:
@@ -148,12 +154,7 @@ class ConvTranspose2d(Function):
                 padding: PadPairs = ((0, 0), (0, 0)), dilation: Pair = (1, 1), groups: int = 1,
                 output_size: Pair = (0, 0)) -> Any:
         y = K.conv_transpose2d(x, w, stride, padding, dilation, groups, (int(output_size[0]), int(output_size[1])))
-        if b is not None:
-            y += b.reshape(1, -1, 1, 1)
-        ctx.save_for_backward(x, w)
-        ctx.conf = (stride, padding, dilation, groups)
-        ctx.x_hw = x.shape[2:]
-        return y
+        return _add_bias_and_save(ctx, y, x, w, b, (stride, padding, dilation, groups))
 
     @staticmethod
     def backward(ctx: Context, g: Tensor) -> tuple[Any, ...]:

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from ..autograd.tape import Node
+from ..autograd.tape import Node, reachable_nodes
 from ..tensor import Tensor
 from .labels import (
     STYLE_BACKWARD_OP,
@@ -161,19 +161,8 @@ def make_backward_dot(loss: Tensor, params: Any = None, inputs: Iterable[Tensor]
 # --------------------------------------------------------------------------- walking the tape
 def _gather(roots: list[Tensor]) -> list[Node]:
     """Every node reachable from the roots, in recording order (inputs before outputs)."""
-    seen: set[int] = set()
-    nodes: list[Node] = []
-    stack = [r.grad_fn for r in roots if r.grad_fn is not None]
-    while stack:
-        node = stack.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        nodes.append(node)
-        for e in node.next:
-            if type(e) is tuple and id(e[0]) not in seen:
-                stack.append(e[0])
-    nodes.sort(key=lambda n: n.seq)
+    nodes = reachable_nodes([r.grad_fn for r in roots if r.grad_fn is not None])
+    nodes.reverse()
     return nodes
 
 
