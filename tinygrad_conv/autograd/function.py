@@ -144,23 +144,26 @@ class Function:
         """Run the op on ``args`` (Tensors and plain values) and record it when needed."""
         # This is the hot path of every op (a few microseconds matter): plain loops, no helpers
         # on the common route of one array output.
-        needs = []
-        datas = []
-        record = False
-        for a in args:
-            if isinstance(a, Tensor):
-                datas.append(a.data)
-                if a._requires_grad:
-                    needs.append(True)
-                    record = True
-                    continue
-            else:
-                datas.append(a)
-            needs.append(False)
-        if record:
-            record = is_grad_enabled()
         ctx = Context()
-        ctx.needs_input_grad = tuple(needs)
+        if is_grad_enabled():
+            needs = []
+            datas = []
+            record = False
+            for a in args:
+                if isinstance(a, Tensor):
+                    datas.append(a.data)
+                    if a._requires_grad:
+                        needs.append(True)
+                        record = True
+                        continue
+                else:
+                    datas.append(a)
+                needs.append(False)
+            ctx.needs_input_grad = tuple(needs)
+        else:  # nothing is recorded (inference, or a backward without create_graph)
+            record = False
+            datas = [a.data if isinstance(a, Tensor) else a for a in args]
+            ctx.needs_input_grad = (False,) * len(args)
         ctx._op = cls.name
         if cls.array_forward:
             if anomaly["enabled"]:  # anomaly mode also checks that forward left its inputs alone
