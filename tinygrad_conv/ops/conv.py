@@ -83,6 +83,15 @@ def _check_weight(w: Tensor, op: str, layout: str) -> None:
         raise ValueError(f"{op}: weight must be 4-d {layout}, got shape {w.shape}")
 
 
+def _check_common(input: Tensor, weight: Tensor, groups: Any, op: str, layout: str) -> tuple[bool, Tensor]:
+    """The checks both convs share; returns (unbatched?, the input with a batch dim)."""
+    unbatched = _check_input(input, op)
+    _check_weight(weight, op, layout)
+    if not isinstance(groups, (int, np.integer)) or isinstance(groups, bool) or groups < 1:
+        raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
+    return unbatched, (input.unsqueeze(0) if unbatched else input)
+
+
 def _check_bias(b: Tensor | None, channels: int, op: str) -> None:
     if b is not None and (not isinstance(b, Tensor) or b.shape != (channels,)):
         shape = b.shape if isinstance(b, Tensor) else type(b).__name__
@@ -234,11 +243,7 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: An
     (1, 3, 5, 5)
     """
     op = "conv2d"
-    unbatched = _check_input(input, op)
-    _check_weight(weight, op, "(out_channels, in_channels/groups, kh, kw)")
-    if not isinstance(groups, (int, np.integer)) or groups < 1:
-        raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
-    x = input.unsqueeze(0) if unbatched else input
+    unbatched, x = _check_common(input, weight, groups, op, "(out_channels, in_channels/groups, kh, kw)")
     n, c = x.shape[:2]
     f, cg, kh, kw = weight.shape
     if c % groups or f % groups:
@@ -271,11 +276,7 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
     (1, 2, 6, 6)
     """
     op = "conv_transpose2d"
-    unbatched = _check_input(input, op)
-    _check_weight(weight, op, "(in_channels, out_channels/groups, kh, kw)")
-    if not isinstance(groups, (int, np.integer)) or groups < 1:
-        raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
-    x = input.unsqueeze(0) if unbatched else input
+    unbatched, x = _check_common(input, weight, groups, op, "(in_channels, out_channels/groups, kh, kw)")
     c = x.shape[1]
     cin, fg, kh, kw = weight.shape
     if c % groups:
