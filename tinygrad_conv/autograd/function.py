@@ -208,8 +208,9 @@ class Function:
             else:
                 nxt.append(None)
                 meta.append(("value", a))
-        node = Node(cls, ctx, tuple(nxt), tuple(meta), kwargs,
-                    tuple([(a.shape, a.dtype) for a in arrays]))
+        out_meta = tuple([(a.shape, a.dtype) for a in arrays]) if multi else \
+            ((arrays[0].shape, arrays[0].dtype),)
+        node = Node(cls, ctx, tuple(nxt), tuple(meta), kwargs, out_meta)
         if multi:
             # Integer outputs (max's indices) take no gradient and hang off no node.
             results = tuple([
