@@ -186,8 +186,6 @@ class MaxUnpool2d(Function):
     @staticmethod
     def forward(ctx: Context, x: Any, indices: Any, output_size: Pair) -> Any:
         ctx.save_for_backward(indices)
-        if x.size == 0:  # (the kernel cannot reshape an empty batch into planes)
-            return np.zeros(x.shape[:-2] + tuple(output_size), dtype=x.dtype)
         return _unbatch_like(kernels.max_unpool2d(_batched(x), _batched(indices), output_size), x)
 
     @staticmethod
@@ -206,8 +204,6 @@ class MaxUnpool2dBackward(Function):
     def forward(ctx: Context, x: Any, indices: Any) -> Any:
         ctx.save_for_backward(indices)
         ctx.output_size = x.shape[-2:]
-        if indices.size == 0:  # (the kernel cannot reshape an empty batch into planes)
-            return np.zeros(indices.shape, dtype=x.dtype)
         return _unbatch_like(kernels.gather_plane(_batched(x), _batched(indices)), x)
 
     @staticmethod
