@@ -41,6 +41,8 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from . import winograd
+
 Pair = tuple[int, int]
 PadPairs = tuple[tuple[int, int], tuple[int, int]]
 
@@ -361,6 +363,10 @@ def conv2d(x: np.ndarray, w: np.ndarray, stride: Pair, padding: PadPairs, dilati
     """
     assert x.ndim == 4 and w.ndim == 4 and x.dtype == w.dtype
     assert x.shape[1] == w.shape[1] * groups and w.shape[0] % groups == 0
+    if winograd.applies(x.dtype, w.shape[2:], stride, dilation, groups, x.shape[1], w.shape[0]):
+        y_fast = winograd.conv2d(x, w, padding, min(_CACHE_TARGET, _MEMORY_BUDGET))
+        if y_fast is not None:
+            return y_fast
     xp = _array_module(x)
     plan = _conv_plan(x.shape, w.shape[0], groups, w.shape[2:], stride, padding, dilation, False)
     n, g = plan.n, plan.g
@@ -409,6 +415,12 @@ def _input_grad(
     n, f, oh, ow = dy.shape
     c = w.shape[1] * groups
     kh, kw = w.shape[2], w.shape[3]
+    (pt, pb), (pl, pr) = padding
+    if (winograd.applies(dy.dtype, (kh, kw), stride, dilation, groups, f, c) and max(pt, pb, pl, pr) <= 2
+            and tuple(x_hw) == (oh + 2 - pt - pb, ow + 2 - pl - pr)):
+        dx_fast = winograd.input_grad(dy, w, padding, min(_CACHE_TARGET, _MEMORY_BUDGET))
+        if dx_fast is not None:
+            return dx_fast
     plan = _Plan(n, c, x_hw, f, groups, (kh, kw), stride, padding, dilation, (oh, ow), cover_input=True)
     g, cg, fg = plan.g, plan.cg, plan.fg
     sh, sw = plan.ah.s, plan.aw.s
@@ -492,6 +504,11 @@ def conv2d_weight_grad(
     """
     assert x.ndim == 4 and dy.ndim == 4 and x.dtype == dy.dtype and x.shape[0] == dy.shape[0]
     plan = _conv_plan(x.shape, dy.shape[1], groups, kernel_size, stride, padding, dilation, False, out_hw=dy.shape[2:])
+    if (winograd.applies(x.dtype, kernel_size, stride, dilation, groups, x.shape[1], dy.shape[1])
+            and dy.shape[2:] == (x.shape[2] + sum(padding[0]) - 2, x.shape[3] + sum(padding[1]) - 2)):
+        dw_fast = winograd.weight_grad(x, dy, padding, min(_CACHE_TARGET, _MEMORY_BUDGET))
+        if dw_fast is not None:
+            return dw_fast
     if not plan.has_junk:
         return _weight_grad(plan, x, dy, zero_junk=False)
     # Junk columns of dy are zero, so they add nothing -- unless x holds inf or nan, where
