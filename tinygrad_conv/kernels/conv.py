@@ -7,10 +7,12 @@ their dtype. Arguments arrive already normalised by the caller: ``stride`` and `
 How the fast path works
 -----------------------
 Every conv here is im2col + one GEMM per sample or batch chunk (+ col2im for the input
-gradient). On a 2-core machine the GEMMs run near OpenBLAS's peak whatever the layout; what
-separates a fast NumPy conv from a slow one is the copying around them, and NumPy pays about
-7 ns per inner loop of a strided copy and 35 ns per inner loop of a strided in-place add, on top
-of the bandwidth. So the layouts below exist to make every copy and add a few long runs.
+gradient), except the float32 3x3 stride-1 layers with many channels, which go to Winograd's
+algorithm in winograd.py (see :func:`_use_winograd`). On a 2-core machine the GEMMs run near
+OpenBLAS's peak whatever the layout; what separates a fast NumPy conv from a slow one is the
+copying around them, and NumPy pays about 7 ns per inner loop of a strided copy and 35 ns per
+inner loop of a strided in-place add, on top of the bandwidth. So the layouts below exist to
+make every copy and add a few long runs.
 
 1. *Phase layout.* Along one axis, tap ``i`` of output ``o`` reads padded position
    ``r = i*d + s*o``. Splitting ``r`` by its remainder modulo ``s`` ("phase" ``r % s``, row
@@ -352,6 +354,14 @@ def _conv_plan(
     return _Plan(n, c, (h, w), f, groups, kernel, stride, padding, dilation, (oh, ow), cover_input)
 
 
+def _use_winograd(a: np.ndarray, kernel: Pair, stride: Pair, dilation: Pair, groups: int, c_in: int,
+                  c_out: int) -> bool:
+    """Whether a conv of this shape goes to kernels/winograd.py (NumPy arrays only: it allocates its
+    work arrays with NumPy, where the im2col path follows the input's array namespace).
+    Its callers fall back to im2col when it returns None (a non-finite result)."""
+    return _array_module(a) is np and winograd.applies(a.dtype, kernel, stride, dilation, groups, c_in, c_out)
+
+
 def conv2d(x: np.ndarray, w: np.ndarray, stride: Pair, padding: PadPairs, dilation: Pair, groups: int) -> np.ndarray:
     """Cross-correlate ``x`` (N, C, H, W) with ``w`` (F, C//groups, kh, kw); no bias.
 
@@ -363,7 +373,7 @@ def conv2d(x: np.ndarray, w: np.ndarray, stride: Pair, padding: PadPairs, dilati
     """
     assert x.ndim == 4 and w.ndim == 4 and x.dtype == w.dtype
     assert x.shape[1] == w.shape[1] * groups and w.shape[0] % groups == 0
-    if winograd.applies(x.dtype, w.shape[2:], stride, dilation, groups, x.shape[1], w.shape[0]):
+    if _use_winograd(x, w.shape[2:], stride, dilation, groups, x.shape[1], w.shape[0]):
         y_fast = winograd.conv2d(x, w, padding, min(_CACHE_TARGET, _MEMORY_BUDGET))
         if y_fast is not None:
             return y_fast
@@ -416,7 +426,7 @@ def _input_grad(
     c = w.shape[1] * groups
     kh, kw = w.shape[2], w.shape[3]
     (pt, pb), (pl, pr) = padding
-    if (winograd.applies(dy.dtype, (kh, kw), stride, dilation, groups, f, c) and max(pt, pb, pl, pr) <= 2
+    if (_use_winograd(dy, (kh, kw), stride, dilation, groups, f, c) and max(pt, pb, pl, pr) <= 2
             and tuple(x_hw) == (oh + 2 - pt - pb, ow + 2 - pl - pr)):
         dx_fast = winograd.input_grad(dy, w, padding, min(_CACHE_TARGET, _MEMORY_BUDGET))
         if dx_fast is not None:
@@ -503,12 +513,12 @@ def conv2d_weight_grad(
     One GEMM per group and batch chunk: dy as (Fg, m*OH*q) times the chunk's columns transposed.
     """
     assert x.ndim == 4 and dy.ndim == 4 and x.dtype == dy.dtype and x.shape[0] == dy.shape[0]
-    plan = _conv_plan(x.shape, dy.shape[1], groups, kernel_size, stride, padding, dilation, False, out_hw=dy.shape[2:])
-    if (winograd.applies(x.dtype, kernel_size, stride, dilation, groups, x.shape[1], dy.shape[1])
+    if (_use_winograd(x, kernel_size, stride, dilation, groups, x.shape[1], dy.shape[1])
             and dy.shape[2:] == (x.shape[2] + sum(padding[0]) - 2, x.shape[3] + sum(padding[1]) - 2)):
         dw_fast = winograd.weight_grad(x, dy, padding, min(_CACHE_TARGET, _MEMORY_BUDGET))
         if dw_fast is not None:
             return dw_fast
+    plan = _conv_plan(x.shape, dy.shape[1], groups, kernel_size, stride, padding, dilation, False, out_hw=dy.shape[2:])
     if not plan.has_junk:
         return _weight_grad(plan, x, dy, zero_junk=False)
     # Junk columns of dy are zero, so they add nothing -- unless x holds inf or nan, where
