@@ -100,8 +100,9 @@ def _a(r0: np.ndarray, r1: np.ndarray, out: np.ndarray) -> None:
 
 class _Work:
     """Work arrays of one call, allocated once at the largest chunk's size and reused by every
-    chunk (a smaller last chunk takes a contiguous prefix): fresh arrays of this size would cost
-    page faults per chunk, which are slow while BLAS threads run on the other core."""
+    chunk (a smaller last chunk takes a contiguous prefix). Fresh arrays per chunk would be new
+    memory each time, paid for in page faults; on this kind of machine a kernel that faulted in
+    fresh pages on every call ran 4x slower once OpenBLAS's second thread was awake."""
 
     def __init__(self, dtype: Any) -> None:
         self.dtype = dtype
