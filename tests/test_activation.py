@@ -119,6 +119,25 @@ def test_gradient_at_nan_follows_torchs_vectorised_kernel(name, ours, theirs, dt
         assert np.isfinite(dx).all() and dx.any()
 
 
+@pytest.mark.parametrize("size", [12, 300_000], ids=["short", "threaded"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name,ours,theirs", PIECEWISE, ids=[a[0] for a in PIECEWISE])
+def test_non_finite_upstream_gradient_follows_torch(name, ours, theirs, dtype, size):
+    # Where relu, hardtanh and relu6 pass nothing, PyTorch selects 0 even for an inf or NaN
+    # upstream gradient (threshold_backward); 0 * inf would be NaN. leaky_relu and elu multiply.
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal(size) * 4
+    g = rng.standard_normal(size).astype(dtype)
+    hit = rng.choice(size, size=12, replace=False)
+    g[hit[:4]], g[hit[4:8]], g[hit[8:]] = np.inf, -np.inf, np.nan
+    t = tc.Tensor(x.astype(dtype), requires_grad=True)
+    with np.errstate(invalid="ignore"):
+        ours(t).backward(tc.Tensor(g))
+    tx = torch.tensor(x.astype(dtype), requires_grad=True)
+    theirs(tx).backward(torch.from_numpy(g))
+    np.testing.assert_allclose(t.grad.data, tx.grad.numpy(), rtol=1e-6, atol=0)  # NaN where PyTorch has it
+
+
 def test_relu_conventions_spelled_out():
     x = tc.Tensor([0.0, float("nan"), -2.0, 3.0], requires_grad=True)
     y = A.relu(x)

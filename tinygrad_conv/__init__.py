@@ -17,6 +17,7 @@ from . import ops
 from . import functional
 from . import data, nn, optim
 from .io import load, save
+from .kernels.parallel import get_num_threads, set_num_threads
 from . import random
 from .random import manual_seed
 from . import testing
@@ -29,8 +30,8 @@ float32 = _np.float32
 float64 = _np.float64
 
 
-__all__ = ["Context", "Function", "Tensor", "autograd", "backward", "data", "detect_anomaly", "enable_grad",
-           "float32", "float64", "functional", "grad", "gradcheck", "gradgradcheck", "is_grad_enabled",
-           "load", "manual_seed", "nn", "no_grad", "ones", "ones_like", "ops", "optim", "randn", "random", "save",
-           "set_grad_enabled", "tensor", "testing", "viz", "zeros", "zeros_like"]
+__all__ = ["Context", "Function", "Tensor", "autograd", "backward", "data", "detect_anomaly", "enable_grad", "float32",
+           "float64", "functional", "get_num_threads", "grad", "gradcheck", "gradgradcheck", "is_grad_enabled", "load",
+           "manual_seed", "nn", "no_grad", "ones", "ones_like", "ops", "optim", "randn", "random", "save",
+           "set_grad_enabled", "set_num_threads", "tensor", "testing", "viz", "zeros", "zeros_like"]
 __version__ = "0.1.0"

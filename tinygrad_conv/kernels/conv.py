@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from . import winograd
+from . import array_module, winograd
 
 Pair = tuple[int, int]
 PadPairs = tuple[tuple[int, int], tuple[int, int]]
@@ -68,12 +68,6 @@ def set_memory_budget(nbytes: int) -> None:
 def get_memory_budget() -> int:
     """Return the current column-matrix memory budget in bytes."""
     return _MEMORY_BUDGET
-
-
-def _array_module(x: Any) -> Any:
-    """The array namespace of ``x`` (NumPy 2 arrays name NumPy itself), NumPy otherwise."""
-    get_ns = getattr(x, "__array_namespace__", None)
-    return get_ns() if get_ns is not None else np
 
 
 # ----------------------------------------------------------------------------------------------
@@ -101,7 +95,7 @@ def conv_transpose2d_output_size(
 def pad2d(x: np.ndarray, padding: PadPairs) -> np.ndarray:
     """Zero-pad the last two axes of ``x`` by ``((top, bottom), (left, right))``."""
     (pt, pb), (pl, pr) = padding
-    xp = _array_module(x)
+    xp = array_module(x)
     out = xp.zeros(x.shape[:-2] + (x.shape[-2] + pt + pb, x.shape[-1] + pl + pr), dtype=x.dtype)
     out[..., pt : pt + x.shape[-2], pl : pl + x.shape[-1]] = x
     return out
@@ -115,7 +109,7 @@ def dilate2d(x: np.ndarray, stride: Pair) -> np.ndarray:
     """
     sh, sw = stride
     h, w = x.shape[-2:]
-    xp = _array_module(x)
+    xp = array_module(x)
     out = xp.zeros(x.shape[:-2] + ((h - 1) * sh + 1, (w - 1) * sw + 1), dtype=x.dtype)
     out[..., ::sh, ::sw] = x
     return out
@@ -159,7 +153,7 @@ def col2im(
     (pt, pb), (pl, pr) = padding
     oh = conv2d_output_size(h, kh, stride[0], pt + pb, dilation[0])
     ow = conv2d_output_size(w, kw, stride[1], pl + pr, dilation[1])
-    xp = _array_module(cols)
+    xp = array_module(cols)
     out = xp.zeros((n, c, h + pt + pb, w + pl + pr), dtype=cols.dtype)
     c6 = cols.reshape(n, c, kh, kw, oh, ow)
     for i in range(kh):
@@ -359,7 +353,7 @@ def _use_winograd(a: np.ndarray, kernel: Pair, stride: Pair, dilation: Pair, gro
     """Whether a conv of this shape goes to kernels/winograd.py (NumPy arrays only: it allocates its
     work arrays with NumPy, where the im2col path follows the input's array namespace).
     Its callers fall back to im2col when it returns None (a non-finite result)."""
-    return _array_module(a) is np and winograd.applies(a.dtype, kernel, stride, dilation, groups, c_in, c_out)
+    return array_module(a) is np and winograd.applies(a.dtype, kernel, stride, dilation, groups, c_in, c_out)
 
 
 def conv2d(x: np.ndarray, w: np.ndarray, stride: Pair, padding: PadPairs, dilation: Pair, groups: int) -> np.ndarray:
@@ -377,7 +371,7 @@ def conv2d(x: np.ndarray, w: np.ndarray, stride: Pair, padding: PadPairs, dilati
         y_fast = winograd.conv2d(x, w, padding, min(_CACHE_TARGET, _MEMORY_BUDGET))
         if y_fast is not None:
             return y_fast
-    xp = _array_module(x)
+    xp = array_module(x)
     plan = _conv_plan(x.shape, w.shape[0], groups, w.shape[2:], stride, padding, dilation, False)
     n, g = plan.n, plan.g
     sh, sw = plan.ah.s, plan.aw.s
@@ -421,7 +415,7 @@ def _input_grad(
     harmlessly into the next channel. Measured 4-19% faster than the (C, kh, kw) row order on
     B1-B6 (B4 8.1 vs 9.5 ms, single-threaded BLAS to keep machine noise out).
     """
-    xp = _array_module(dy)
+    xp = array_module(dy)
     n, f, oh, ow = dy.shape
     c = w.shape[1] * groups
     kh, kw = w.shape[2], w.shape[3]
@@ -533,7 +527,7 @@ def conv2d_weight_grad(
 
 
 def _weight_grad(plan: _Plan, x: np.ndarray, dy: np.ndarray, zero_junk: bool) -> np.ndarray:
-    xp = _array_module(x)
+    xp = array_module(x)
     n, g, q, oh, ow = plan.n, plan.g, plan.q, plan.oh, plan.ow
     sh, sw = plan.ah.s, plan.aw.s
     m_max = plan.chunk(x.itemsize)

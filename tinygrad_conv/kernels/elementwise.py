@@ -1,0 +1,108 @@
+"""Elementwise kernels for relu and the masked gradients of the piecewise-linear activations.
+
+Large contiguous NumPy arrays are split over threads (:mod:`.parallel`); anything else (small,
+strided, integer, or another array library's arrays) takes the plain NumPy expression, which gives
+the same values.
+
+>>> import numpy as np
+>>> y = relu(np.array([-1.0, 0.0, 2.0]))
+>>> y.tolist()
+[0.0, 0.0, 2.0]
+>>> masked(np.array([5.0, 6.0, 7.0]), nonzero(y)).tolist()
+[0.0, 0.0, 7.0]
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from . import array_module
+from .parallel import parallel_for
+
+# np.maximum(x, 0) takes NumPy's slow loop for a scalar operand (0.8 ms on R1, against 0.45 ms
+# against an array, measured with NumPy 2.4), so large inputs are compared, block by block, with
+# a cached block of zeros (1 MiB in float32; it stays in cache).
+_ZERO_BLOCK = 1 << 18
+# Smaller arrays are not worth splitting or blocking.
+_MIN_FAST = 4096
+
+
+@lru_cache(maxsize=8)
+def _zeros(dtype: np.dtype) -> np.ndarray:
+    z = np.zeros(_ZERO_BLOCK, dtype=dtype)
+    z.flags.writeable = False
+    return z
+
+
+def _fast(*arrays: Any) -> bool:
+    """Whether the arrays can be split into flat ranges: large, C-contiguous NumPy arrays."""
+    return all(isinstance(a, np.ndarray) and a.flags.c_contiguous and a.size >= _MIN_FAST for a in arrays)
+
+
+def relu(x: Any) -> Any:
+    """max(x, 0) elementwise; NaN stays NaN, as ``np.maximum`` keeps it."""
+    if not _fast(x) or x.dtype.kind != "f":
+        return np.maximum(x, 0)
+    zeros = _zeros(x.dtype)
+    out = np.empty_like(x)
+    flat_x, flat_out = x.reshape(-1), out.reshape(-1)
+
+    def body(start: int, stop: int) -> None:
+        for lo in range(start, stop, _ZERO_BLOCK):
+            hi = min(stop, lo + _ZERO_BLOCK)
+            np.maximum(flat_x[lo:hi], zeros[:hi - lo], out=flat_out[lo:hi])
+
+    parallel_for(flat_x.size, body)
+    return out
+
+
+def nonzero(x: Any) -> Any:
+    """The boolean array ``x != 0`` (true at NaN)."""
+    if not _fast(x):
+        return np.asarray(np.not_equal(x, 0))
+    out = np.empty(x.shape, dtype=bool)
+    flat_x, flat_out = x.reshape(-1), out.reshape(-1)
+
+    def body(start: int, stop: int) -> None:
+        np.not_equal(flat_x[start:stop], 0, out=flat_out[start:stop])
+
+    parallel_for(flat_x.size, body)
+    return out
+
+
+def masked(g: Any, mask: Any) -> Any:
+    """``g`` where the boolean ``mask`` holds, else 0, in ``g``'s dtype and ``mask``'s shape.
+
+    A select, not a product: where the mask is false the result is 0 even if ``g`` is inf or NaN
+    there, as PyTorch's ``threshold_backward`` gives (``g * mask`` would give NaN). ``g`` may
+    broadcast against ``mask`` only on the plain path; the split path needs equal shapes.
+    """
+    bits = _int_view_dtype(g)
+    if bits is None or not (_fast(g, mask) and g.shape == mask.shape):
+        xp = array_module(g)
+        return xp.where(mask, g, xp.zeros((), dtype=g.dtype))
+    out = np.empty(g.shape, dtype=g.dtype)
+    flat_g = g.reshape(-1).view(bits)
+    flat_mask, flat_out = mask.reshape(-1), out.reshape(-1).view(bits)
+
+    def body(start: int, stop: int) -> None:
+        # On the integer view of the bits: true -> 1 -> -1 (all bits set), then AND with g, which
+        # keeps g's bits exactly or clears them to +0.0. Three passes, and still 20x faster than
+        # np.where on a random mask (0.41 against 7.8 ms on R1's 2M elements), which branches.
+        part = flat_out[start:stop]
+        part[...] = flat_mask[start:stop]
+        np.negative(part, out=part)
+        np.bitwise_and(part, flat_g[start:stop], out=part)
+
+    parallel_for(flat_out.size, body)
+    return out
+
+
+def _int_view_dtype(g: Any) -> np.dtype | None:
+    """The signed integer dtype with ``g``'s item size, for a float NumPy array (else None)."""
+    if not isinstance(g, np.ndarray) or g.dtype.kind != "f" or g.dtype.itemsize not in (2, 4, 8):
+        return None
+    return np.dtype(f"i{g.dtype.itemsize}")
