@@ -44,7 +44,18 @@ def _default_threads() -> int:
 _num_threads = _default_threads()
 _lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
-_pool_pid = -1  # a forked child has none of its parent's threads: it makes a pool of its own
+
+
+def _forget_pool_in_child() -> None:
+    # A forked child has none of its parent's threads (and maybe a lock some other thread held):
+    # it starts from nothing and makes a pool of its own on first use.
+    global _pool, _lock
+    _pool = None
+    _lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool_in_child)
 
 
 def get_num_threads() -> int:
@@ -58,7 +69,8 @@ def get_num_threads() -> int:
 
 def set_num_threads(n: int) -> None:
     """Use ``n`` threads for the large elementwise kernels (as ``torch.set_num_threads``); 1 turns
-    the pool off. BLAS keeps its own setting (``OPENBLAS_NUM_THREADS``).
+    the pool off. BLAS keeps its own setting (``OPENBLAS_NUM_THREADS``). Like PyTorch's, call it
+    between computations, not while another thread is running one.
 
     >>> before = get_num_threads()
     >>> set_num_threads(1); get_num_threads()
@@ -76,12 +88,11 @@ def set_num_threads(n: int) -> None:
 
 
 def _executor() -> ThreadPoolExecutor:
-    global _pool, _pool_pid
+    global _pool
     with _lock:
-        if _pool is None or _pool_pid != os.getpid():
+        if _pool is None:
             # The calling thread runs one range itself; the pool's threads start as they are needed.
             _pool = ThreadPoolExecutor(max_workers=max(_num_threads - 1, 1), thread_name_prefix="tinygrad_conv")
-            _pool_pid = os.getpid()
         return _pool
 
 
@@ -90,8 +101,9 @@ def parallel_for(n: int, body: Callable[[int, int], None], grain: int = MIN_PER_
 
     ``body`` must only touch its own range of the arrays it writes. Ranges have at least ``grain``
     elements, so small calls run on the calling thread alone. The calling thread runs the last range
-    itself, and the call returns once every range is done; the first exception raised in a range is
-    raised here, after all of them have finished, so no thread writes into an array after the call.
+    itself, and the call returns once every range is done. An exception in any range is raised here
+    (the calling thread's first, then the ranges' in order), only after all of them have finished, so
+    no thread writes into an array after the call.
     """
     parts = min(_num_threads, n // max(grain, 1))
     if parts <= 1:
