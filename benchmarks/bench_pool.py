@@ -114,12 +114,16 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=40)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--torch-threads", type=int, default=2,
-                        help="PyTorch's intra-op threads (2, as benchmark-cases.json says; ours use 1)")
+                        help="PyTorch's intra-op threads (2, as benchmark-cases.json says)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="our threads for the large elementwise passes (default: tc.get_num_threads())")
     args = parser.parse_args()
 
     import torch
 
     torch.set_num_threads(args.torch_threads)
+    if args.threads is not None:
+        tc.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
     cases = load_cases()
     labelled = [(op, case) for op in ("max_pool2d", "relu") for case in cases[op]]
@@ -139,8 +143,8 @@ def main() -> None:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"forward + backward, float32, min and median of {args.repeats} repeats after "
           f"{args.warmup} warm-up, PyTorch {torch.__version__} with {torch.get_num_threads()} threads, "
-          f"NumPy {np.__version__}, {os.cpu_count()} CPUs, load average {load:.1f} at the end "
-          "(other processes slow PyTorch's 2 threads far more than our 1)\n")
+          f"ours with {tc.get_num_threads()} (relu; pooling runs on one), NumPy {np.__version__}, "
+          f"{os.cpu_count()} CPUs, load average {load:.1f} at the end\n")
     print("| case | ours ms (min) | torch ms (min) | ratio | ours ms (median) | torch ms (median) "
           "| ratio (median) |")
     print("|---|---|---|---|---|---|---|")
