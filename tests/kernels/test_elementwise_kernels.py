@@ -70,6 +70,10 @@ def test_non_contiguous_and_integer_inputs_take_the_plain_path(threads):
     np.testing.assert_array_equal(K.nonzero(x), x != 0)
     ints = np.arange(-BIG // 2, BIG - BIG // 2)
     np.testing.assert_array_equal(K.relu(ints), np.maximum(ints, 0))
+    # a mask of another dtype counts its nonzero entries as true, as np.where does
+    g_big = _special(BIG, np.float32)
+    mask_f = np.random.default_rng(5).standard_normal(BIG).astype(np.float32) * (np.arange(BIG) % 3 > 0)
+    np.testing.assert_array_equal(K.masked(g_big, mask_f), np.where(mask_f, g_big, 0))
     # a mask that broadcasts against g
     g = np.ones((4, 5), dtype=np.float32)
     np.testing.assert_array_equal(K.masked(g[:1], np.eye(4, 5, dtype=bool)), np.eye(4, 5, dtype=np.float32))

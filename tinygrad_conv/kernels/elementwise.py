@@ -81,7 +81,7 @@ def masked(g: Any, mask: Any) -> Any:
     broadcast against ``mask`` only on the plain path; the split path needs equal shapes.
     """
     bits = _int_view_dtype(g)
-    if bits is None or not (_fast(g, mask) and g.shape == mask.shape):
+    if bits is None or not (_fast(g, mask) and g.shape == mask.shape and mask.dtype == np.bool_):
         xp = array_module(g)
         return xp.where(mask, g, xp.zeros((), dtype=g.dtype))
     out = np.empty(g.shape, dtype=g.dtype)
