@@ -8,6 +8,10 @@ gradient), float32, against the same with PyTorch CPU (2 threads) in the same pr
 PyTorch's runs alternate, so drifts in machine load hit both. Times are milliseconds, min and
 median over the repeats after warm-up; ratio = ours / PyTorch. Targets (benchmark-cases.json,
 issue 4): geometric mean of the min ratios over P1-P3 <= 1.8, R1 <= 1.3.
+
+The extra row "R1 kernels alone" runs only the NumPy passes of relu's forward and backward
+(kernels/elementwise.py: relu, nonzero, masked), without the tape, timed the same way: it shows how
+much of R1 is array work that no change to the tape can remove.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from typing import Any
 import numpy as np
 
 import tinygrad_conv as tc
+from tinygrad_conv.kernels import elementwise
 from tinygrad_conv.ops import activation, pool
 
 CASES_FILES = [Path(__file__).resolve().parents[2] / "shared" / "benchmark-cases.json",
@@ -88,6 +93,25 @@ def runners(op: str, case: dict[str, Any], torch: Any, rng: np.random.Generator
     return ours, theirs
 
 
+def relu_kernels_runner(case: dict[str, Any], torch: Any, rng: np.random.Generator
+                        ) -> tuple[Callable[[], None], Callable[[], None]]:
+    """(our relu kernels with no tape, PyTorch's relu forward + backward) on the case's shape."""
+    x_np = rng.standard_normal(case["input"]).astype(np.float32)
+    dy_np = rng.standard_normal(case["input"]).astype(np.float32)
+    tx = torch.from_numpy(x_np.copy()).requires_grad_(True)
+    tdy = torch.from_numpy(dy_np)
+
+    def kernels() -> None:
+        y = elementwise.relu(x_np)
+        elementwise.masked(dy_np, elementwise.nonzero(y))
+
+    def theirs() -> None:
+        tx.grad = None
+        torch.nn.functional.relu(tx).backward(tdy)
+
+    return kernels, theirs
+
+
 def measure(pairs: list[tuple[Callable[[], None], Callable[[], None]]], repeats: int,
             warmup: int) -> list[tuple[list[float], list[float]]]:
     """Times in ms of each (ours, theirs) pair. Every repeat runs every case, ours then PyTorch's,
@@ -128,12 +152,14 @@ def main() -> None:
     cases = load_cases()
     labelled = [(op, case) for op in ("max_pool2d", "relu") for case in cases[op]]
     pairs = [runners(op, case, torch, rng) for op, case in labelled]
+    labelled += [("relu kernels alone", case) for case in cases["relu"]]
+    pairs += [relu_kernels_runner(case, torch, rng) for case in cases["relu"]]
     rows = []
     ratios: dict[str, float] = {}
     for (op, case), (t_ours, t_theirs) in zip(labelled, measure(pairs, args.repeats, args.warmup)):
         o_min, t_min = min(t_ours), min(t_theirs)
         o_med, t_med = statistics.median(t_ours), statistics.median(t_theirs)
-        ratios[case["id"]] = o_min / t_min
+        ratios[case["id"] if op in ("max_pool2d", "relu") else f"{case['id']} {op}"] = o_min / t_min
         desc = f"{op} {tuple(case['input'])}" + (
             f" k{case['kernel_size']} s{case.get('stride')} p{case.get('padding', 0)}"
             if op == "max_pool2d" else "")
@@ -153,7 +179,8 @@ def main() -> None:
     geo = math.exp(sum(math.log(ratios[i]) for i in pool_ids) / len(pool_ids))
     print(f"\ngeometric mean of the min ratios over {', '.join(pool_ids)}: {geo:.2f} (target <= 1.8)")
     for c in cases["relu"]:
-        print(f"{c['id']} min ratio: {ratios[c['id']]:.2f} (target <= 1.3)")
+        print(f"{c['id']} min ratio: {ratios[c['id']]:.2f} (target <= 1.3); its NumPy kernels alone, with no "
+              f"tape: {ratios[c['id'] + ' relu kernels alone']:.2f}")
 
 
 if __name__ == "__main__":
