@@ -9,6 +9,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -100,9 +101,38 @@ def test_parallel_for_covers_each_index_once(threads, n, grain):
 
     P.parallel_for(n, body, grain)
     assert (hits == 1).all()
-    assert len(ranges) <= threads
+    assert len(ranges) <= threads * P.RANGES_PER_THREAD
     if len(ranges) > 1:
         assert min(stop - start for start, stop in ranges) >= grain
+    assert sorted(ranges) == sorted(set(ranges))  # contiguous, disjoint ranges, each handed out once
+
+
+def test_parallel_for_does_not_wait_for_a_thread_that_never_started():
+    # The pool's only thread is kept busy, so the calling thread must take every range itself and
+    # return without waiting; the task it queued is cancelled and never runs a range later.
+    before = P.get_num_threads()
+    P.set_num_threads(2)
+    release = threading.Event()
+    # so that a parallel_for that waits for the busy thread fails this test instead of hanging it
+    safety = threading.Timer(10.0, release.set)
+    safety.start()
+    try:
+        P._executor().submit(release.wait)  # occupies the pool's one thread
+        seen = []
+
+        def body(start: int, stop: int) -> None:
+            seen.append((threading.get_ident(), stop - start))
+
+        P.parallel_for(4 * P.MIN_PER_THREAD, body)
+        assert sum(size for _, size in seen) == 4 * P.MIN_PER_THREAD
+        assert {ident for ident, _ in seen} == {threading.get_ident()}
+        release.set()
+        P._executor().submit(lambda: None).result()  # the queue has drained past the cancelled task
+        assert len(seen) == 4  # nothing ran after the call returned
+    finally:
+        safety.cancel()
+        release.set()
+        P.set_num_threads(before)
 
 
 def test_parallel_for_raises_after_every_range_is_done():
