@@ -59,6 +59,19 @@ def max_pool_both(x: np.ndarray, dtype, seed: int = 0, **kw):
     return ours, theirs
 
 
+def avg_pool_both(x: np.ndarray, rng: np.random.Generator, **kw):
+    """Our and PyTorch's (values, input gradient) of avg_pool2d on ``x``, with one random upstream
+    gradient drawn from ``rng``."""
+    t = tc.Tensor(x, requires_grad=True)
+    y = P.avg_pool2d(t, **kw)
+    g = rng.standard_normal(y.shape).astype(x.dtype)
+    y.backward(tc.Tensor(g))
+    tx = torch.tensor(x, requires_grad=True)
+    ty = TF.avg_pool2d(tx, **kw)
+    ty.backward(torch.from_numpy(g))
+    return (y.data, t.grad.data), (ty.detach().numpy(), tx.grad.numpy())
+
+
 def assert_max_pool_matches(x: np.ndarray, dtype, **kw) -> bool:
     (y, idx, dx), (ty, ti, tdx) = max_pool_both(x, dtype, **kw)
     msg = f"config {kw}, input {x.shape}"
@@ -333,17 +346,11 @@ def test_avg_pool_grid_values_and_gradients(dtype):
         kw = {"kernel_size": k, "stride": s, "padding": p, "ceil_mode": ceil, "count_include_pad": cip,
               "divisor_override": div}
         x = rng.standard_normal((2, 3) + hw).astype(dtype)
-        t = tc.Tensor(x, requires_grad=True)
-        y = P.avg_pool2d(t, **kw)
-        g = rng.standard_normal(y.shape).astype(dtype)
-        y.backward(tc.Tensor(g))
-        tx = torch.tensor(x, requires_grad=True)
-        ty = TF.avg_pool2d(tx, **kw)
-        ty.backward(torch.from_numpy(g))
+        (y, dx), (ty, tdx) = avg_pool_both(x, rng, **kw)
         msg = str(kw)
-        assert y.dtype == dtype and t.grad.dtype == dtype
-        np.testing.assert_allclose(y.data, ty.detach().numpy(), **TOL[dtype], err_msg=msg)
-        np.testing.assert_allclose(t.grad.data, tx.grad.numpy(), **TOL[dtype], err_msg=msg)
+        assert y.dtype == dtype and dx.dtype == dtype
+        np.testing.assert_allclose(y, ty, **TOL[dtype], err_msg=msg)
+        np.testing.assert_allclose(dx, tdx, **TOL[dtype], err_msg=msg)
         checked += 1
     assert checked > 250
 
@@ -355,15 +362,9 @@ def test_avg_pool_global_unbatched_negative_divisor(dtype):
                       ((3, 6, 5), {"kernel_size": 3, "stride": 2, "padding": 1, "count_include_pad": False}),
                       ((2, 2, 6, 6), {"kernel_size": 2, "divisor_override": -2})]:
         x = rng.standard_normal(shape).astype(dtype)
-        t = tc.Tensor(x, requires_grad=True)
-        y = P.avg_pool2d(t, **kw)
-        g = rng.standard_normal(y.shape).astype(dtype)
-        y.backward(tc.Tensor(g))
-        tx = torch.tensor(x, requires_grad=True)
-        ty = TF.avg_pool2d(tx, **kw)
-        ty.backward(torch.from_numpy(g))
-        np.testing.assert_allclose(y.data, ty.detach().numpy(), **TOL[dtype])
-        np.testing.assert_allclose(t.grad.data, tx.grad.numpy(), **TOL[dtype])
+        (y, dx), (ty, tdx) = avg_pool_both(x, rng, **kw)
+        np.testing.assert_allclose(y, ty, **TOL[dtype])
+        np.testing.assert_allclose(dx, tdx, **TOL[dtype])
 
 
 def test_avg_pool_double_backward_matches_torch():
@@ -450,15 +451,9 @@ def test_property_random_avg_pool_configs_match_torch(cfg, cip, div):
     x = rng.standard_normal(shape)
     kw = {"kernel_size": k, "stride": s, "padding": p, "ceil_mode": ceil, "count_include_pad": cip,
           "divisor_override": div}
-    t = tc.Tensor(x, requires_grad=True)
-    y = P.avg_pool2d(t, **kw)
-    g = rng.standard_normal(y.shape)
-    y.backward(tc.Tensor(g))
-    tx = torch.tensor(x, requires_grad=True)
-    ty = TF.avg_pool2d(tx, **kw)
-    ty.backward(torch.from_numpy(g))
-    np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(t.grad.data, tx.grad.numpy(), rtol=1e-12, atol=1e-12)
+    (y, dx), (ty, tdx) = avg_pool_both(x, rng, **kw)
+    np.testing.assert_allclose(y, ty, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(dx, tdx, rtol=1e-12, atol=1e-12)
 
 
 # ----------------------------------------------------------------------------- errors
