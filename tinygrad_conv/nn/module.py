@@ -257,14 +257,7 @@ class Module:
     def named_parameters(self, prefix: str = "", recurse: bool = True,
                          remove_duplicate: bool = True) -> Iterator[tuple[str, Parameter]]:
         """(dotted name, parameter) pairs; a parameter shared by two layers is listed once."""
-        seen: set[int] = set()
-        mods = self.named_modules(prefix=prefix) if recurse else iter([(prefix, self)])
-        for mod_prefix, mod in mods:
-            for name, p in mod._parameters.items():
-                if p is None or (remove_duplicate and id(p) in seen):
-                    continue
-                seen.add(id(p))
-                yield (f"{mod_prefix}.{name}" if mod_prefix else name), p
+        yield from self._named_members("_parameters", prefix, recurse, remove_duplicate)
 
     def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
         """Every parameter of this module and (with ``recurse``) its descendants."""
@@ -272,14 +265,21 @@ class Module:
             yield p
 
     def named_buffers(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Tensor]]:
+        """(dotted name, buffer) pairs; a buffer shared by two layers is listed once."""
+        yield from self._named_members("_buffers", prefix, recurse, True)
+
+    def _named_members(self, table: str, prefix: str, recurse: bool,
+                       remove_duplicate: bool) -> Iterator[tuple[str, Any]]:
+        """The entries of each module's ``table`` (``_parameters`` or ``_buffers``) with dotted
+        names, skipping None and, with ``remove_duplicate``, entries already listed."""
         seen: set[int] = set()
         mods = self.named_modules(prefix=prefix) if recurse else iter([(prefix, self)])
         for mod_prefix, mod in mods:
-            for name, b in mod._buffers.items():
-                if b is None or id(b) in seen:
+            for name, member in getattr(mod, table).items():
+                if member is None or (remove_duplicate and id(member) in seen):
                     continue
-                seen.add(id(b))
-                yield (f"{mod_prefix}.{name}" if mod_prefix else name), b
+                seen.add(id(member))
+                yield (f"{mod_prefix}.{name}" if mod_prefix else name), member
 
     def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
         for _, b in self.named_buffers(recurse=recurse):
