@@ -55,7 +55,8 @@ def load_cases() -> dict[str, list[dict[str, Any]]]:
 
 def runners(op: str, case: dict[str, Any], torch: Any, rng: np.random.Generator
             ) -> tuple[Callable[[], None], Callable[[], None]]:
-    """(ours, theirs): each runs one forward + backward on the same data."""
+    """(ours, theirs): each runs one forward + backward on the same data. For "relu kernels alone",
+    ours is relu's NumPy passes with no tape."""
     x_np = rng.standard_normal(case["input"]).astype(np.float32)
     if op == "max_pool2d":
         kw = {"kernel_size": case["kernel_size"], "stride": case.get("stride"),
@@ -90,26 +91,13 @@ def runners(op: str, case: dict[str, Any], torch: Any, rng: np.random.Generator
         ty = torch_fwd(tx)
         ty.backward(tdy)
 
+    if op == "relu kernels alone":
+        def kernels() -> None:
+            y = elementwise.relu(x_np)
+            elementwise.masked(dy_np, elementwise.nonzero(y))
+
+        return kernels, theirs
     return ours, theirs
-
-
-def relu_kernels_runner(case: dict[str, Any], torch: Any, rng: np.random.Generator
-                        ) -> tuple[Callable[[], None], Callable[[], None]]:
-    """(our relu kernels with no tape, PyTorch's relu forward + backward) on the case's shape."""
-    x_np = rng.standard_normal(case["input"]).astype(np.float32)
-    dy_np = rng.standard_normal(case["input"]).astype(np.float32)
-    tx = torch.from_numpy(x_np.copy()).requires_grad_(True)
-    tdy = torch.from_numpy(dy_np)
-
-    def kernels() -> None:
-        y = elementwise.relu(x_np)
-        elementwise.masked(dy_np, elementwise.nonzero(y))
-
-    def theirs() -> None:
-        tx.grad = None
-        torch.nn.functional.relu(tx).backward(tdy)
-
-    return kernels, theirs
 
 
 def measure(pairs: list[tuple[Callable[[], None], Callable[[], None]]], repeats: int,
@@ -153,7 +141,7 @@ def main() -> None:
     labelled = [(op, case) for op in ("max_pool2d", "relu") for case in cases[op]]
     pairs = [runners(op, case, torch, rng) for op, case in labelled]
     labelled += [("relu kernels alone", case) for case in cases["relu"]]
-    pairs += [relu_kernels_runner(case, torch, rng) for case in cases["relu"]]
+    pairs += [runners("relu kernels alone", case, torch, rng) for case in cases["relu"]]
     rows = []
     ratios: dict[str, float] = {}
     for (op, case), (t_ours, t_theirs) in zip(labelled, measure(pairs, args.repeats, args.warmup)):
