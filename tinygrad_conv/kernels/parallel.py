@@ -94,7 +94,7 @@ def _executor() -> ThreadPoolExecutor:
     global _pool
     with _lock:
         if _pool is None:
-            # The calling thread runs one range itself; the pool's threads start as they are needed.
+            # The calling thread takes ranges too; the pool's threads start as they are needed.
             _pool = ThreadPoolExecutor(max_workers=max(_num_threads - 1, 1), thread_name_prefix="tinygrad_conv")
         return _pool
 
@@ -113,11 +113,12 @@ def parallel_for(n: int, body: Callable[[int, int], None], grain: int = MIN_PER_
     library's spinning threads. A late thread then just takes fewer ranges, and one that has not
     started when the work is done is cancelled instead of waited for.
     """
-    parts = min(_num_threads, n // max(grain, 1))
+    most = n // max(grain, 1)  # the most ranges of at least ``grain`` elements
+    parts = min(_num_threads, most)
     if parts <= 1:
         body(0, n)
         return
-    count = min(n // max(grain, 1), parts * RANGES_PER_THREAD)
+    count = min(most, parts * RANGES_PER_THREAD)
     bounds = [n * i // count for i in range(count + 1)]
     claim = threading.Lock()
     next_range = [0]
