@@ -44,7 +44,7 @@ def _special(n: int, dtype, seed: int = 0) -> np.ndarray:
     return a
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
 @pytest.mark.parametrize("shape", [(BIG,), (3, 7, BIG // 21), (64,)], ids=["flat", "4d", "small"])
 def test_kernels_match_numpy(threads, dtype, shape):
     x = _special(int(np.prod(shape)), dtype).reshape(shape)

@@ -89,12 +89,13 @@ def masked(g: Any, mask: Any) -> Any:
     flat_mask, flat_out = mask.reshape(-1), out.reshape(-1).view(bits)
 
     def body(start: int, stop: int) -> None:
-        # On the integer view of the bits: true -> 1 -> -1 (all bits set), then AND with g, which
-        # keeps g's bits exactly or clears them to +0.0. Three passes, and still 20x faster than
-        # np.where on a random mask (0.41 against 7.8 ms on R1's 2M elements), which branches.
+        # On the integer view of the bits: the mask's bytes as int8 (true = 1), negated to -1 (all
+        # bits set) and widened to g's width in the same pass, then ANDed with g, which keeps g's
+        # bits exactly or clears them to +0.0. np.where branches on a random mask: 7.8 ms on R1's
+        # 2M elements, against 0.34 ms for these two passes on one thread (0.47 ms when the bool
+        # was first widened and then negated as a pass of its own).
         part = flat_out[start:stop]
-        part[...] = flat_mask[start:stop]
-        np.negative(part, out=part)
+        np.negative(flat_mask[start:stop].view(np.int8), out=part, casting="unsafe")
         np.bitwise_and(part, flat_g[start:stop], out=part)
 
     parallel_for(flat_out.size, body)
