@@ -159,6 +159,21 @@ def test_relu_saves_only_its_output():
         y.backward(tc.Tensor(np.ones((4, 5))))
 
 
+
+def test_relu_double_backward_sees_an_in_place_change_of_its_output():
+    # relu's backward uses its output as the mask of the recorded gradient op; changing the
+    # output after a create_graph backward must be caught by the double backward, not read.
+    x = tc.Tensor(np.array([-1.0, 2.0, 3.0]), requires_grad=True)
+    y = A.relu(x)
+    dy = tc.Tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+    (gx,) = tc.grad(y, x, dy, create_graph=True)
+    assert gx.tolist() == [0.0, 2.0, 3.0]
+    with tc.no_grad():
+        y.mul_(0.0)
+    with pytest.raises(RuntimeError, match="masked_grad.*in-place|in-place.*masked_grad"):
+        gx.sum().backward()
+    assert dy.grad is None
+
 @pytest.mark.parametrize("name,ours,theirs", ACTIVATIONS, ids=IDS)
 def test_second_derivatives_match_torch(name, ours, theirs):
     # d/dx of <dx, w> and d/d(dy) of it, against PyTorch's double backward, away from the kinks.

@@ -53,9 +53,10 @@ def _check_float(x: Any, op: str) -> None:
 
 
 class MaskedGrad(Function):
-    """g where a constant boolean mask holds, else 0: the backward of relu and hardtanh.
+    """g where a constant mask is nonzero, else 0: the backward of relu and hardtanh.
 
-    A select, as PyTorch's threshold_backward: 0 where the mask is false even if g is inf or NaN
+    The mask is a boolean array, or relu's output itself (nonzero where x > 0, and at NaN). A
+    select, as PyTorch's threshold_backward: 0 where the mask is false even if g is inf or NaN
     there. Linear in g with a constant mask, so its own backward is itself.
     """
 
@@ -100,8 +101,11 @@ class Relu(Function):
     @staticmethod
     def backward(ctx: Context, g: Tensor) -> Any:
         (out,) = ctx.saved_tensors
-        # "out != 0" is x > 0, and also true at NaN, where PyTorch passes the gradient.
-        return MaskedGrad.apply(g, _const(kernels.nonzero(out.data)))
+        # The output is the mask: "out != 0" is x > 0, and also true at NaN, where PyTorch passes
+        # the gradient. No bool array is made (the kernel compares a block at a time), and the
+        # detached output keeps its version counter, so a double backward after an in-place
+        # change to it raises, as PyTorch's does.
+        return MaskedGrad.apply(g, out.detach())
 
 
 def relu(input: Tensor) -> Tensor:
