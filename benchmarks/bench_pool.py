@@ -9,9 +9,13 @@ PyTorch's runs alternate, so drifts in machine load hit both. Times are millisec
 median over the repeats after warm-up; ratio = ours / PyTorch. Targets (benchmark-cases.json,
 issue 4): geometric mean of the min ratios over P1-P3 <= 1.8, R1 <= 1.3.
 
-The extra row "R1 kernels alone" runs only the NumPy passes of relu's forward and backward
-(kernels/elementwise.py: relu, nonzero, masked), without the tape, timed the same way: it shows how
-much of R1 is array work that no change to the tape can remove.
+Two extra rows, timed the same way, show how much of R1 no change to the tape can remove:
+- "R1 kernels alone" runs only the NumPy passes of relu's forward and backward
+  (kernels/elementwise.py: relu, then masked with the output as the mask), without the tape;
+- "R1 floor" runs the least NumPy work a relu forward + backward can do: our forward, then one
+  pass over the upstream gradient and the output into a new gradient array, as PyTorch's
+  threshold_backward does. NumPy has no one-pass select, so the pass is a product (wrong at an
+  inf or NaN upstream gradient, which is why masked() takes two): a lower bound, not a kernel.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import numpy as np
 
 import tinygrad_conv as tc
 from tinygrad_conv.kernels import elementwise
+from tinygrad_conv.kernels.parallel import parallel_for
 from tinygrad_conv.ops import activation, pool
 
 CASES_FILES = [Path(__file__).resolve().parents[2] / "shared" / "benchmark-cases.json",
@@ -94,30 +99,49 @@ def runners(op: str, case: dict[str, Any], torch: Any, rng: np.random.Generator
     if op == "relu kernels alone":
         def kernels() -> None:
             y = elementwise.relu(x_np)
-            elementwise.masked(dy_np, elementwise.nonzero(y))
+            elementwise.masked(dy_np, y)
 
         return kernels, theirs
+    if op == "relu floor":
+        def floor() -> None:
+            # Our forward pass, then one pass that reads the upstream gradient and the output and
+            # writes the gradient (a product, standing in for a one-pass select NumPy lacks).
+            y = elementwise.relu(x_np).reshape(-1)
+            flat_dy, flat_out = dy_np.reshape(-1), np.empty(dy_np.size, dtype=dy_np.dtype)
+            def body(lo: int, hi: int) -> None:
+                np.multiply(flat_dy[lo:hi], y[lo:hi], out=flat_out[lo:hi])
+
+            parallel_for(flat_out.size, body)
+
+        return floor, theirs
     return ours, theirs
 
 
 def measure(pairs: list[tuple[Callable[[], None], Callable[[], None]]], repeats: int,
-            warmup: int) -> list[tuple[list[float], list[float]]]:
-    """Times in ms of each (ours, theirs) pair. Every repeat runs every case, ours then PyTorch's,
-    so a burst of load from other processes lands on both sides and on all cases alike."""
+            warmup: int, block: int) -> list[tuple[list[float], list[float]]]:
+    """Times in ms of each (ours, theirs) pair, ``repeats`` calls each. Each round runs every case,
+    ``block`` calls of ours and then ``block`` of PyTorch's, so a burst of load from other processes
+    lands on both sides and on all cases alike.
+
+    ``block=1`` (the default) alternates call by call, so each side starts with the caches the
+    other left. That costs us a thread too: PyTorch's OpenMP threads keep spinning after each of
+    its calls, so our second thread shares a core with a spinner (on 2 cores, R1 measured 1.57 ms
+    median call by call, and 1.06 ms with PyTorch's threads set to sleep, OMP_WAIT_POLICY=PASSIVE).
+    Larger blocks time each side in its own steady state, as bench_conv.py does.
+    """
     for _ in range(warmup):
         for ours, theirs in pairs:
             ours()
             theirs()
     times: list[tuple[list[float], list[float]]] = [([], []) for _ in pairs]
-    for _ in range(repeats):
-        for (ours, theirs), (t_ours, t_theirs) in zip(pairs, times):
-            t0 = time.perf_counter()
-            ours()
-            t1 = time.perf_counter()
-            theirs()
-            t2 = time.perf_counter()
-            t_ours.append((t1 - t0) * 1e3)
-            t_theirs.append((t2 - t1) * 1e3)
+    for done in range(0, repeats, block):
+        calls = min(block, repeats - done)
+        for pair, pair_times in zip(pairs, times):
+            for fn, fn_times in zip(pair, pair_times):
+                for _ in range(calls):
+                    t0 = time.perf_counter()
+                    fn()
+                    fn_times.append((time.perf_counter() - t0) * 1e3)
     return times
 
 
@@ -125,6 +149,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=40)
     parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--block", type=int, default=1,
+                        help="calls of one side in a row before the other side's (1: call by call)")
     parser.add_argument("--torch-threads", type=int, default=2,
                         help="PyTorch's intra-op threads (2, as benchmark-cases.json says)")
     parser.add_argument("--threads", type=int, default=None,
@@ -140,11 +166,12 @@ def main() -> None:
     cases = load_cases()
     labelled = [(op, case) for op in ("max_pool2d", "relu") for case in cases[op]]
     pairs = [runners(op, case, torch, rng) for op, case in labelled]
-    labelled += [("relu kernels alone", case) for case in cases["relu"]]
-    pairs += [runners("relu kernels alone", case, torch, rng) for case in cases["relu"]]
+    for extra in ("relu kernels alone", "relu floor"):
+        labelled += [(extra, case) for case in cases["relu"]]
+        pairs += [runners(extra, case, torch, rng) for case in cases["relu"]]
     rows = []
     ratios: dict[str, float] = {}
-    for (op, case), (t_ours, t_theirs) in zip(labelled, measure(pairs, args.repeats, args.warmup)):
+    for (op, case), (t_ours, t_theirs) in zip(labelled, measure(pairs, args.repeats, args.warmup, args.block)):
         o_min, t_min = min(t_ours), min(t_theirs)
         o_med, t_med = statistics.median(t_ours), statistics.median(t_theirs)
         ratios[case["id"] if op in ("max_pool2d", "relu") else f"{case['id']} {op}"] = o_min / t_min
@@ -155,8 +182,10 @@ def main() -> None:
                     f"{o_med:.2f} | {t_med:.2f} | {o_med / t_med:.2f} |")
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    order = "call by call" if args.block == 1 else f"in blocks of {args.block} calls"
     print(f"forward + backward, float32, min and median of {args.repeats} repeats after "
-          f"{args.warmup} warm-up, PyTorch {torch.__version__} with {torch.get_num_threads()} threads, "
+          f"{args.warmup} warm-up, ours and PyTorch's alternating {order}, "
+          f"PyTorch {torch.__version__} with {torch.get_num_threads()} threads, "
           f"ours with {tc.get_num_threads()} (relu; pooling runs on one), NumPy {np.__version__}, "
           f"{os.cpu_count()} CPUs, load average {load:.1f} at the end\n")
     print("| case | ours ms (min) | torch ms (min) | ratio | ours ms (median) | torch ms (median) "
@@ -168,7 +197,8 @@ def main() -> None:
     print(f"\ngeometric mean of the min ratios over {', '.join(pool_ids)}: {geo:.2f} (target <= 1.8)")
     for c in cases["relu"]:
         print(f"{c['id']} min ratio: {ratios[c['id']]:.2f} (target <= 1.3); its NumPy kernels alone, with no "
-              f"tape: {ratios[c['id'] + ' relu kernels alone']:.2f}")
+              f"tape: {ratios[c['id'] + ' relu kernels alone']:.2f}; the floor: "
+              f"{ratios[c['id'] + ' relu floor']:.2f}")
 
 
 if __name__ == "__main__":
