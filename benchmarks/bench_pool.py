@@ -108,6 +108,7 @@ def runners(op: str, case: dict[str, Any], torch: Any, rng: np.random.Generator
             # writes the gradient (a product, standing in for a one-pass select NumPy lacks).
             y = elementwise.relu(x_np).reshape(-1)
             flat_dy, flat_out = dy_np.reshape(-1), np.empty(dy_np.size, dtype=dy_np.dtype)
+
             def body(lo: int, hi: int) -> None:
                 np.multiply(flat_dy[lo:hi], y[lo:hi], out=flat_out[lo:hi])
 
