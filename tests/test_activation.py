@@ -159,7 +159,6 @@ def test_relu_saves_only_its_output():
         y.backward(tc.Tensor(np.ones((4, 5))))
 
 
-
 def test_relu_double_backward_sees_an_in_place_change_of_its_output():
     # relu's backward uses its output as the mask of the recorded gradient op; changing the
     # output after a create_graph backward must be caught by the double backward, not read.
@@ -173,6 +172,7 @@ def test_relu_double_backward_sees_an_in_place_change_of_its_output():
     with pytest.raises(RuntimeError, match="masked_grad.*in-place|in-place.*masked_grad"):
         gx.sum().backward()
     assert dy.grad is None
+
 
 @pytest.mark.parametrize("name,ours,theirs", ACTIVATIONS, ids=IDS)
 def test_second_derivatives_match_torch(name, ours, theirs):
