@@ -19,12 +19,11 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import statistics
-import time
 import tracemalloc
 from collections.abc import Callable
 
 import numpy as np
+from timing import timed
 
 import tinygrad_conv as tc
 import tinygrad_conv.functional as F
@@ -39,16 +38,6 @@ CONV = {
     "B6": ((8, 256, 14, 14), (256, 256, 3, 3), 1, 1),
 }
 CONVT = {"T1": ((32, 64, 16, 16), (64, 32, 4, 4), 2, 1)}
-
-
-def timed(fn: Callable[[], None], repeats: int) -> tuple[float, float]:
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1e3)
-    return min(times), statistics.median(times)
 
 
 def make_case(x_shape, w_shape, transposed: bool, stride: int, padding: int):

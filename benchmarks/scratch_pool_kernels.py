@@ -12,10 +12,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import time
 from pathlib import Path
 
 import numpy as np
+from timing import timed
 
 from tinygrad_conv.kernels import pool
 
@@ -32,17 +32,6 @@ def load_cases() -> list[dict]:
         if path.exists():
             return json.loads(path.read_text())["max_pool2d"]
     return DEFAULT_CASES
-
-
-def timed(fn, repeats: int) -> tuple[float, float]:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    times.sort()
-    return times[0] * 1e3, times[len(times) // 2] * 1e3
 
 
 def pair(v) -> tuple[int, int]:
