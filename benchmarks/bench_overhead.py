@@ -22,12 +22,11 @@ raw NumPy 2.1, so it is 1.40 times that tape):
 
 from __future__ import annotations
 
-import statistics
 import threading
-import time
 from collections.abc import Callable
 
 import numpy as np
+from timing import timed
 
 import tinygrad_conv as tc
 
@@ -174,13 +173,9 @@ def torch_case() -> Callable[[], None] | None:
 
 
 def per_op_us(fn: Callable[[], None], repeats: int = 15) -> tuple[float, float]:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) / (2 * STEPS) * 1e6)
-    return min(times), statistics.median(times)
+    """Min and median microseconds per recorded op (each chain records 2 * STEPS ops)."""
+    best_ms, median_ms = timed(fn, repeats)
+    return best_ms * 1e3 / (2 * STEPS), median_ms * 1e3 / (2 * STEPS)
 
 
 def main() -> None:
