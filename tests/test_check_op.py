@@ -89,6 +89,12 @@ def test_a_wrong_sign_is_caught_with_the_input_the_element_and_both_values():
     ours = float(grad_fail.message.split("ours ")[1].split(",")[0])
     expected = float(grad_fail.message.split("expected ")[1].split(" ")[0])
     assert ours == pytest.approx(-expected, rel=1e-5) and abs(expected) > 1e-3
+
+
+def test_a_wrong_sign_is_caught_by_the_pytorch_parity_check_too():
+    pytest.importorskip("torch")
+    report = check_op(SinWrongSign, samples=sample_inputs((3, 4)), reference=torch_sin,
+                      raise_on_failure=False)
     torch_fails = failures(report, "PyTorch parity")
     assert len(torch_fails) == 2 and "float32" in torch_fails[0] and "float64" in torch_fails[1]
     assert all("the gradient for input 0 (x) differs from PyTorch" in f for f in torch_fails)
