@@ -63,32 +63,130 @@ def test_same_seed_same_numbers(tmp_path: Path, no_extras: None) -> None:
     assert runs[0]["train_loss"] != runs[2]["train_loss"]
 
 
-def test_resume_after_an_interruption_continues_exactly(tmp_path: Path, no_extras: None,
-                                                        monkeypatch: pytest.MonkeyPatch,
-                                                        capsys: pytest.CaptureFixture[str]) -> None:
-    assert _train(tmp_path / "straight", "--epochs", "2", "--optimizer", "sgd") == 0
+@pytest.fixture
+def train_labels(monkeypatch: pytest.MonkeyPatch) -> list[np.ndarray]:
+    """The labels of every training batch, in order: the data order the runs saw."""
+    from tinygrad_conv.ops import loss as L
 
+    seen: list[np.ndarray] = []
+    real = L.cross_entropy
+
+    def recording(input, target, *args, **kwargs):
+        if "label_smoothing" in kwargs:  # the training loss; evaluation and the graph call it without
+            seen.append(target.numpy().copy())
+        return real(input, target, *args, **kwargs)
+
+    monkeypatch.setattr(L, "cross_entropy", recording)
+    return seen
+
+
+def _interrupt_after(monkeypatch: pytest.MonkeyPatch, epoch: int):
     real_save = io.save
 
     def save_then_interrupt(obj, path):
         real_save(obj, path)
-        raise KeyboardInterrupt  # Ctrl-C right after the first epoch's checkpoint
+        if obj["epoch"] == epoch:
+            raise KeyboardInterrupt  # Ctrl-C right after this epoch's checkpoint
 
     monkeypatch.setattr(io, "save", save_then_interrupt)
+    return lambda: monkeypatch.setattr(io, "save", real_save)
+
+
+def _assert_same_run(a: Path, b: Path) -> None:
+    ha, hb = _history(a), _history(b)
+    assert ha.keys() == hb.keys() and len(ha["train_loss"]) == len(hb["train_loss"])
+    for key in ha:
+        np.testing.assert_allclose(ha[key], hb[key], rtol=1e-6, err_msg=key)
+    ca, cb = io.load(a / "checkpoint.npz"), io.load(b / "checkpoint.npz")
+    for k in ca["model"]:
+        np.testing.assert_allclose(ca["model"][k].data, cb["model"][k].data, rtol=1e-5, atol=1e-7, err_msg=k)
+    sa, sb = ca["optimizer"]["state"], cb["optimizer"]["state"]
+    for i in sa:
+        for name, value in sa[i].items():
+            np.testing.assert_allclose(value, sb[i][name], rtol=1e-5, atol=1e-9, err_msg=f"{i}/{name}")
+
+
+@pytest.mark.parametrize("optimizer,stop", [("adam", 2), ("sgd", 1)])
+def test_resume_after_an_interruption_continues_exactly(tmp_path: Path, no_extras: None,
+                                                        monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str],
+                                                        train_labels: list[np.ndarray],
+                                                        optimizer: str, stop: int) -> None:
+    """A 4-epoch run stopped after epoch ``stop`` and resumed with a bare --resume (the planned
+    length comes from the checkpoint) gives the uninterrupted run's losses, learning rates, data
+    order, weights and optimizer state."""
+    assert _train(tmp_path / "straight", "--epochs", "4", "--optimizer", optimizer) == 0
+    straight_order = list(train_labels)
+    train_labels.clear()
+    restore = _interrupt_after(monkeypatch, stop)
     with pytest.raises(KeyboardInterrupt):
-        _train(tmp_path / "split", "--epochs", "2", "--optimizer", "sgd")
-    monkeypatch.setattr(io, "save", real_save)
-    assert io.load(tmp_path / "split" / "checkpoint.npz")["epoch"] == 1
+        _train(tmp_path / "split", "--epochs", "4", "--optimizer", optimizer)
+    restore()
+    assert io.load(tmp_path / "split" / "checkpoint.npz")["epoch"] == stop
     capsys.readouterr()
-    assert _train(tmp_path / "split", "--epochs", "2", "--resume") == 0
-    assert "resuming" in capsys.readouterr().out
-    assert _history(tmp_path / "straight") == _history(tmp_path / "split")
-    wa = io.load(tmp_path / "straight" / "checkpoint.npz")["model"]
-    wb = io.load(tmp_path / "split" / "checkpoint.npz")["model"]
-    assert all(np.array_equal(wa[k].data, wb[k].data) for k in wa)
+    assert _train(tmp_path / "split", "--resume") == 0
+    out = capsys.readouterr().out
+    assert "resuming" in out and "epoch   4/4" in out
+    _assert_same_run(tmp_path / "straight", tmp_path / "split")
+    assert len(train_labels) == len(straight_order)
+    assert all(np.array_equal(a, b) for a, b in zip(train_labels, straight_order))
     # Resuming a finished run trains nothing and says so.
-    assert _train(tmp_path / "split", "--epochs", "2", "--resume") == 0
+    assert _train(tmp_path / "split", "--resume") == 0
     assert "nothing to train" in capsys.readouterr().out
+
+
+def test_resume_with_more_epochs_stretches_the_schedule(tmp_path: Path, no_extras: None,
+                                                        capsys: pytest.CaptureFixture[str],
+                                                        train_labels: list[np.ndarray]) -> None:
+    """`train --epochs 2` then `train --epochs 4 --resume`: the resumed epochs train (the first one
+    used to run with learning rate 0, the end of the 2-epoch cosine) with the 4-epoch cosine's rates
+    and the 4-epoch run's data order."""
+    assert _train(tmp_path / "straight", "--epochs", "4") == 0
+    straight_order = list(train_labels)
+    train_labels.clear()
+    assert _train(tmp_path / "r", "--epochs", "2") == 0
+    two = _history(tmp_path / "r")
+    assert _train(tmp_path / "r", "--epochs", "4", "--resume") == 0
+    hist = _history(tmp_path / "r")
+    assert {k: v[:2] for k, v in hist.items()} == two
+    assert hist["test_loss"][2] != hist["test_loss"][1]  # epoch 3 trained: the weights moved
+    peak = 3e-3  # the default lr of the LeNet with adam
+    cosine = [peak * (1 + np.cos(np.pi * e / 4)) / 2 for e in range(4)]
+    np.testing.assert_allclose(hist["lr"], [peak, peak / 2, cosine[2], cosine[3]], rtol=1e-12)
+    np.testing.assert_allclose(_history(tmp_path / "straight")["lr"], cosine, rtol=1e-12)
+    assert all(np.array_equal(a, b) for a, b in zip(train_labels[-len(train_labels) // 2:],
+                                                    straight_order[len(straight_order) // 2:]))
+    assert len(train_labels) == len(straight_order)
+    # --lr on a resume sets the peak of the remaining epochs' cosine.
+    assert _train(tmp_path / "r", "--epochs", "5", "--resume", "--lr", "0.01") == 0
+    lr5 = _history(tmp_path / "r")["lr"][4]
+    assert lr5 == pytest.approx(0.01 * (1 + np.cos(np.pi * 4 / 5)) / 2, rel=1e-12)
+
+
+def test_resume_restores_the_random_generator(tmp_path: Path, no_extras: None,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Random draws during training (dropout in a user's model) continue as in an uninterrupted run:
+    the checkpoint carries the default generator's state."""
+    import tinygrad_conv as tc
+
+    draws: dict[str, list[float]] = {"straight": [], "split": []}
+    current = ["straight"]
+
+    class Recorder(train_command._Progress):
+        def close(self) -> None:  # once per epoch, after the epoch's batches
+            draws[current[0]].append(float(tc.random.default_generator().random()))
+            super().close()
+
+    monkeypatch.setattr(train_command, "_Progress", Recorder)
+    assert _train(tmp_path / "straight", "--epochs", "3") == 0
+    current[0] = "split"
+    restore = _interrupt_after(monkeypatch, 2)
+    with pytest.raises(KeyboardInterrupt):
+        _train(tmp_path / "split", "--epochs", "3")
+    restore()
+    assert _train(tmp_path / "split", "--resume") == 0
+    assert draws["split"] == draws["straight"]
+    _assert_same_run(tmp_path / "straight", tmp_path / "split")
 
 
 def test_autoencoder_reports_reconstruction_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

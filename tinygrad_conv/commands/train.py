@@ -3,7 +3,8 @@
     tinygrad-conv train                                   # LeNet on the 8x8 digits, about 97-99% test accuracy
     tinygrad-conv train --model autoencoder               # conv autoencoder, reports reconstruction error
     tinygrad-conv train --data mnist --data-dir ~/mnist   # MNIST or Fashion-MNIST IDX files
-    tinygrad-conv train --epochs 30 --resume              # continue the run in --out up to 30 epochs
+    tinygrad-conv train --resume                          # continue an interrupted run to its planned end
+    tinygrad-conv train --epochs 30 --resume              # extend the run in --out to 30 epochs
 
 Writes into ``--out`` (default ``runs/MODEL-DATA``): ``checkpoint.npz`` (after every epoch; safe to
 load, resumable with ``--resume``), ``metrics.json``, ``training.png`` (loss and accuracy per
@@ -35,6 +36,8 @@ OPTIMIZERS = ("adam", "adamw", "sgd")
 SGD_LR = 0.05
 CHECKPOINT = "checkpoint.npz"
 EVAL_BATCH = 512
+# Per-epoch records in metrics.json and the checkpoint; "lr" is the learning rate the epoch trained with.
+HISTORY_KEYS = ("train_loss", "train_acc", "test_loss", "test_acc", "lr", "seconds")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -78,7 +81,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=None, metavar="DIR",
                         help="output folder (default runs/MODEL-DATA)")
     parser.add_argument("--resume", action="store_true",
-                        help="continue from --out's checkpoint.npz up to --epochs epochs in total")
+                        help="continue from --out's checkpoint.npz up to --epochs epochs in total (default: "
+                             "the epochs the run was started with). An interrupted run resumed to its "
+                             "planned end gives the numbers of an uninterrupted one; a larger --epochs "
+                             "stretches the cosine schedule of the remaining epochs to the new end")
     parser.add_argument("--threads", type=int, default=1,
                         help="threads for NumPy's matrix products while training (default 1: these small "
                              "products run fastest on one thread, and several threads slow down badly when "
@@ -102,8 +108,10 @@ class _Settings:
         if args.data == "mnist":
             base["epochs"] = MNIST_EPOCHS[args.model]
         if saved:
-            base.update({k: saved[k] for k in ("batch_size", "lr", "optimizer", "seed", "label_smoothing")
-                         if k in saved})
+            # A resumed run keeps its planned length unless --epochs says otherwise, so a run stopped
+            # by Ctrl-C continues with a bare --resume to the end it was started for.
+            base.update({k: saved[k] for k in ("epochs", "batch_size", "lr", "optimizer", "seed",
+                                               "label_smoothing") if k in saved})
         self.model, self.data = args.model, args.data
         self.epochs = args.epochs if args.epochs is not None else base["epochs"]
         self.batch_size = args.batch_size if args.batch_size is not None else base["batch_size"]
@@ -161,6 +169,44 @@ def _make_optimizer(name: str, params: Any, lr: float) -> Any:
     if name == "adamw":
         return optim.AdamW(params, lr=lr, weight_decay=1e-2)
     return optim.SGD(params, lr=lr, momentum=0.9, nesterov=True, weight_decay=5e-4)
+
+
+def _resumed_schedule(opt: Any, settings: _Settings, start_epoch: int) -> Any:
+    """The cosine schedule of a resumed run, positioned after ``start_epoch`` epochs.
+
+    Built afresh rather than restored from the checkpoint: the saved schedule (and the learning rate
+    the optimizer's saved state carries) belong to the saved run's length. A run of 2 epochs ends with
+    the cosine at 0, so restoring it and only changing ``T_max`` trained the first resumed epoch with
+    learning rate 0. The rate of epoch ``e`` is a function of the peak rate, ``e`` and the total
+    number of epochs alone, so an interrupted run resumed to its planned end gets exactly the rates of
+    an uninterrupted one, and an extended run gets the stretched cosine from ``start_epoch`` on.
+    """
+    from tinygrad_conv import optim
+
+    for group in opt.param_groups:
+        group["initial_lr"] = settings.lr  # the peak; --lr on a resume changes it for the remaining epochs
+        group["lr"] = settings.lr
+    return optim.lr_scheduler.CosineAnnealingLR(opt, T_max=settings.epochs, last_epoch=start_epoch - 1)
+
+
+def _rng_state() -> dict[str, Any]:
+    """The library's default generator state (dropout masks and other draws during training), saved
+    in the checkpoint so a resumed run draws what an uninterrupted one would have drawn."""
+    from tinygrad_conv import random
+
+    return dict(random.default_generator().bit_generator.state)
+
+
+def _set_rng_state(state: Any) -> None:
+    from tinygrad_conv import random
+
+    try:
+        random.default_generator().bit_generator.state = state
+    except (TypeError, ValueError, KeyError):
+        # A generator of another kind (a different NumPy default) cannot take the state: the run
+        # still resumes, only its later random draws differ from an uninterrupted run's.
+        print("note: the checkpoint's random generator state does not fit this NumPy; later random draws "
+              "(dropout) differ from an uninterrupted run's")
 
 
 def _peak_memory_mb() -> float | None:
@@ -379,19 +425,21 @@ def run(args: argparse.Namespace) -> int:
     sched = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=settings.epochs)
     loader = DataLoader(TensorDataset(x_train, y_train), batch_size=settings.batch_size, shuffle=True,
                         seed=settings.seed)
-    history: dict[str, list[float]] = {"train_loss": [], "train_acc": [], "test_loss": [], "test_acc": [],
-                                       "seconds": []}
+    history: dict[str, list[float]] = {key: [] for key in HISTORY_KEYS}
     start_epoch = 0
     if saved is not None:
         try:
             model.load_state_dict(saved["model"])
             opt.load_state_dict(saved["optimizer"])
-            sched.load_state_dict(saved["scheduler"])
-        except (KeyError, ValueError, RuntimeError) as exc:
+            start_epoch = int(saved["epoch"])
+            history = {k: list(v) for k, v in saved["history"].items()}
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
             return _fail(f"--resume: the checkpoint {ckpt_path} does not fit this model: {exc}")
-        sched.T_max = settings.epochs  # --epochs may extend the run; the cosine stretches to the new end
-        history = {k: list(v) for k, v in saved["history"].items()}
-        start_epoch = int(saved["epoch"])
+        for key in HISTORY_KEYS:  # checkpoints written before a key existed lack it
+            history.setdefault(key, [float("nan")] * start_epoch)
+        sched = _resumed_schedule(opt, settings, start_epoch)
+        if "rng" in saved:
+            _set_rng_state(saved["rng"])
         print(f"resuming {ckpt_path} after epoch {start_epoch}")
     n_params = sum(p.numel() for p in model.parameters())
     print(f"{settings.model} on {settings.data}: {len(x_train)} training and {len(x_test)} test images "
@@ -411,6 +459,7 @@ def run(args: argparse.Namespace) -> int:
             model.train()
             bar = _Progress(len(loader), f"epoch {epoch + 1}/{settings.epochs}", show_bar)
             loss_sum, correct, seen = 0.0, 0, 0
+            epoch_lr = float(opt.param_groups[0]["lr"])
             for step, (xb, yb) in enumerate(loader):
                 out = model(xb)
                 if autoencoder:
@@ -440,10 +489,11 @@ def run(args: argparse.Namespace) -> int:
             history["train_acc"].append(float("nan") if autoencoder else correct / seen)
             history["test_loss"].append(test_loss)
             history["test_acc"].append(test_acc)
+            history["lr"].append(epoch_lr)
             history["seconds"].append(time.perf_counter() - t0)
             io.save({"format": "tinygrad-conv train", "epoch": epoch + 1, "config": settings.as_dict(),
                      "model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                     "history": history}, ckpt_path)
+                     "rng": _rng_state(), "history": history}, ckpt_path)
             if autoencoder:
                 line = f"train mse {train_loss:.5f}  test mse {test_loss:.5f}"
             else:
