@@ -1,4 +1,7 @@
-"""Shared pytest hooks.
+"""Shared pytest hooks and fixtures.
+
+The ``torch`` fixture gives the PyTorch parity tests their oracle and skips just those tests where
+PyTorch is not installed, so the tests beside them that need no PyTorch still run.
 
 The registry test (tests/test_registry_ops.py) runs ``check_op`` once per registered op; the
 summary hook below prints how many ops it checked, so the count shows in every test run's output
@@ -8,6 +11,21 @@ summary hook below prints how many ops it checked, so the count shows in every t
 from __future__ import annotations
 
 from typing import Any
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def torch() -> Any:
+    """PyTorch, the oracle; the test that asks for it skips where PyTorch is not installed.
+
+    Session-scoped so hypothesis tests may use it (it holds no per-test state). One intra-op thread:
+    the tensors are tiny, and the machines running the suite are small and shared.
+    """
+    torch = pytest.importorskip("torch")
+    torch.set_num_threads(1)
+    return torch
+
 
 REGISTRY_TEST = "test_registry_ops.py::test_registered_op_passes_check_op["
 

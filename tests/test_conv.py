@@ -16,13 +16,10 @@ import tinygrad_conv as tc
 import tinygrad_conv.functional as F
 from tinygrad_conv.kernels import conv as K
 
-torch = pytest.importorskip("torch")
-torch.set_num_threads(1)
-
 TOL = {np.float32: dict(rtol=2e-4, atol=2e-4), np.float64: dict(rtol=1e-9, atol=1e-9)}
 
 
-def run_both(fn_ours, fn_torch, arrays, kwargs, dtype, seed=0):
+def run_both(torch, fn_ours, fn_torch, arrays, kwargs, dtype, seed=0):
     """Forward and every gradient (random upstream) of ours and PyTorch's; returns both lists."""
     rng = np.random.default_rng(seed)
     ours = [tc.Tensor(a.astype(dtype), requires_grad=True) for a in arrays]
@@ -63,20 +60,20 @@ CONV_GRID = [
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("case", CONV_GRID, ids=lambda c: f"{c}")
-def test_conv2d_matches_pytorch(case, dtype):
+def test_conv2d_matches_pytorch(case, dtype, torch):
     (n, c, h, w), (f, kh, kw), stride, padding, dilation, groups = case
     rng = np.random.default_rng(1)
     arrays = [rng.standard_normal((n, c, h, w)), rng.standard_normal((f, c // groups, kh, kw)),
               rng.standard_normal(f)]
     kwargs = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
-    ours, theirs = run_both(F.conv2d, torch.nn.functional.conv2d, arrays, kwargs, dtype)
+    ours, theirs = run_both(torch, F.conv2d, torch.nn.functional.conv2d, arrays, kwargs, dtype)
     assert_close(ours, theirs, dtype)
 
 
-def test_conv2d_unbatched_and_without_bias():
+def test_conv2d_unbatched_and_without_bias(torch):
     rng = np.random.default_rng(2)
     arrays = [rng.standard_normal((3, 7, 6)), rng.standard_normal((2, 3, 3, 3))]
-    ours, theirs = run_both(F.conv2d, torch.nn.functional.conv2d, arrays, dict(stride=2, padding=1), np.float64)
+    ours, theirs = run_both(torch, F.conv2d, torch.nn.functional.conv2d, arrays, dict(stride=2, padding=1), np.float64)
     assert ours[0].shape == (2, 4, 3)
     assert_close(ours, theirs, np.float64)
 
@@ -95,26 +92,26 @@ CONVT_GRID = [
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("case", CONVT_GRID, ids=lambda c: f"{c}")
-def test_conv_transpose2d_matches_pytorch(case, dtype):
+def test_conv_transpose2d_matches_pytorch(case, dtype, torch):
     (n, cin, h, w), (fg, kh, kw), stride, padding, opad, dilation, groups = case
     rng = np.random.default_rng(3)
     arrays = [rng.standard_normal((n, cin, h, w)), rng.standard_normal((cin, fg, kh, kw)),
               rng.standard_normal(fg * groups)]
     kwargs = dict(stride=stride, padding=padding, output_padding=opad, dilation=dilation, groups=groups)
-    ours, theirs = run_both(F.conv_transpose2d, torch.nn.functional.conv_transpose2d, arrays, kwargs, dtype)
+    ours, theirs = run_both(torch, F.conv_transpose2d, torch.nn.functional.conv_transpose2d, arrays, kwargs, dtype)
     assert_close(ours, theirs, dtype)
 
 
-def test_conv_transpose2d_unbatched():
+def test_conv_transpose2d_unbatched(torch):
     rng = np.random.default_rng(4)
     arrays = [rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 3, 2, 2))]
-    ours, theirs = run_both(F.conv_transpose2d, torch.nn.functional.conv_transpose2d, arrays, dict(stride=2),
+    ours, theirs = run_both(torch, F.conv_transpose2d, torch.nn.functional.conv_transpose2d, arrays, dict(stride=2),
                             np.float64)
     assert_close(ours, theirs, np.float64)
 
 
 # ----------------------------------------------------------------------------- second order
-def test_double_backward_matches_pytorch():
+def test_double_backward_matches_pytorch(torch):
     """grad of (grad of a conv-relu net w.r.t. x) w.r.t. w and x: Hessian-vector products."""
     rng = np.random.default_rng(5)
     x0, w0 = rng.standard_normal((2, 3, 7, 6)), rng.standard_normal((4, 3, 3, 3))
@@ -249,7 +246,7 @@ conv_configs = st.fixed_dictionaries({
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cfg=conv_configs)
-def test_random_valid_configurations_match_pytorch(cfg):
+def test_random_valid_configurations_match_pytorch(cfg, torch):
     c, f, g = cfg["cg"] * cfg["groups"], cfg["fg"] * cfg["groups"], cfg["groups"]
     for axis in "hw":  # make the configuration valid: the dilated kernel fits the padded input
         k, d, p = cfg["k" + axis], cfg["d" + axis], cfg["p" + axis]
@@ -259,7 +256,7 @@ def test_random_valid_configurations_match_pytorch(cfg):
               cfg["kw"])), rng.standard_normal(f)]
     kwargs = dict(stride=(cfg["sh"], cfg["sw"]), padding=(cfg["ph"], cfg["pw"]), dilation=(cfg["dh"], cfg["dw"]),
                   groups=g)
-    ours, theirs = run_both(F.conv2d, torch.nn.functional.conv2d, arrays, kwargs, np.float64)
+    ours, theirs = run_both(torch, F.conv2d, torch.nn.functional.conv2d, arrays, kwargs, np.float64)
     assert_close(ours, theirs, np.float64)
 
 
@@ -273,7 +270,7 @@ bad_configs = st.fixed_dictionaries({
 
 @settings(max_examples=120, deadline=None)
 @given(cfg=bad_configs)
-def test_invalid_configurations_raise_our_error_wherever_pytorch_raises(cfg):
+def test_invalid_configurations_raise_our_error_wherever_pytorch_raises(cfg, torch):
     rng = np.random.default_rng(10)
     shape = [(cfg["c"], cfg["h"]), (cfg["c"], cfg["h"], cfg["h"]), (2, cfg["c"], cfg["h"], cfg["h"])][cfg["ndim"] - 2]
     x = rng.standard_normal(shape)

@@ -21,16 +21,9 @@ from hypothesis import strategies as st
 import tinygrad_conv as tc
 from tinygrad_conv.ops import pool as P
 from tinygrad_conv.ops.registry import registry
-from tinygrad_conv.testing import check_op
-
-torch = pytest.importorskip("torch")
-torch.set_num_threads(1)  # tiny tensors: threads only add contention
-TF = torch.nn.functional
 
 DTYPES = [np.float32, np.float64]
 TOL = {np.float32: {"rtol": 1e-5, "atol": 1e-6}, np.float64: {"rtol": 1e-12, "atol": 1e-12}}
-POOL_OPS = ["max_pool2d", "max_unpool2d", "max_unpool2d_backward", "avg_pool2d", "avg_pool2d_backward",
-            "adaptive_avg_pool2d", "adaptive_avg_pool2d_backward"]
 
 
 def out_size(n: int, k: int, s: int, p: int, d: int, ceil: bool) -> int:
@@ -42,8 +35,9 @@ def out_size(n: int, k: int, s: int, p: int, d: int, ceil: bool) -> int:
     return out
 
 
-def max_pool_both(x: np.ndarray, dtype, seed: int = 0, **kw):
+def max_pool_both(torch, x: np.ndarray, dtype, seed: int = 0, **kw):
     """Our and PyTorch's (values, indices, input gradient); PyTorch's backward only when safe."""
+    TF = torch.nn.functional
     rng = np.random.default_rng(seed)
     t = tc.Tensor(x.astype(dtype), requires_grad=True)
     y, idx = P.max_pool2d(t, return_indices=True, **kw)
@@ -59,9 +53,10 @@ def max_pool_both(x: np.ndarray, dtype, seed: int = 0, **kw):
     return ours, theirs
 
 
-def avg_pool_both(x: np.ndarray, rng: np.random.Generator, **kw):
+def avg_pool_both(torch, x: np.ndarray, rng: np.random.Generator, **kw):
     """Our and PyTorch's (values, input gradient) of avg_pool2d on ``x``, with one random upstream
     gradient drawn from ``rng``."""
+    TF = torch.nn.functional
     t = tc.Tensor(x, requires_grad=True)
     y = P.avg_pool2d(t, **kw)
     g = rng.standard_normal(y.shape).astype(x.dtype)
@@ -72,8 +67,8 @@ def avg_pool_both(x: np.ndarray, rng: np.random.Generator, **kw):
     return (y.data, t.grad.data), (ty.detach().numpy(), tx.grad.numpy())
 
 
-def assert_max_pool_matches(x: np.ndarray, dtype, **kw) -> bool:
-    (y, idx, dx), (ty, ti, tdx) = max_pool_both(x, dtype, **kw)
+def assert_max_pool_matches(torch, x: np.ndarray, dtype, **kw) -> bool:
+    (y, idx, dx), (ty, ti, tdx) = max_pool_both(torch, x, dtype, **kw)
     msg = f"config {kw}, input {x.shape}"
     assert y.dtype == dtype and idx.dtype == np.int64 and dx.dtype == dtype, msg
     np.testing.assert_array_equal(y, ty, err_msg=msg)
@@ -86,12 +81,7 @@ def assert_max_pool_matches(x: np.ndarray, dtype, **kw) -> bool:
 
 
 # ----------------------------------------------------------------------------- the registry
-@pytest.mark.parametrize("op", POOL_OPS)
-def test_check_op(op):
-    """Every declared sample: gradcheck, gradgradcheck, PyTorch parity, dtypes, no input mutation."""
-    check_op(op)
-
-
+# check_op (gradcheck, gradgradcheck, PyTorch parity, ...) runs on every pooling op in tests/test_registry_ops.py.
 def test_registered_as_methods_and_functional_entries():
     x = tc.Tensor(np.arange(16.0).reshape(1, 1, 4, 4))
     assert x.max_pool2d(2).tolist() == [[[[5.0, 7.0], [13.0, 15.0]]]]
@@ -116,7 +106,7 @@ def max_pool_grid():
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_max_pool_grid_values_indices_gradients(dtype):
+def test_max_pool_grid_values_indices_gradients(dtype, torch):
     rng = np.random.default_rng(0)
     backward_checked = 0
     for k, s, p, d, ceil in max_pool_grid():
@@ -124,56 +114,56 @@ def test_max_pool_grid_values_indices_gradients(dtype):
         if min(out_size(hw[a], k[a], s[a], p[a], d[a], ceil) for a in (0, 1)) <= 0:
             continue
         x = rng.standard_normal((2, 3) + hw)
-        backward_checked += assert_max_pool_matches(x, dtype, kernel_size=k, stride=s, padding=p,
+        backward_checked += assert_max_pool_matches(torch, x, dtype, kernel_size=k, stride=s, padding=p,
                                                     dilation=d, ceil_mode=ceil)
     assert backward_checked > 300
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_max_pool_ceil_mode_window_starting_in_padding(dtype):
+def test_max_pool_ceil_mode_window_starting_in_padding(dtype, torch):
     # H = 5, k = 2, s = 2, p = 1: ceil gives 4 windows, but the 4th would start at 6 - 1 = 5, in
     # the right padding, so PyTorch drops it (3 windows); without padding ceil adds one (3 vs 2).
     x = np.random.default_rng(1).standard_normal((1, 2, 5, 5))
     for p, ceil, n in [(1, True, 3), (1, False, 3), (0, True, 3), (0, False, 2)]:
         y = P.max_pool2d(tc.Tensor(x.astype(dtype)), 2, 2, p, ceil_mode=ceil)
         assert y.shape == (1, 2, n, n)
-        assert assert_max_pool_matches(x, dtype, kernel_size=2, stride=2, padding=p, ceil_mode=ceil)
+        assert assert_max_pool_matches(torch, x, dtype, kernel_size=2, stride=2, padding=p, ceil_mode=ceil)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_max_pool_global_and_unbatched(dtype):
+def test_max_pool_global_and_unbatched(dtype, torch):
     rng = np.random.default_rng(2)
     x = rng.standard_normal((2, 3, 5, 6))
-    assert assert_max_pool_matches(x, dtype, kernel_size=(5, 6))  # global
+    assert assert_max_pool_matches(torch, x, dtype, kernel_size=(5, 6))  # global
     assert P.max_pool2d(tc.Tensor(x), (5, 6)).shape == (2, 3, 1, 1)
     xu = rng.standard_normal((3, 7, 6))
     for kw in [{"kernel_size": 2}, {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True},
                {"kernel_size": (2, 3), "dilation": (2, 1)}]:
-        assert assert_max_pool_matches(xu, dtype, **kw)
+        assert assert_max_pool_matches(torch, xu, dtype, **kw)
         assert P.max_pool2d(tc.Tensor(xu), **kw).ndim == 3
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_max_pool_ties_take_first_maximum(dtype):
+def test_max_pool_ties_take_first_maximum(dtype, torch):
     # All-equal input with overlapping windows: every window points at its first element, and
     # elements shared by several windows collect all their gradients.
     x = np.full((2, 2, 6, 7), 0.5)
     for kw in [{"kernel_size": 3, "stride": 1, "padding": 1}, {"kernel_size": 2, "stride": 1},
                {"kernel_size": (2, 3), "stride": (1, 2), "padding": 1, "ceil_mode": True},
                {"kernel_size": 3, "stride": 2, "dilation": 2}]:
-        assert assert_max_pool_matches(x, dtype, **kw)
+        assert assert_max_pool_matches(torch, x, dtype, **kw)
     # Few distinct values: many ties inside windows, over overlapping windows.
     rng = np.random.default_rng(3)
     ties = rng.integers(0, 3, (2, 3, 8, 9)).astype(np.float64)
     for kw in [{"kernel_size": 3, "stride": 1, "padding": 1}, {"kernel_size": 3, "stride": 2},
                {"kernel_size": (3, 2), "stride": 1, "dilation": (1, 2)}]:
-        assert assert_max_pool_matches(ties, dtype, **kw)
+        assert assert_max_pool_matches(torch, ties, dtype, **kw)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_max_pool_nan_wins_and_last_nan_is_picked(dtype):
+def test_max_pool_nan_wins_and_last_nan_is_picked(dtype, torch):
     x = np.array([[[[1.0, np.nan, 3.0, np.nan, 2.0]]]])
-    (y, idx, dx), (ty, ti, tdx) = max_pool_both(x, dtype, kernel_size=(1, 5))
+    (y, idx, dx), (ty, ti, tdx) = max_pool_both(torch, x, dtype, kernel_size=(1, 5))
     assert np.isnan(y).all() and idx.item() == 3 == ti.item()  # PyTorch: the last NaN in the window
     np.testing.assert_array_equal(dx, tdx)
     assert dx[0, 0, 0, 3] != 0 and np.count_nonzero(dx) == 1
@@ -184,7 +174,7 @@ def test_max_pool_nan_wins_and_last_nan_is_picked(dtype):
     x[0, 0, 0, 0] = np.inf
     for kw in [{"kernel_size": 3, "stride": 1, "padding": 1}, {"kernel_size": 2, "stride": 2},
                {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True}]:
-        (y, idx, dx), (ty, ti, tdx) = max_pool_both(x, dtype, **kw)
+        (y, idx, dx), (ty, ti, tdx) = max_pool_both(torch, x, dtype, **kw)
         np.testing.assert_array_equal(y, ty)  # NaN positions agree too
         np.testing.assert_array_equal(idx, ti)
         np.testing.assert_allclose(dx, tdx, **TOL[dtype])
@@ -200,9 +190,6 @@ def test_max_pool_window_wholly_in_padding(dtype):
     assert np.all(y.data == -np.inf) and np.all(idx.data == -1)
     y.backward(tc.Tensor(np.ones(y.shape, dtype)))
     assert t.grad.shape == x.shape and not t.grad.data.any()
-    # PyTorch's forward is safe and agrees on the values.
-    ty = TF.max_pool2d(torch.from_numpy(x), 2, padding=1, dilation=2, ceil_mode=True)
-    np.testing.assert_array_equal(y.data, ty.numpy())
     # Unpooling those indices skips them; double backward reads them as 0.
     ones = tc.Tensor(np.ones(y.shape, dtype))
     assert not P.max_unpool2d(ones, idx, 2, 2, 1, output_size=(1, 7)).data.any()
@@ -215,8 +202,18 @@ def test_max_pool_window_wholly_in_padding(dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_max_pool_double_backward_matches_torch(dtype):
+def test_max_pool_window_wholly_in_padding_forward_matches_torch(dtype, torch):
+    # PyTorch's forward is safe in its defect case (above) and agrees on the values.
+    x = np.random.default_rng(5).standard_normal((3, 4, 1, 7)).astype(dtype)
+    y = P.max_pool2d(tc.Tensor(x), 2, padding=1, dilation=2, ceil_mode=True)
+    ty = torch.nn.functional.max_pool2d(torch.from_numpy(x), 2, padding=1, dilation=2, ceil_mode=True)
+    np.testing.assert_array_equal(y.data, ty.numpy())
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_max_pool_double_backward_matches_torch(dtype, torch):
     # d/d(dy) of <dx, w> = w gathered at the indices; d/dx is zero (piecewise linear).
+    TF = torch.nn.functional
     rng = np.random.default_rng(6)
     x = rng.permutation(2 * 3 * 7 * 7).reshape(2, 3, 7, 7).astype(dtype)
     kw = {"kernel_size": 3, "stride": 2, "padding": 1}
@@ -253,15 +250,17 @@ def test_max_pool_returned_indices_changed_in_place_is_an_error():
         y.backward(tc.Tensor(np.ones(y.shape)))
 
 
-def test_max_pool_non_contiguous_input():
+def test_max_pool_non_contiguous_input(torch):
+    TF = torch.nn.functional
     base = np.random.default_rng(9).standard_normal((2, 3, 9, 8))
     x = base.transpose(0, 1, 3, 2)  # a strided view
-    assert assert_max_pool_matches(np.ascontiguousarray(x), np.float64, kernel_size=3, stride=2)
+    assert assert_max_pool_matches(torch, np.ascontiguousarray(x), np.float64, kernel_size=3, stride=2)
     ours = P.max_pool2d(tc.Tensor(x), 3, 2)
     np.testing.assert_array_equal(ours.data, TF.max_pool2d(torch.from_numpy(np.ascontiguousarray(x)), 3, 2))
 
 
-def test_empty_batch_like_torch():
+def test_empty_batch_like_torch(torch):
+    TF = torch.nn.functional
     x = np.zeros((0, 3, 5, 5))
     t = tc.Tensor(x, requires_grad=True)
     for ours, theirs in [(lambda a: P.max_pool2d(a, 2), lambda a: TF.max_pool2d(a, 2)),
@@ -278,7 +277,8 @@ def test_empty_batch_like_torch():
 
 # ----------------------------------------------------------------------------- max unpool
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_max_unpool_inverts_max_pool_like_torch(dtype):
+def test_max_unpool_inverts_max_pool_like_torch(dtype, torch):
+    TF = torch.nn.functional
     rng = np.random.default_rng(10)
     for shape, kw, size in [((2, 3, 6, 6), {"kernel_size": 2}, None),
                             ((2, 3, 7, 7), {"kernel_size": 2}, (7, 7)),
@@ -336,7 +336,7 @@ def avg_pool_grid():
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_avg_pool_grid_values_and_gradients(dtype):
+def test_avg_pool_grid_values_and_gradients(dtype, torch):
     rng = np.random.default_rng(12)
     checked = 0
     for k, s, p, ceil, cip, div in avg_pool_grid():
@@ -346,7 +346,7 @@ def test_avg_pool_grid_values_and_gradients(dtype):
         kw = {"kernel_size": k, "stride": s, "padding": p, "ceil_mode": ceil, "count_include_pad": cip,
               "divisor_override": div}
         x = rng.standard_normal((2, 3) + hw).astype(dtype)
-        (y, dx), (ty, tdx) = avg_pool_both(x, rng, **kw)
+        (y, dx), (ty, tdx) = avg_pool_both(torch, x, rng, **kw)
         msg = str(kw)
         assert y.dtype == dtype and dx.dtype == dtype
         np.testing.assert_allclose(y, ty, **TOL[dtype], err_msg=msg)
@@ -356,18 +356,19 @@ def test_avg_pool_grid_values_and_gradients(dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_avg_pool_global_unbatched_negative_divisor(dtype):
+def test_avg_pool_global_unbatched_negative_divisor(dtype, torch):
     rng = np.random.default_rng(13)
     for shape, kw in [((2, 3, 5, 6), {"kernel_size": (5, 6)}),
                       ((3, 6, 5), {"kernel_size": 3, "stride": 2, "padding": 1, "count_include_pad": False}),
                       ((2, 2, 6, 6), {"kernel_size": 2, "divisor_override": -2})]:
         x = rng.standard_normal(shape).astype(dtype)
-        (y, dx), (ty, tdx) = avg_pool_both(x, rng, **kw)
+        (y, dx), (ty, tdx) = avg_pool_both(torch, x, rng, **kw)
         np.testing.assert_allclose(y, ty, **TOL[dtype])
         np.testing.assert_allclose(dx, tdx, **TOL[dtype])
 
 
-def test_avg_pool_double_backward_matches_torch():
+def test_avg_pool_double_backward_matches_torch(torch):
+    TF = torch.nn.functional
     rng = np.random.default_rng(14)
     kw = {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True, "count_include_pad": False}
     x = rng.standard_normal((2, 2, 7, 6))
@@ -387,7 +388,8 @@ def test_avg_pool_double_backward_matches_torch():
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape,size", [((2, 3, 7, 5), (3, 2)), ((2, 3, 7, 5), 1), ((2, 3, 4, 6), (4, 6)),
                                         ((2, 3, 5, 4), (7, 9)), ((3, 6, 5), (None, 2)), ((0, 3, 5, 5), 2)])
-def test_adaptive_avg_pool_matches_torch(dtype, shape, size):
+def test_adaptive_avg_pool_matches_torch(dtype, shape, size, torch):
+    TF = torch.nn.functional
     rng = np.random.default_rng(15)
     x = rng.standard_normal(shape).astype(dtype)
     t = tc.Tensor(x, requires_grad=True)
@@ -402,8 +404,9 @@ def test_adaptive_avg_pool_matches_torch(dtype, shape, size):
     np.testing.assert_allclose(t.grad.data, tx.grad.numpy(), **TOL[dtype])
 
 
-def test_adaptive_avg_pool_to_zero_size():
+def test_adaptive_avg_pool_to_zero_size(torch):
     # PyTorch allows an empty output (its backward refuses it; ours gives a zero gradient).
+    TF = torch.nn.functional
     x = tc.Tensor(np.ones((2, 3, 5, 5)), requires_grad=True)
     y = P.adaptive_avg_pool2d(x, 0)
     assert y.shape == tuple(TF.adaptive_avg_pool2d(torch.ones(2, 3, 5, 5), 0).shape) == (2, 3, 0, 0)
@@ -431,19 +434,19 @@ def pool_configs(draw):
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(pool_configs())
-def test_property_random_max_pool_configs_match_torch(cfg):
+def test_property_random_max_pool_configs_match_torch(torch, cfg):
     shape, k, s, p, d, ceil, seed = cfg
     rng = np.random.default_rng(seed)
     x = rng.standard_normal(shape)
     if seed % 3 == 0:  # ties too
         x = np.round(x)
     # Forward and indices always; backward only where no window lies wholly in the padding.
-    assert_max_pool_matches(x, np.float64, kernel_size=k, stride=s, padding=p, dilation=d, ceil_mode=ceil)
+    assert_max_pool_matches(torch, x, np.float64, kernel_size=k, stride=s, padding=p, dilation=d, ceil_mode=ceil)
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(pool_configs(), st.booleans(), st.sampled_from([None, 2, -3]))
-def test_property_random_avg_pool_configs_match_torch(cfg, cip, div):
+def test_property_random_avg_pool_configs_match_torch(torch, cfg, cip, div):
     shape, k, s, p, _, ceil, seed = cfg
     rng = np.random.default_rng(seed)
     if min(out_size(shape[-2 + a], k[a], s[a], p[a], 1, ceil) for a in (0, 1)) <= 0:
@@ -451,7 +454,7 @@ def test_property_random_avg_pool_configs_match_torch(cfg, cip, div):
     x = rng.standard_normal(shape)
     kw = {"kernel_size": k, "stride": s, "padding": p, "ceil_mode": ceil, "count_include_pad": cip,
           "divisor_override": div}
-    (y, dx), (ty, tdx) = avg_pool_both(x, rng, **kw)
+    (y, dx), (ty, tdx) = avg_pool_both(torch, x, rng, **kw)
     np.testing.assert_allclose(y, ty, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(dx, tdx, rtol=1e-12, atol=1e-12)
 
@@ -504,7 +507,8 @@ INVALID = [
 
 @pytest.mark.parametrize("op,shape,args,kwargs,arg", INVALID,
                          ids=[f"{c[0]}-{c[4]}-{i}" for i, c in enumerate(INVALID)])
-def test_invalid_configurations_raise_where_torch_raises(op, shape, args, kwargs, arg):
+def test_invalid_configurations_raise_where_torch_raises(op, shape, args, kwargs, arg, torch):
+    TF = torch.nn.functional
     x = np.random.default_rng(16).standard_normal(shape).astype(np.float32)
     with pytest.raises((RuntimeError, ValueError, TypeError, IndexError)):
         getattr(TF, op)(torch.from_numpy(x), *args, **kwargs)
@@ -533,7 +537,8 @@ def test_integer_input_is_refused_clearly():
         P.max_pool2d(tc.Tensor(np.ones((1, 1, 4, 4), np.int64)), 2)
 
 
-def test_max_unpool_errors():
+def test_max_unpool_errors(torch):
+    TF = torch.nn.functional
     x = tc.Tensor(np.random.default_rng(17).standard_normal(X4).astype(np.float32))
     y, idx = P.max_pool2d(x, 2, return_indices=True)
     ty, ti = TF.max_pool2d(torch.from_numpy(x.data), 2, return_indices=True)

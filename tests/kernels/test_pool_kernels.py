@@ -25,9 +25,6 @@ from tinygrad_conv.kernels.pool import (
     pool2d_output_size,
 )
 
-torch = pytest.importorskip("torch")
-F = torch.nn.functional
-
 DTYPES = [np.float32, np.float64]
 
 
@@ -63,9 +60,9 @@ def input_for(kind: str, shape, dtype, rng) -> np.ndarray:
     raise ValueError(kind)
 
 
-def torch_max_pool(x, k, s, p, d, ceil, dy=None):
+def torch_max_pool(torch, x, k, s, p, d, ceil, dy=None):
     tx = torch.from_numpy(x.copy()).requires_grad_(dy is not None)
-    ty, ti = F.max_pool2d(tx, k, s, p, d, ceil, return_indices=True)
+    ty, ti = torch.nn.functional.max_pool2d(tx, k, s, p, d, ceil, return_indices=True)
     if dy is None:
         return ty.detach().numpy(), ti.numpy(), None
     ty.backward(torch.from_numpy(dy))
@@ -76,7 +73,8 @@ def torch_max_pool(x, k, s, p, d, ceil, dy=None):
 # output size
 
 
-def test_output_size_matches_torch():
+def test_output_size_matches_torch(torch):
+    F = torch.nn.functional
     x = torch.zeros(1, 1, 1, 1)
     for n, k, s, p, d, ceil in itertools.product(range(1, 12), range(1, 6), range(1, 5), range(0, 3),
                                                  range(1, 3), [False, True]):
@@ -104,7 +102,7 @@ def test_ceil_mode_drops_window_starting_in_padding():
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("kind", ["random", "ties", "nan"])
-def test_max_pool_grid_matches_torch(dtype, kind):
+def test_max_pool_grid_matches_torch(dtype, kind, torch):
     rng = np.random.default_rng(1)
     checked_backward = 0
     for hw in [(7, 9), (8, 8)]:
@@ -118,7 +116,7 @@ def test_max_pool_grid_matches_torch(dtype, kind):
             assert y.dtype == dtype and idx.dtype == np.int64
             dy = rng.standard_normal(y.shape).astype(dtype)
             wholly_padded = bool((idx == -1).any())
-            ty, ti, tdx = torch_max_pool(x, k, s, p, d, ceil, None if wholly_padded else dy)
+            ty, ti, tdx = torch_max_pool(torch, x, k, s, p, d, ceil, None if wholly_padded else dy)
             cfg = (hw, k, s, p, d, ceil)
             np.testing.assert_array_equal(y, ty, err_msg=str(cfg))
             valid = idx != -1
@@ -133,38 +131,38 @@ def test_max_pool_grid_matches_torch(dtype, kind):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_max_pool_all_equal_input_takes_first_in_window(dtype):
+def test_max_pool_all_equal_input_takes_first_in_window(dtype, torch):
     x = np.full((1, 2, 6, 7), 1.5, dtype=dtype)
     for k, s, p in [((3, 3), (1, 1), (1, 1)), ((2, 3), (1, 2), (1, 1)), ((4, 4), (2, 2), (2, 2))]:
         y, idx = max_pool2d(x, k, s, p, (1, 1), True)
-        _, ti, tdx = torch_max_pool(x, k, s, p, (1, 1), True, np.ones(y.shape, dtype))
+        _, ti, tdx = torch_max_pool(torch, x, k, s, p, (1, 1), True, np.ones(y.shape, dtype))
         np.testing.assert_array_equal(idx, ti)
         np.testing.assert_array_equal(max_unpool2d(np.ones(y.shape, dtype), idx, (6, 7)), tdx)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_max_pool_minus_inf_windows_point_at_first_element_inside(dtype):
+def test_max_pool_minus_inf_windows_point_at_first_element_inside(dtype, torch):
     # Every value ties with the -inf padding; PyTorch points at the first in-input element.
     x = np.full((2, 2, 5, 6), -np.inf, dtype=dtype)
     x[0, 0, 2, 3] = 1.0
     for k, s, p, d in [((3, 3), (2, 2), (1, 1), (1, 1)), ((2, 2), (1, 1), (1, 1), (2, 2)),
                        ((3, 2), (2, 1), (1, 1), (1, 2))]:
         y, idx = max_pool2d(x, k, s, p, d, True)
-        ty, ti, _ = torch_max_pool(x, k, s, p, d, True)
+        ty, ti, _ = torch_max_pool(torch, x, k, s, p, d, True)
         assert not (idx == -1).any()
         np.testing.assert_array_equal(y, ty)
         np.testing.assert_array_equal(idx, ti)
 
 
-def test_max_pool_nan_rule():
+def test_max_pool_nan_rule(torch):
     x = np.array([[[[1.0, np.nan, 3.0, np.nan, 2.0]]]])
     y, idx = max_pool2d(x, (1, 5), (1, 1), (0, 0), (1, 1), False)
     assert np.isnan(y).all() and idx.item() == 3  # a NaN wins, the last one in scan order
-    assert torch_max_pool(x, (1, 5), (1, 1), (0, 0), (1, 1), False)[1].item() == 3
+    assert torch_max_pool(torch, x, (1, 5), (1, 1), (0, 0), (1, 1), False)[1].item() == 3
     # A NaN beats +inf, and NaN in the padding-free part of a padded window still wins.
     x = np.array([[[[np.inf, np.nan], [np.inf, 0.0]]]], dtype=np.float32)
     y, idx = max_pool2d(x, (2, 2), (1, 1), (1, 1), (1, 1), False)
-    ty, ti, _ = torch_max_pool(x, (2, 2), (1, 1), (1, 1), (1, 1), False)
+    ty, ti, _ = torch_max_pool(torch, x, (2, 2), (1, 1), (1, 1), (1, 1), False)
     np.testing.assert_array_equal(y, ty)
     np.testing.assert_array_equal(idx, ti)
 
@@ -181,13 +179,19 @@ def test_max_pool_window_wholly_in_padding(dtype):
     dx = max_unpool2d(dy, idx, (1, 7))
     assert dx.shape == x.shape and dx.dtype == dtype and not dx.any()
     assert not gather_plane(x, idx).any()
-    # The torch forward is safe and agrees on the values.
-    np.testing.assert_array_equal(y, torch_max_pool(x, (2, 2), (2, 2), (1, 1), (2, 2), True)[0])
     # Only the rows are wholly padded here; the columns are fine.
     x = rng.standard_normal((2, 2, 2, 6)).astype(dtype)
     y, idx = max_pool2d(x, (2, 2), (1, 2), (1, 0), (3, 1), False)
     assert np.all(y == -np.inf) and np.all(idx == -1)
     assert not max_unpool2d(np.ones_like(y), idx, (2, 6)).any()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_max_pool_window_wholly_in_padding_forward_matches_torch(dtype, torch):
+    # The torch forward is safe in its defect case (above) and agrees on the values.
+    x = np.random.default_rng(2).standard_normal((3, 4, 1, 7)).astype(dtype)
+    y, _ = max_pool2d(x, (2, 2), (2, 2), (1, 1), (2, 2), True)
+    np.testing.assert_array_equal(y, torch_max_pool(torch, x, (2, 2), (2, 2), (1, 1), (2, 2), True)[0])
 
 
 def brute_max_pool(x, k, s, p, d, ceil):
@@ -235,7 +239,7 @@ def test_max_pool_matches_loop_reference_beyond_torch_limits():
         np.testing.assert_allclose(dx, expected, rtol=1e-12, atol=1e-12, err_msg=str(cfg))
 
 
-def test_max_pool_many_chunks_and_noncontiguous(monkeypatch):
+def test_max_pool_many_chunks_and_noncontiguous(monkeypatch, torch):
     rng = np.random.default_rng(3)
     x = rng.integers(0, 4, (5, 3, 16, 12)).astype(np.float32).transpose(0, 1, 3, 2)  # a view
     assert not x.flags.c_contiguous
@@ -246,18 +250,18 @@ def test_max_pool_many_chunks_and_noncontiguous(monkeypatch):
     for (y0, i0), args in zip(expected, [((3, 3), (2, 2), (1, 1), (1, 1), True),
                                          ((2, 2), (2, 2), (0, 0), (1, 1), False)]):
         y, idx = max_pool2d(x, *args)
-        ty, ti, _ = torch_max_pool(np.ascontiguousarray(x), *args)
+        ty, ti, _ = torch_max_pool(torch, np.ascontiguousarray(x), *args)
         np.testing.assert_array_equal(y, y0)
         np.testing.assert_array_equal(idx, i0)
         np.testing.assert_array_equal(idx, ti)
 
 
-def test_global_max_pool():
+def test_global_max_pool(torch):
     rng = np.random.default_rng(4)
     x = rng.standard_normal((2, 3, 5, 7)).astype(np.float32)
     y, idx = max_pool2d(x, (5, 7), (5, 7), (0, 0), (1, 1), False)
     dy = rng.standard_normal(y.shape).astype(np.float32)
-    ty, ti, tdx = torch_max_pool(x, (5, 7), (5, 7), (0, 0), (1, 1), False, dy)
+    ty, ti, tdx = torch_max_pool(torch, x, (5, 7), (5, 7), (0, 0), (1, 1), False, dy)
     np.testing.assert_array_equal(y, ty)
     np.testing.assert_array_equal(idx, ti)
     np.testing.assert_array_equal(max_unpool2d(dy, idx, (5, 7)), tdx)
@@ -268,9 +272,10 @@ def test_global_max_pool():
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_unpool_and_gather_match_torch_max_unpool(dtype):
+def test_unpool_and_gather_match_torch_max_unpool(dtype, torch):
     """With distinct indices (non-overlapping windows) torch's max_unpool2d agrees with ours,
     and its backward is our gather."""
+    F = torch.nn.functional
     rng = np.random.default_rng(5)
     for k, s, hw in [((2, 2), (2, 2), (8, 8)), ((3, 2), (3, 3), (9, 7)), ((2, 2), (3, 2), (7, 6))]:
         x = rng.standard_normal((2, 3) + hw).astype(dtype)
@@ -316,7 +321,8 @@ def avg_configs():
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_avg_pool_grid_matches_torch(dtype):
+def test_avg_pool_grid_matches_torch(dtype, torch):
+    F = torch.nn.functional
     rng = np.random.default_rng(7)
     count = 0
     for hw in [(7, 9), (8, 8), (1, 5)]:
@@ -358,7 +364,8 @@ def test_avg_pool_global_and_adjoint():
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("hw, out", [((7, 9), (3, 4)), ((8, 8), (1, 1)), ((5, 6), (5, 6)),
                                      ((5, 6), (7, 3)), ((10, 3), (4, 2)), ((13, 11), (5, 1))])
-def test_adaptive_avg_pool_matches_torch(dtype, hw, out):
+def test_adaptive_avg_pool_matches_torch(dtype, hw, out, torch):
+    F = torch.nn.functional
     rng = np.random.default_rng(9)
     x = rng.standard_normal((2, 3) + hw).astype(dtype)
     tx = torch.from_numpy(x.copy()).requires_grad_(True)
