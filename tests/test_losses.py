@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import tinygrad_conv as tc
+from tinygrad_conv import functional as F
 from tinygrad_conv import nn
 from tinygrad_conv.ops import loss as L
 from tinygrad_conv.testing import check_op
@@ -127,6 +128,81 @@ def test_nll_loss_all_ignored_mean_is_nan_like_torch() -> None:
     with np.errstate(invalid="ignore", divide="ignore"):
         out = L.nll_loss(x, tc.Tensor([-100, -100]))
     assert np.isnan(out.item())
+
+
+def _ignored_case(pattern: str, spatial: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(input, target, class weights) in float64 with targets ignored by ``pattern``: 'all' ignores
+    every target; 'zero-weight' ignores some and gives the others a class weight of 0 (total weight
+    0 with entries left); 'some' ignores one."""
+    rng = np.random.default_rng(11)
+    shape = (3, 4, 2, 2) if spatial else (5, 4)
+    x = rng.standard_normal(shape) * 2
+    t = rng.integers(0, 3, (shape[0],) + shape[2:])
+    w = rng.uniform(0.5, 2.0, 4)
+    if pattern == "all":
+        t[...] = -100
+    elif pattern == "zero-weight":
+        t.flat[::2] = -100
+        t.flat[1::2] = 3
+        w[3] = 0.0
+    else:
+        t.flat[1] = -100
+    return x, t, w
+
+
+@pytest.mark.parametrize("pattern", ["all", "zero-weight", "some"])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("smoothing", [None, 0.0, 0.3])  # None: nll_loss of log-probabilities
+@pytest.mark.parametrize("spatial", [False, True])
+def test_ignored_targets_match_torch_value_and_gradient(torch, pattern: str, reduction: str, weighted: bool,
+                                                        smoothing: float | None, spatial: bool) -> None:
+    """Every target ignored: 'mean' is nan (0/0) and the gradient is 0 (it was nan), as PyTorch;
+    'sum' and 'none' give 0. With a zero total weight and entries left PyTorch's gradient is nan
+    at those entries and 0 at the ignored ones."""
+    x, t, w = _ignored_case(pattern, spatial)
+    if pattern == "zero-weight" and not weighted:
+        pytest.skip("a zero total weight needs class weights")
+    weight_o = tc.Tensor(w) if weighted else None
+    weight_t = torch.tensor(w) if weighted else None
+    xo = tc.Tensor(x, requires_grad=True)
+    xt = torch.tensor(x, requires_grad=True)
+    with np.errstate(divide="ignore", invalid="ignore"):  # the zero-weight case divides by 0, as PyTorch
+        if smoothing is None:
+            lo = L.nll_loss(F.log_softmax(xo, 1), tc.Tensor(t), weight_o, reduction=reduction)
+            lt = torch.nn.functional.nll_loss(torch.log_softmax(xt, 1), torch.tensor(t), weight_t,
+                                              reduction=reduction)
+        else:
+            lo = L.cross_entropy(xo, tc.Tensor(t), weight_o, reduction=reduction, label_smoothing=smoothing)
+            lt = torch.nn.functional.cross_entropy(xt, torch.tensor(t), weight_t, reduction=reduction,
+                                                   label_smoothing=smoothing)
+        g = np.random.default_rng(2).standard_normal(lo.shape)
+        lo.backward(tc.Tensor(g))
+        lt.backward(torch.tensor(g))
+    np.testing.assert_allclose(lo.detach().numpy(), lt.detach().numpy(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(xo.grad.numpy(), xt.grad.numpy(), rtol=1e-12, atol=1e-14)
+    if pattern == "all":
+        assert not np.isnan(xo.grad.numpy()).any()
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.2])
+def test_all_ignored_second_derivative_and_no_warnings(torch, smoothing: float) -> None:
+    import warnings
+
+    x, t, _ = _ignored_case("all", spatial=False)
+    v = np.random.default_rng(3).standard_normal(x.shape)
+    xo = tc.Tensor(x, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no 'invalid value' from numpy: PyTorch warns of nothing either
+        loss = L.cross_entropy(xo, tc.Tensor(t), label_smoothing=smoothing)
+        (g,) = tc.grad(loss, xo, create_graph=True)
+        (hv,) = tc.grad((g * tc.Tensor(v)).sum(), xo, allow_unused=True)
+    xt = torch.tensor(x, requires_grad=True)
+    lt = torch.nn.functional.cross_entropy(xt, torch.tensor(t), label_smoothing=smoothing)
+    (gt,) = torch.autograd.grad(lt, xt, create_graph=True)
+    np.testing.assert_array_equal(g.detach().numpy(), gt.detach().numpy())
+    assert np.isnan(loss.item()) and np.isnan(lt.item())
+    assert hv is None or not hv.numpy().any()
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])

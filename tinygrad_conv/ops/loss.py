@@ -122,6 +122,25 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, ignore
     return _nll(input, t, w, t != ignore_index, reduction)[0]
 
 
+def _kept(per_element: Tensor, valid: np.ndarray) -> Tensor:
+    """The entries of ``per_element`` whose target is not ignored, as a 1-d Tensor (a gather, so an
+    ignored entry takes no part in the reduction and gets a gradient of exactly 0)."""
+    flat = Reshape.apply(per_element, (valid.size,))
+    return Gather.apply(flat, 0, np.flatnonzero(valid))
+
+
+def _reduce_kept(kept: Tensor, reduction: str, denominator: float) -> Tensor:
+    """'sum' or 'mean' of the non-ignored entries, as PyTorch: the mean over no entries at all
+    (every target ignored) is 0/0 = nan, while the gradient stays 0 (PyTorch's backward skips ignored
+    entries; dividing the upstream gradient by the zero total would turn it into nan * 0 = nan)."""
+    total = Sum.apply(kept)
+    if reduction == "sum":
+        return total
+    if kept.shape[0] == 0:
+        return total + float("nan")
+    return total / denominator
+
+
 def _nll(logp: Tensor, t: np.ndarray, w: np.ndarray | None, valid: np.ndarray,
          reduction: str) -> tuple[Tensor, float | None]:
     """The reduced weighted nll of log-probabilities, and the 'mean' denominator when it is not
@@ -129,9 +148,18 @@ def _nll(logp: Tensor, t: np.ndarray, w: np.ndarray | None, valid: np.ndarray,
     picked = _pick(logp, t, valid)
     if w is None and valid.all():
         return _reduce(-picked, reduction), None  # the common case: a plain mean, no masks
-    per = np.where(valid, 1.0 if w is None else w[np.where(valid, t, 0)], 0.0).astype(logp.dtype)
-    denominator = float(per.sum())
-    return _reduce(-(picked * Tensor(per)), reduction, denominator), denominator
+    if reduction == "none" or valid.all():
+        per = np.where(valid, 1.0 if w is None else w[np.where(valid, t, 0)], 0.0).astype(logp.dtype)
+        denominator = float(per.sum())
+        return _reduce(-(picked * Tensor(per)), reduction, denominator), denominator
+    kept = -_kept(picked, valid)
+    if w is None:
+        denominator = float(kept.shape[0])
+    else:
+        per_kept = w[t[valid]]
+        denominator = float(per_kept.sum())
+        kept = kept * Tensor(per_kept)
+    return _reduce_kept(kept, reduction, denominator), denominator
 
 
 def _probability_targets(input: Tensor, target: Tensor, w: np.ndarray | None, reduction: str,
@@ -200,9 +228,13 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, i
     # nll term, so loss = (1 - eps) * nll + eps / C * smooth (PyTorch's definition).
     weighted = logp if w is None else logp * Tensor(w.reshape((n_classes,) + (1,) * (input.ndim - class_dim - 1)))
     smooth = -Sum.apply(weighted, dim=class_dim)
-    if not valid.all():
+    if valid.all():
+        smooth = _reduce(smooth, reduction, denominator)
+    elif reduction == "none":
         smooth = smooth * Tensor(valid.astype(input.dtype))
-    smooth = _reduce(smooth, reduction, denominator)
+    else:
+        assert denominator is not None  # _nll returns it whenever a target is ignored
+        smooth = _reduce_kept(_kept(smooth, valid), reduction, denominator)
     return nll * (1.0 - label_smoothing) + smooth * (label_smoothing / n_classes)
 
 
