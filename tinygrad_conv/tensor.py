@@ -57,7 +57,7 @@ class Tensor:
     """
 
     __slots__ = ("data", "_requires_grad", "grad", "_grad_fn", "_out_idx", "_vbox", "_hooks",
-                 "name", "__weakref__")
+                 "name", "_view", "__weakref__")
     # NumPy defers to our reflected operators (ndarray * Tensor -> Tensor.__rmul__).
     __array_ufunc__ = None
 
@@ -73,6 +73,9 @@ class Tensor:
         self._vbox = [0]
         self._hooks: list[Callable[[Tensor], Any]] | None = None
         self.name: str | None = None
+        # For a view: (base, the view ops from the base, the version last synced, whether it follows
+        # the base's history); see autograd/inplace.py.
+        self._view: tuple[Tensor, tuple[Any, ...], int, bool] | None = None
         if requires_grad:
             self.requires_grad_(True)
 
@@ -89,6 +92,7 @@ class Tensor:
         t._vbox = vbox if vbox is not None else [0]
         t._hooks = None
         t.name = None
+        t._view = None
         return t
 
     # ----------------------------------------------------------------- array attributes
@@ -160,6 +164,7 @@ class Tensor:
     # ----------------------------------------------------------------- autograd attributes
     @property
     def requires_grad(self) -> bool:
+        self._sync()
         return self._requires_grad
 
     @requires_grad.setter
@@ -180,12 +185,29 @@ class Tensor:
     @property
     def is_leaf(self) -> bool:
         """True when no recorded op made this tensor (it was made by the user)."""
+        self._sync()
         return self._grad_fn is None
 
     @property
     def grad_fn(self) -> Node | None:
         """The tape node that produced this tensor (op name, inputs, params), or None for leaves."""
+        self._sync()
         return self._grad_fn
+
+    def _sync(self) -> None:
+        """A view whose base changed in place since it last looked takes the base's new history."""
+        if self._view is not None and self._view[2] != self._vbox[0]:
+            from .autograd.inplace import sync_view
+
+            sync_view(self)
+
+    @property
+    def _base(self) -> Tensor | None:
+        """The tensor whose memory this view shares (None when this tensor is not a view)."""
+        return None if self._view is None else self._view[0]
+
+    def _is_view(self) -> bool:
+        return self._view is not None
 
     def detach(self) -> Tensor:
         """The same data outside the graph (shared memory and version counter, as in PyTorch)."""
@@ -268,86 +290,102 @@ class Tensor:
         return bool(self.data.all())
 
     # ----------------------------------------------------------------- in-place changes
-    def _inplace(self, other: Any, outofplace: Callable[[Tensor, Any], Tensor],
-                 numpy_inplace: Callable[[np.ndarray, Any], None], what: str) -> Tensor:
-        other_rg = isinstance(other, Tensor) and other._requires_grad
-        if is_grad_enabled() and (self._requires_grad or other_rg):
-            if self._requires_grad and self._grad_fn is None:
-                raise RuntimeError(
-                    f"a leaf Tensor that requires grad is being used in an in-place operation "
-                    f"({what}). Wrap the update in `with tinygrad_conv.no_grad():` (as optimisers "
-                    "do), or work on a copy: x = x.clone().")
-            # Tracked: compute out of place and let this tensor take over the new history, so
-            # earlier nodes that saved the old value see the version change at backward.
-            out = outofplace(self, other)
-            self.data, self._grad_fn, self._out_idx = out.data, out._grad_fn, out._out_idx
-            self._requires_grad = True
-        else:
-            if self.data.flags.writeable is False:
-                self.data = self.data.copy()
-            numpy_inplace(self.data, other.data if isinstance(other, Tensor) else other)
-        self._vbox[0] += 1
-        return self
+    # Every in-place method goes through autograd.inplace.modify_in_place: compute the new value
+    # out of place, write it into this tensor's memory, and (when recorded) take over its history.
+    def _inplace(self, what: str, compute: Callable[[Tensor], Any], others: tuple[Any, ...] = (),
+                 casting: str = "same_kind", direct: Callable[[np.ndarray], None] | None = None) -> Tensor:
+        from .autograd.inplace import modify_in_place
+
+        return modify_in_place(self, what, compute, others, casting, direct)
+
+    def _arith_(self, what: str, other: Any, op: Callable[[Tensor, Any], Tensor], ufunc: Any) -> Tensor:
+        """``self op= other`` for the four arithmetic operators."""
+        raw = other.data if isinstance(other, Tensor) else other
+
+        def direct(a: np.ndarray) -> None:
+            try:
+                ufunc(a, raw, out=a, casting="same_kind")
+            except TypeError:  # NumPy's casting error: say it as PyTorch does
+                raise RuntimeError(f"{what}: result type {np.result_type(a, raw)} can't be cast to the "
+                                   f"desired output type {a.dtype}") from None
+            except ValueError:
+                raise RuntimeError(f"{what}: output with shape {list(a.shape)} doesn't match the "
+                                   f"broadcast shape {list(np.broadcast_shapes(a.shape, np.shape(raw)))}"
+                                   ) from None
+
+        return self._inplace(what, lambda old: op(old, other), (other,), direct=direct)
 
     def __iadd__(self, other: Any) -> Tensor:
-        return self._inplace(other, lambda a, b: a + b,
-                             lambda a, b: np.add(a, b, out=a, casting="unsafe"), "+=")
+        return self._arith_("+=", other, lambda a, b: a + b, np.add)
 
     def __isub__(self, other: Any) -> Tensor:
-        return self._inplace(other, lambda a, b: a - b,
-                             lambda a, b: np.subtract(a, b, out=a, casting="unsafe"), "-=")
+        return self._arith_("-=", other, lambda a, b: a - b, np.subtract)
 
     def __imul__(self, other: Any) -> Tensor:
-        return self._inplace(other, lambda a, b: a * b,
-                             lambda a, b: np.multiply(a, b, out=a, casting="unsafe"), "*=")
+        return self._arith_("*=", other, lambda a, b: a * b, np.multiply)
 
     def __itruediv__(self, other: Any) -> Tensor:
-        return self._inplace(other, lambda a, b: a / b,
-                             lambda a, b: np.divide(a, b, out=a, casting="unsafe"), "/=")
+        return self._arith_("/=", other, lambda a, b: a / b, np.divide)
 
-    def add_(self, other: Any, alpha: float = 1.0) -> Tensor:
-        """In-place ``self += alpha * other`` (optimisers use it under no_grad)."""
-        if alpha != 1.0:
-            other = other * alpha
-        return self.__iadd__(other)
+    def add_(self, other: Any, alpha: float = 1) -> Tensor:
+        """In-place ``self += alpha * other``, as ``torch.Tensor.add_``."""
+        return self._arith_("add_", other if alpha == 1 else other * alpha, lambda a, b: a + b, np.add)
 
-    def sub_(self, other: Any, alpha: float = 1.0) -> Tensor:
-        if alpha != 1.0:
-            other = other * alpha
-        return self.__isub__(other)
+    def sub_(self, other: Any, alpha: float = 1) -> Tensor:
+        """In-place ``self -= alpha * other``, as ``torch.Tensor.sub_``."""
+        return self._arith_("sub_", other if alpha == 1 else other * alpha, lambda a, b: a - b, np.subtract)
 
     def mul_(self, other: Any) -> Tensor:
-        return self.__imul__(other)
+        return self._arith_("mul_", other, lambda a, b: a * b, np.multiply)
 
     def div_(self, other: Any) -> Tensor:
-        return self.__itruediv__(other)
+        return self._arith_("div_", other, lambda a, b: a / b, np.divide)
 
-    def copy_(self, src: Any) -> Tensor:
-        """Overwrite the values with ``src`` (broadcast), keeping this tensor's dtype and shape."""
-        def outofplace(a: Tensor, b: Any) -> Tensor:
-            return a * 0 + b
+    def copy_(self, src: Any, non_blocking: bool = False) -> Tensor:
+        """Overwrite the values with ``src`` (broadcast and cast to this tensor's dtype and shape).
 
-        def numpy_copy(a: np.ndarray, b: Any) -> None:
-            np.copyto(a, b, casting="unsafe")
+        Recorded, the gradient goes to ``src``; the old values get none (as ``torch.Tensor.copy_``).
+        """
+        from .ops.elementwise import where
 
-        return self._inplace(src, outofplace, numpy_copy, "copy_")
+        def compute(old: Tensor) -> Tensor:
+            # where(False, old, src): the value of src, and a zero gradient for the old value
+            # (old * 0 + src would turn an inf or NaN in the old value into NaN).
+            keep_old = Tensor._make(np.zeros(old.shape, dtype=bool), False, None, 0, None)
+            return where(keep_old, old, src)
+
+        def direct(a: np.ndarray) -> None:
+            np.copyto(a, src.data if isinstance(src, Tensor) else src, casting="unsafe")
+
+        return self._inplace("copy_", compute, (src,), casting="unsafe", direct=direct)
 
     def zero_(self) -> Tensor:
+        """Fill with zeros, in place."""
         return self.fill_(0)
 
-    def fill_(self, value: float) -> Tensor:
+    def fill_(self, value: Any) -> Tensor:
+        """Fill with ``value`` (a number or a one-element tensor), in place."""
+        if isinstance(value, Tensor) and value.ndim != 0:
+            raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with "
+                               f"{value.ndim} dimensions.")
         return self.copy_(value)
+
+    def clamp_(self, min: Any = None, max: Any = None) -> Tensor:
+        """In-place ``clamp``."""
+        return self._inplace("clamp_", lambda old: old.clamp(min, max), (min, max))
+
+    def relu_(self) -> Tensor:
+        """In-place ``relu``."""
+        return self._inplace("relu_", lambda old: old.relu())
 
     def __setitem__(self, key: Any, value: Any) -> None:
         from .ops.shape import _index_key, index_put
 
-        def outofplace(a: Tensor, b: Any) -> Tensor:
-            return index_put(a, key, b)
+        def direct(a: np.ndarray) -> None:
+            a[_index_key(key)] = value.data if isinstance(value, Tensor) else value
 
-        def numpy_set(a: np.ndarray, b: Any) -> None:
-            a[_index_key(key)] = b
-
-        self._inplace(value, outofplace, numpy_set, "__setitem__")
+        self._inplace("__setitem__", lambda old: index_put(old, key, value), (value,), casting="unsafe",
+                      direct=direct)
 
     def draw(self, **kwargs: Any) -> Any:
         """The graph that produced this tensor, as a graphviz.Digraph (Jupyter shows it inline).

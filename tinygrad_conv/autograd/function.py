@@ -24,6 +24,7 @@ import numpy as np
 
 from ..tensor import Tensor
 from .grad_mode import _set, is_grad_enabled
+from .inplace import sync_view
 from .tape import Node
 from .tape import _anomaly_state as anomaly
 
@@ -151,6 +152,8 @@ class Function:
             record = False
             for a in args:
                 if isinstance(a, Tensor):
+                    if a._view is not None and a._view[2] != a._vbox[0]:
+                        sync_view(a)  # its base changed in place since: take the base's new history
                     datas.append(a.data)
                     if a._requires_grad:
                         needs.append(True)
@@ -192,7 +195,10 @@ class Function:
 
         if not record:
             if not multi:
-                return Tensor._make(arrays[0], False, None, 0, vbox)
+                out = Tensor._make(arrays[0], False, None, 0, vbox)
+                if vbox is not None:
+                    _link_view(out, args, kwargs, cls)
+                return out
             return tuple([Tensor._make(a, False, None, 0, vbox) for a in arrays])
 
         nxt: list[Any] = []
@@ -218,6 +224,8 @@ class Function:
                 else Tensor._make(a, False, None, 0, None) for i, a in enumerate(arrays)])
         else:
             results = (Tensor._make(arrays[0], arrays[0].dtype.kind in "fc", node, 0, vbox),)
+            if vbox is not None:
+                _link_view(results[0], args, kwargs, cls)
         if ctx._to_save:
             ctx._saved = _resolve_saved(ctx._to_save, args, outs, arrays, results)
             ctx._node = weakref.ref(node)
@@ -248,6 +256,18 @@ class Function:
                     f"{type(o).__name__}. Wrap arrays with Tensor(...), or set "
                     "array_forward = True to write forward on NumPy arrays.")
         return outs, tuple([o.data for o in outs]), multi
+
+
+def _link_view(out: Tensor, args: tuple[Any, ...], kwargs: dict[str, Any], cls: type[Function]) -> None:
+    """Remember how the view ``out`` derives from its base (the first tensor that owns its memory),
+    so that an in-place change through it can rebase the base (see inplace.py)."""
+    src = args[0]
+    step = (cls, args[1:], kwargs)
+    if src._view is not None:
+        base, chain = src._view[0], src._view[1] + (step,)
+    else:
+        base, chain = src, (step,)
+    out._view = (base, chain, out._vbox[0], is_grad_enabled())
 
 
 def _check_inputs_unchanged(cls: type[Function], args: tuple[Any, ...], versions: list[Any] | None,

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..autograd.function import Context, Function
+from ..autograd.inplace import replay_view, replay_view_array
 from ..tensor import Tensor
 from .registry import Sample, register
 from .samples import randn
@@ -298,6 +299,59 @@ def _torch_index_put(torch: Any, a: Any, key: Any, v: Any) -> Any:
 
 def index_put(input: Tensor, key: Any, value: Any) -> Tensor:
     return IndexPut.apply(input, key, value)
+
+
+# ------------------------------------------------------------------- writing through a view
+def _copy_slices_samples(rng: np.random.Generator, dtype: Any) -> Any:
+    rows = ((GetItem, ((slice(1, 3),),), {}),)
+    yield Sample((randn(rng, dtype, 4, 3), randn(rng, dtype, 2, 3)), {"chain": rows}, name="rows")
+    column_of_t = ((Permute, ((1, 0),), {}), (GetItem, ((1,),), {}))
+    yield Sample((randn(rng, dtype, 4, 3), randn(rng, dtype, 4)), {"chain": column_of_t},
+                 name="a column of the transpose")
+
+
+def _torch_copy_slices(torch: Any, base: Any, src: Any, chain: Any) -> Any:
+    out = base.clone()
+    view = out
+    for cls, rest, _ in chain:
+        view = view[rest[0]] if cls is GetItem else view.permute(rest[0]) if cls is Permute \
+            else view.reshape(rest[0])
+    view.copy_(src)
+    return out
+
+
+@register("copy_slices", method=False, functional=False, samples=_copy_slices_samples,
+          reference=_torch_copy_slices)
+class CopySlices(Function):
+    """What an in-place change of a view records on its base (PyTorch's ``CopySlices``): a copy of
+    ``base`` whose region ``chain`` (a sequence of view ops) holds ``src``.
+
+    The gradient of the region goes to ``src`` (the view ops applied to the gradient), the rest to
+    the old base (the gradient with the region zeroed: copy_slices again).
+    """
+
+    array_forward = True
+
+    @staticmethod
+    def forward(ctx: Context, base: Any, src: Any, chain: tuple[Any, ...] = ()) -> Any:
+        ctx.chain, ctx.src_shape = chain, np.shape(src)
+        out = base.copy()
+        replay_view_array(out, chain)[...] = src
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, g: Tensor) -> tuple[Any, ...]:
+        g_base = g_src = None
+        if ctx.needs_input_grad[0]:
+            zeros = Tensor._make(np.zeros(ctx.src_shape, dtype=g.dtype), False, None, 0, None)
+            g_base = CopySlices.apply(g, zeros, chain=ctx.chain)
+        if ctx.needs_input_grad[1]:
+            g_src = replay_view(g, ctx.chain)
+        return g_base, g_src
+
+
+def copy_slices(base: Tensor, src: Tensor, chain: tuple[Any, ...]) -> Tensor:
+    return CopySlices.apply(base, src, chain=chain)
 
 
 # ------------------------------------------------------------------- joining
