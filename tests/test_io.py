@@ -250,3 +250,77 @@ def test_checkpoint_file_is_a_plain_npz_for_other_tools(tmp_path: Path) -> None:
     with np.load(tmp_path / "c.npz", allow_pickle=False) as npz:
         assert npz["model/0.weight"].shape == (6, 4)
     assert os.path.getsize(tmp_path / "c.npz") > 0
+
+
+def test_load_accepts_torch_load_arguments(tmp_path: Path) -> None:
+    """``tc.load(path, map_location=..., weights_only=True)`` as PyTorch programs write it."""
+    model = _model()
+    save(model.state_dict(), tmp_path / "m.npz")
+    want = load(tmp_path / "m.npz")
+
+    class CpuDevice:  # what a device object looks like to load: its .type
+        type = "cpu"
+
+        def __str__(self) -> str:
+            return "cpu"
+
+    calls: list[str] = []
+
+    def keep_on_cpu(storage, location):  # PyTorch's documented idiom: lambda storage, loc: storage
+        calls.append(location)
+        return storage
+
+    for kwargs in ({"map_location": "cpu"}, {"map_location": "cpu:0"}, {"map_location": CpuDevice()},
+                   {"map_location": {"cuda:0": "cpu"}}, {"map_location": {"cpu": "cpu"}},
+                   {"map_location": keep_on_cpu}, {"weights_only": True}, {"weights_only": None},
+                   {"map_location": "cpu", "weights_only": True, "mmap": True, "encoding": "latin1"}):
+        _assert_same(tc.load(tmp_path / "m.npz", **kwargs), want)
+    assert calls == ["cpu"] * len(want)
+    doubled = tc.load(tmp_path / "m.npz", map_location=lambda s, loc: s * 2)
+    np.testing.assert_array_equal(doubled["0.weight"].data, 2 * want["0.weight"].data)
+
+
+def test_load_signature_is_torch_load() -> None:
+    import inspect
+
+    torch = pytest.importorskip("torch")
+    ours = inspect.signature(tc.load).parameters
+    theirs = inspect.signature(torch.load).parameters
+    assert list(ours) == list(theirs)
+    assert [p.kind for p in ours.values()] == [p.kind for p in theirs.values()]
+    assert [p.default for p in ours.values()] == [p.default for p in theirs.values()]
+
+
+def test_load_refusals_give_the_reason(tmp_path: Path) -> None:
+    save({"w": tc.Tensor([1.0])}, tmp_path / "w.npz")
+    with pytest.raises(ValueError, match=r"weights_only=False .*unpickl.*run any code"):
+        tc.load(tmp_path / "w.npz", weights_only=False)
+    with pytest.raises(ValueError, match="pickle_module"):
+        tc.load(tmp_path / "w.npz", pickle_module=pickle)
+    with pytest.raises(ValueError, match=r"device 'cuda'.*CPU only"):
+        tc.load(tmp_path / "w.npz", map_location="cuda")
+    with pytest.raises(ValueError, match=r"device 'cuda:1'.*CPU only"):
+        tc.load(tmp_path / "w.npz", map_location={"cpu": "cuda:1"})
+    with pytest.raises(TypeError, match="map_location must be"):
+        tc.load(tmp_path / "w.npz", map_location=3)
+    with pytest.raises(TypeError, match=r"array 'w' of shape \(1,\) and must return"):
+        tc.load(tmp_path / "w.npz", map_location=lambda s, loc: None)
+
+
+def test_save_and_load_file_objects(tmp_path: Path) -> None:
+    import io as pyio
+
+    model = _model()
+    buffer = pyio.BytesIO()
+    tc.save(model.state_dict(), buffer)
+    buffer.seek(0)
+    _assert_same(tc.load(buffer, map_location="cpu"), model.state_dict())
+    with open(tmp_path / "f.npz", "wb") as fh:
+        tc.save({"epoch": 2}, fh)
+    with open(tmp_path / "f.npz", "rb") as fh:
+        assert tc.load(fh) == {"epoch": 2}
+    with open(tmp_path / "f.npz", encoding="latin1") as text:
+        with pytest.raises(TypeError, match="binary mode"):
+            tc.load(text)
+    with pytest.raises(CheckpointError, match="<file object>.*truncated"):
+        tc.load(pyio.BytesIO(b"PK\x03\x04 cut"))

@@ -27,8 +27,9 @@ import tempfile
 import zipfile
 import zlib
 from collections import OrderedDict
+from io import BytesIO
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
@@ -110,8 +111,9 @@ class _Encoder:
                         "those. Save a model's state_dict(), not the model object")
 
 
-def save(obj: Any, path: PathLike) -> None:
-    """Write ``obj`` (a state dict or a checkpoint dict) to ``path`` atomically.
+def save(obj: Any, path: PathLike | IO[bytes]) -> None:
+    """Write ``obj`` (a state dict or a checkpoint dict) to ``path`` atomically, or into a binary
+    file object (``io.BytesIO``, an open file), as ``torch.save`` accepts both.
 
     The temporary file lives next to ``path`` and is renamed over it only once fully written and
     flushed, so the previous file survives a crash or a full disk during the save.
@@ -121,7 +123,10 @@ def save(obj: Any, path: PathLike) -> None:
     meta = json.dumps({"format": FORMAT, "version": VERSION, "tree": tree}, allow_nan=False)
     members = dict(enc.arrays)
     members[META_KEY] = np.frombuffer(meta.encode("utf-8"), dtype=np.uint8)
-    target = Path(path)
+    if hasattr(path, "write"):
+        np.savez(path, **members)  # type: ignore[arg-type]
+        return
+    target = Path(path)  # type: ignore[arg-type]
     directory = target.parent if str(target.parent) else Path(".")
     if not directory.is_dir():
         raise FileNotFoundError(f"save: directory {directory} does not exist; create it first "
@@ -222,21 +227,105 @@ class _Decoder:
         raise self._bad(f"unknown entry type {t!r} (written by a newer version?)")
 
 
-def load(path: PathLike) -> Any:
-    """Read what :func:`save` wrote. Never unpickles: a file that would need pickle is refused.
+def _check_location(where: str, location: Any) -> None:
+    """Refuse a device other than the CPU, naming it (there is no other device to load onto)."""
+    kind = getattr(location, "type", location)  # a device object (device("cpu").type == "cpu") or a string
+    if isinstance(kind, str) and re.fullmatch(r"cpu(:0)?", kind.strip()):
+        return
+    raise ValueError(f"load: map_location {where}asks for device {str(location)!r}, but tinygrad_conv "
+                     "runs on the CPU only (there is no CUDA or other accelerator device); use "
+                     "map_location='cpu' or leave it out")
+
+
+def _apply_map_location(map_location: Any, arrays: dict[str, np.ndarray]) -> None:
+    """Check ``map_location`` as ``torch.load`` reads it. Every array is stored for (and loaded onto)
+    the CPU, so a CPU target changes nothing; a callable is called as PyTorch calls it, with each
+    array (as a Tensor) and the location it was saved from, ``'cpu'``, and must return a Tensor or
+    array of the same shape, which is used instead."""
+    if map_location is None:
+        return
+    if isinstance(map_location, dict):
+        for key, value in map_location.items():
+            if str(key).split(":")[0] == "cpu":  # only a mapping of 'cpu' applies to what we store
+                _check_location(f"{{{key!r}: ...}} ", value)
+        return
+    if callable(map_location) and not hasattr(map_location, "type"):
+        for name, arr in arrays.items():
+            result = map_location(Tensor(arr), "cpu")
+            out = result.data if isinstance(result, Tensor) else result
+            if not isinstance(out, np.ndarray) or out.shape != arr.shape:
+                raise TypeError(f"load: map_location was called with array {name!r} of shape {arr.shape} "
+                                "and must return a Tensor or NumPy array of that shape (or the argument "
+                                f"itself), got {type(result).__name__}")
+            arrays[name] = out
+        return
+    if not isinstance(map_location, str) and not hasattr(map_location, "type"):
+        raise TypeError(f"load: map_location must be None, a device or a string like 'cpu', a dict of "
+                        f"locations, or a callable, got {type(map_location).__name__}")
+    _check_location("", map_location)
+
+
+def load(f: PathLike | IO[bytes], map_location: Any = None, pickle_module: Any = None, *,
+         weights_only: bool | None = None, mmap: bool | None = None, **pickle_load_args: Any) -> Any:
+    """Read what :func:`save` wrote, from a path or a binary file object; ``torch.load``'s signature.
+
+    This is always what PyTorch calls ``weights_only`` loading, and stricter: the file holds only
+    numeric arrays and a JSON structure, and it is never unpickled, so a hostile file can fail to
+    load but can never run code. ``weights_only=False`` (which in PyTorch unpickles arbitrary
+    objects) is refused, as is a ``pickle_module``; ``pickle_load_args`` configure unpickling, which
+    never happens, and are ignored. ``map_location``: None, ``'cpu'``, a CPU device, a dict of
+    locations or a callable, as in PyTorch; arrays always load onto the CPU, and asking for another
+    device raises. ``mmap`` is accepted and changes nothing: the arrays are read into memory.
 
     Raises :class:`CheckpointError` (a ValueError) for a truncated, corrupt or foreign file, and
     FileNotFoundError when there is no file.
+
+    >>> import io as pyio
+    >>> import tinygrad_conv as tc
+    >>> buffer = pyio.BytesIO()
+    >>> tc.save({"w": tc.Tensor([1.0, 2.0])}, buffer)
+    >>> _ = buffer.seek(0)
+    >>> tc.load(buffer, map_location="cpu", weights_only=True)["w"].tolist()
+    [1.0, 2.0]
     """
-    path_s = os.fspath(path)
+    if weights_only is False:
+        raise ValueError("load: weights_only=False is not supported: in PyTorch it unpickles arbitrary "
+                         "Python objects, and unpickling can run any code the file contains. tinygrad_conv "
+                         "checkpoints hold only arrays, numbers, strings and containers and never need "
+                         "pickle; leave weights_only out (or pass True)")
+    if pickle_module is not None:
+        raise ValueError(f"load: pickle_module={pickle_module!r} is not supported: checkpoints are never "
+                         "unpickled (arrays and a JSON structure only)")
+    if weights_only not in (None, True) or mmap not in (None, True, False):
+        raise TypeError(f"load: weights_only and mmap must be bools or None, got weights_only={weights_only!r}, "
+                        f"mmap={mmap!r}")
+    if hasattr(f, "read"):
+        # A file object: read it whole (zip needs to seek, which a pipe or socket cannot).
+        data = f.read()  # type: ignore[union-attr]
+        if not isinstance(data, bytes):
+            raise TypeError(f"load: the file object must be opened in binary mode ('rb'), its read() "
+                            f"returned {type(data).__name__}")
+        name = getattr(f, "name", None)
+        return _load_source(BytesIO(data), str(name) if isinstance(name, str) else "<file object>", map_location)
+    path_s = os.fspath(f)  # type: ignore[arg-type]
     if not os.path.isfile(path_s):
         raise FileNotFoundError(f"load: no checkpoint at {path_s}")
+    return _load_source(path_s, path_s, map_location)
+
+
+def _head(source: str | BytesIO) -> bytes:
+    if isinstance(source, BytesIO):
+        return source.getvalue()[:2]
+    with open(source, "rb") as fh:
+        return fh.read(2)
+
+
+def _load_source(source: str | BytesIO, path_s: str, map_location: Any) -> Any:
     try:
-        with zipfile.ZipFile(path_s) as zf:
+        with zipfile.ZipFile(source) as zf:
             names = zf.namelist()
     except (zipfile.BadZipFile, EOFError, NotImplementedError, ValueError) as exc:
-        with open(path_s, "rb") as fh:
-            head = fh.read(2)
+        head = _head(source)
         hint = (" It looks like a pickle file (e.g. from torch.save or pickle.dump); this loader never "
                 "unpickles, because unpickling can run arbitrary code.") if head[:1] == b"\x80" else \
             " The file may be truncated (an interrupted copy) or not a checkpoint at all."
@@ -250,7 +339,9 @@ def load(path: PathLike) -> Any:
                               "entry (a plain .npz? read it with numpy.load(path, allow_pickle=False))")
     arrays: dict[str, np.ndarray] = {}
     try:
-        with np.load(path_s, allow_pickle=False) as npz:
+        if isinstance(source, BytesIO):
+            source.seek(0)
+        with np.load(source, allow_pickle=False) as npz:
             for key in npz.files:
                 arrays[key] = npz[key]
     except ValueError as exc:
@@ -279,6 +370,7 @@ def load(path: PathLike) -> Any:
         if arr.dtype.kind not in "biufc":
             raise CheckpointError(f"load: refused {path_s}: array {key!r} has dtype {arr.dtype}; only "
                                   "numeric arrays are accepted")
+    _apply_map_location(map_location, arrays)
     return _Decoder(arrays, path_s).decode(meta.get("tree"))
 
 
