@@ -10,6 +10,7 @@
 """
 
 from . import init
+from .activation import CELU, GLU, SELU, Hardsigmoid, Hardswish, LogSigmoid, Mish, PReLU, Softsign
 from .layers import (
     ELU,
     GELU,
@@ -37,7 +38,8 @@ from .layers import (
 from .loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
 from .module import Identity, IncompatibleKeys, Module, ModuleList, Parameter, Sequential
 
-__all__ = ["ELU", "GELU", "AdaptiveAvgPool2d", "AvgPool2d", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d",
+__all__ = ["CELU", "GLU", "SELU", "Hardsigmoid", "Hardswish", "LogSigmoid", "Mish", "PReLU", "Softsign",
+           "ELU", "GELU", "AdaptiveAvgPool2d", "AvgPool2d", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d",
            "Conv2d", "ConvTranspose2d", "CrossEntropyLoss", "Dropout", "Flatten", "Hardtanh", "Identity",
            "IncompatibleKeys", "LeakyReLU", "Linear", "LogSoftmax", "MSELoss", "MaxPool2d", "Module",
            "ModuleList", "NLLLoss", "Parameter", "ReLU", "ReLU6", "Sequential", "SiLU", "Sigmoid", "Softmax",

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..autograd.function import Context, Function
+from ..kernels.activation import sigmoid as _sigmoid_kernel
 from ..tensor import Tensor
 from .registry import Sample, register
 from .samples import away_from_zero, binary, distinct, positive, randn, unary
@@ -235,9 +236,9 @@ class Sigmoid(Function):
 
     @staticmethod
     def forward(ctx: Context, a: Any) -> Any:
-        # exp of a non-positive number never overflows
-        e = np.exp(-np.abs(a))
-        out = np.where(a >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(a.dtype, copy=False)
+        # 1 / (1 + exp(-a)) in cache-sized blocks over threads (exp(-a) = inf gives the limit 0);
+        # the former np.where over the two branches cost 12 ms on 1.2M float32 (issue 15).
+        out = _sigmoid_kernel(a)
         ctx.save_for_backward(out)
         return out
 

@@ -1,0 +1,178 @@
+"""Elementwise kernels for the smooth activations: sigmoid, softplus, log-sigmoid, elu and their slopes.
+
+Each is a short chain of fast NumPy ufuncs (exp, log, tanh have SIMD loops) written into one output
+buffer, instead of ``np.where`` on a random mask (5 ms on 1.2M float32 elements, measured with
+NumPy 2.4, against 0.1-0.4 ms per ufunc pass) or ``np.logaddexp`` / ``np.log1p`` (22 ms and 3.3 ms).
+Large contiguous arrays are processed in cache-sized blocks, split over the threads of
+:mod:`.parallel`; anything else runs the same chain on the whole array, which gives the same values.
+
+>>> import numpy as np
+>>> [round(v, 4) for v in sigmoid(np.array([-1.0, 0.0, 2.0])).tolist()]
+[0.2689, 0.5, 0.8808]
+>>> float(softplus(np.array([-100.0]), 1.0, 20.0)[0]) > 0
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from .parallel import parallel_for
+
+
+@lru_cache(maxsize=8)
+def _zeros(n: int, dtype: np.dtype) -> np.ndarray:
+    # np.maximum(x, 0) takes NumPy's slow loop for a scalar operand (21 us against 5 us per 64K
+    # float32 block with an array of zeros), so the kernels compare with a cached zero block.
+    z = np.zeros(n, dtype=dtype)
+    z.flags.writeable = False
+    return z
+
+
+def _zero_like(x: np.ndarray) -> np.ndarray:
+    """Zeros that broadcast against ``x`` cheaply: a cached flat block for 1-d blocks."""
+    if x.ndim == 1 and x.size <= _BLOCK:
+        return _zeros(_BLOCK, x.dtype)[:x.size]
+    return np.zeros((), dtype=x.dtype)
+
+# 64K elements: 256 KiB per float32 operand, so an output and a scratch block stay in L2 between
+# the passes of a chain, while a 1.2M-element array still makes only ~18 blocks of Python calls.
+_BLOCK = 1 << 16
+_MIN_FAST = 1 << 15
+
+
+def blockwise(fn: Callable[..., None], out: np.ndarray, *arrays: Any) -> np.ndarray:
+    """Run ``fn(out_block, *in_blocks)`` over matching flat blocks of ``out`` and ``arrays``.
+
+    ``fn`` must write its result into ``out_block`` and touch nothing else; it runs with floating
+    point warnings off (exp overflowing to inf is part of these formulas). Inputs of another
+    shape or layout (broadcast, strided, small) get one call on the whole arrays.
+    """
+    fast = (out.size >= _MIN_FAST and out.flags.c_contiguous
+            and all(isinstance(a, np.ndarray) and a.shape == out.shape and a.flags.c_contiguous for a in arrays))
+    if not fast:
+        with np.errstate(all="ignore"):
+            if out.ndim == 0:  # ufuncs on 0-d arrays return scalars, which cannot take out=
+                fn(out.reshape(1), *(np.reshape(a, 1) for a in arrays))
+            else:
+                fn(out, *arrays)
+        return out
+    flat_out = out.reshape(-1)
+    flat = [a.reshape(-1) for a in arrays]
+
+    def body(start: int, stop: int) -> None:
+        # errstate is per thread (a context variable): set it in the pool thread itself.
+        with np.errstate(all="ignore"):
+            for lo in range(start, stop, _BLOCK):
+                hi = min(stop, lo + _BLOCK)
+                fn(flat_out[lo:hi], *(a[lo:hi] for a in flat))
+
+    parallel_for(flat_out.size, body, grain=_MIN_FAST // 2)
+    return out
+
+
+def _sigmoid_into(o: np.ndarray, x: np.ndarray) -> None:
+    # 1 / (1 + exp(-x)): exp(-x) overflows to inf for x < -88 (float32) and 1 / inf = 0, the
+    # limit; relative accuracy holds in both tails (no cancellation), unlike 0.5 * tanh(x/2) + 0.5.
+    np.negative(x, out=o)
+    np.exp(o, out=o)
+    o += 1.0
+    np.reciprocal(o, out=o)
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """1 / (1 + exp(-x)) in x's dtype."""
+    x = np.asarray(x)
+    return blockwise(_sigmoid_into, np.empty(x.shape, dtype=x.dtype), x)
+
+
+def _log1p_of_exp_into(o: np.ndarray, e: np.ndarray) -> None:
+    """o = log(1 + e) for 0 <= e <= 1, accurate for tiny e without np.log1p (3.3 ms on 1.2M
+    float32, against 0.3 ms for np.log): log(u) + (e - (u - 1)) / u with u = 1 + e rounded, the
+    second term correcting the rounding of u to first order. ``e`` is used as scratch."""
+    u = e + 1.0
+    np.subtract(u, 1.0, out=o)
+    np.subtract(e, o, out=o)
+    o /= u
+    np.log(u, out=u)
+    o += u
+
+
+def _softplus_into(o: np.ndarray, x: np.ndarray, beta: float, threshold: float) -> None:
+    # log(1 + exp(z)) = max(z, 0) + log1p(exp(-|z|)), z = beta * x; x itself where z > threshold.
+    z = np.multiply(x, beta, dtype=x.dtype) if beta != 1.0 else x
+    e = np.abs(z)
+    np.negative(e, out=e)
+    np.exp(e, out=e)
+    _log1p_of_exp_into(o, e)
+    o += np.maximum(z, _zero_like(z))
+    if beta != 1.0:
+        o /= beta
+    # Where z > threshold the result is x exactly (PyTorch's linear region): copyto with a mask
+    # writes only those elements, far cheaper than np.where over the whole block.
+    np.copyto(o, x, where=z > threshold)
+
+
+def softplus(x: np.ndarray, beta: float, threshold: float) -> np.ndarray:
+    """log(1 + exp(beta x)) / beta, and x where beta x > threshold (PyTorch's softplus)."""
+    x = np.asarray(x)
+    return blockwise(lambda o, a: _softplus_into(o, a, beta, threshold), np.empty(x.shape, dtype=x.dtype), x)
+
+
+def _log_sigmoid_into(o: np.ndarray, x: np.ndarray) -> None:
+    # log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|)): no overflow, accurate in both tails.
+    e = np.abs(x)
+    np.negative(e, out=e)
+    np.exp(e, out=e)
+    _log1p_of_exp_into(o, e)
+    np.subtract(np.minimum(x, _zero_like(x)), o, out=o)
+
+
+def log_sigmoid(x: np.ndarray) -> np.ndarray:
+    """log(1 / (1 + exp(-x))) in x's dtype."""
+    x = np.asarray(x)
+    return blockwise(_log_sigmoid_into, np.empty(x.shape, dtype=x.dtype), x)
+
+
+def _elu_into(o: np.ndarray, x: np.ndarray, alpha: float) -> None:
+    # max(x, 0) + alpha * expm1(min(x, 0)): NaN stays NaN (both parts propagate it).
+    zero = _zero_like(x)
+    np.minimum(x, zero, out=o)
+    np.expm1(o, out=o)
+    if alpha != 1.0:
+        o *= alpha
+    o += np.maximum(x, zero)
+
+
+def elu(x: np.ndarray, alpha: float) -> np.ndarray:
+    """x where x > 0, else alpha * (exp(x) - 1)."""
+    x = np.asarray(x)
+    return blockwise(lambda o, a: _elu_into(o, a, alpha), np.empty(x.shape, dtype=x.dtype), x)
+
+
+def _elu_grad_into(o: np.ndarray, g: np.ndarray, x: np.ndarray, alpha: float) -> None:
+    # slope = 1 where x > 0, else alpha * exp(x) (alpha at 0, NaN at NaN, as PyTorch); the exp is
+    # of min(x, 0), so the branch not taken never holds inf.
+    pos = np.greater(x, 0)
+    np.minimum(x, _zero_like(x), out=o)
+    np.exp(o, out=o)
+    o *= alpha
+    # A select without a branch (np.copyto(where=) on a random mask costs 10x): zero the slope
+    # where x > 0, then add 1 there; both exact.
+    np.multiply(o, np.logical_not(pos), out=o)
+    np.add(o, pos, out=o)
+    o *= g
+
+
+def elu_grad(g: np.ndarray, x: np.ndarray, alpha: float) -> np.ndarray:
+    """g * elu'(x)."""
+    dtype = np.result_type(g, x)
+    g = np.asarray(g, dtype=dtype)
+    x = np.asarray(x, dtype=dtype)
+    if g.shape != x.shape:
+        g, x = np.broadcast_arrays(g, x)
+    return blockwise(lambda o, a, b: _elu_grad_into(o, a, b, alpha), np.empty(x.shape, dtype=dtype), g, x)
