@@ -32,7 +32,7 @@ make every copy and add a few long runs.
    forward + backward peaks well under the whole-batch column matrix (B4: 0.41x of 18.9 MB).
 
 Layouts measured against these (whole-batch (N*OH*OW, K), (K, N*OH*OW) and per-sample columns)
-are in ``benchmarks/scratch_conv_layouts.py``.
+are in ``benchmarks/experiments/conv_layouts.py``.
 """
 
 from __future__ import annotations

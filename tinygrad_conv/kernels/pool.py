@@ -232,7 +232,8 @@ def max_unpool2d(dy: np.ndarray, indices: np.ndarray, output_size: Pair) -> np.n
     per_plane = indices.shape[2] * indices.shape[3]  # explicit: -1 cannot be inferred when N*C == 0
     flat = indices.reshape(p_total, per_plane) + _plane_starts(p_total, plane, 1)
     # np.add.at on float arrays with an int64 index has a fast path in NumPy >= 1.25 and beats
-    # np.bincount (which works in float64) by several times here; see benchmarks.
+    # np.bincount (which works in float64) by several times here (benchmarks/experiments/pool_kernels.py
+    # --variants).
     dx = np.zeros(p_total * plane + 1, dtype=dy.dtype)
     if indices.size and indices.min() < 0:
         flat[indices.reshape(p_total, per_plane) < 0] = p_total * plane  # a spare slot, dropped below

@@ -1,8 +1,9 @@
-"""Scratch benchmark: column-matrix layouts for conv2d forward + backward, against PyTorch.
+"""Experiment: column-matrix layouts for conv2d forward + backward, against PyTorch.
 
 Kernel level (plain arrays, no tape): forward + input gradient + weight gradient + bias sum,
 the same work ``y = conv2d(x, w, b); y.backward(dy)`` does in PyTorch, for the cases of
-``/work/shared/benchmark-cases.json`` (or the copy named by ``--cases``).
+project's benchmark cases (B1-B6, T1; the same shapes as ``benchmarks/bench_conv.py``), or of the JSON
+file named by ``--cases-file``.
 
 Layouts compared (all im2col + one GEMM per pass; the first three process the whole batch):
 
@@ -11,7 +12,7 @@ Layouts compared (all im2col + one GEMM per pass; the first three process the wh
 - ``nk``:   per-sample batched (N, C*kh*kw, OH*OW), y[n] = w @ cols[n]
 - ``ours``: tinygrad_conv.kernels.conv (phase layout, flat rows with a pitch, cache-sized chunks)
 
-Run: ``python benchmarks/scratch_conv_layouts.py [--repeats 5] [--cases B1,B4] [--memory]``.
+Run: ``python benchmarks/experiments/conv_layouts.py [--repeats 5] [--cases B1,B4] [--memory]``.
 Times are min (and median) over repeats after warm-up, each variant timed in its own block (see
 ``blocked``), ``--rounds`` times over; the machines are noisy, so compare ratios, not times.
 """
@@ -30,11 +31,24 @@ from pathlib import Path
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository, for tinygrad_conv
 
 from tinygrad_conv.kernels import conv as K  # noqa: E402
 
-CASES_FILE = Path("/work/shared/benchmark-cases.json")
+# The benchmark cases (the shapes bench_conv.py reports), in the layout of a --cases-file JSON file.
+CASES = {
+    "conv2d": [
+        {"id": "B1", "input": [64, 1, 28, 28], "weight": [8, 1, 5, 5], "stride": 1, "padding": 0},
+        {"id": "B2", "input": [64, 8, 12, 12], "weight": [16, 8, 5, 5], "stride": 1, "padding": 0},
+        {"id": "B3", "input": [32, 3, 32, 32], "weight": [64, 3, 3, 3], "stride": 1, "padding": 1},
+        {"id": "B4", "input": [32, 64, 16, 16], "weight": [64, 64, 3, 3], "stride": 1, "padding": 1},
+        {"id": "B5", "input": [32, 64, 32, 32], "weight": [128, 64, 3, 3], "stride": 2, "padding": 1},
+        {"id": "B6", "input": [8, 256, 14, 14], "weight": [256, 256, 3, 3], "stride": 1, "padding": 1},
+    ],
+    "conv_transpose2d": [
+        {"id": "T1", "input": [32, 64, 16, 16], "weight": [64, 32, 4, 4], "stride": 2, "padding": 1},
+    ],
+}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -234,13 +248,13 @@ def main() -> None:
     ap.add_argument("--cases", default="", help="comma-separated ids, default all conv2d cases + T1")
     ap.add_argument("--layouts", default="rows,kn,nk,ours")
     ap.add_argument("--memory", action="store_true", help="also report peak memory for B4 and B6")
-    ap.add_argument("--cases-file", default=str(CASES_FILE))
+    ap.add_argument("--cases-file", default="", help="a JSON file of cases instead of the built-in ones")
     args = ap.parse_args()
 
     import torch
 
     torch.set_num_threads(2)
-    spec = json.loads(Path(args.cases_file).read_text())
+    spec = json.loads(Path(args.cases_file).read_text()) if args.cases_file else CASES
     wanted = set(filter(None, args.cases.split(",")))
     layouts = args.layouts.split(",")
 

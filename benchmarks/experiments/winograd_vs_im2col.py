@@ -1,10 +1,10 @@
-"""Scratch benchmark: Winograd F(2x2, 3x3) against im2col for 3x3 stride-1 convs, per shape.
+"""Experiment: Winograd F(2x2, 3x3) against im2col for 3x3 stride-1 convs, per shape.
 
 Kernel level (plain arrays, no tape): forward + input gradient + weight gradient, float32, on the
 3x3 stride-1 cases of the benchmark file (B4, B6) and a grid of channel counts and image sizes.
 This is the measurement behind ``winograd.MIN_CHANNELS`` and ``winograd.applies``.
 
-Run: ``python benchmarks/scratch_winograd.py [--repeats 25]``.
+Run: ``python benchmarks/experiments/winograd_vs_im2col.py [--repeats 25]``.
 
 The process first churns through every case once (fresh processes page in memory slowly, and the
 first case measured would pay for it), then alternates the two kernels case by case, so drifts in
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository, for tinygrad_conv
 
 from tinygrad_conv.kernels import conv as K  # noqa: E402
 from tinygrad_conv.kernels import winograd as W  # noqa: E402

@@ -1,6 +1,6 @@
-"""Scratch benchmark: max_pool2d forward + backward kernels vs PyTorch on cases P1-P3.
+"""Experiment: max_pool2d forward + backward kernels vs PyTorch on cases P1-P3.
 
-Run: python benchmarks/scratch_pool_kernels.py [--repeats 5] [--variants]
+Run: python benchmarks/experiments/pool_kernels.py [--repeats 5] [--variants]
 Times are milliseconds, min (and median) over repeats after one warm-up, ours and PyTorch's
 measured alternately in the same process; ratios are ours / PyTorch's. The backward of ours is
 max_unpool2d with the saved indices; both sides use the same fixed random upstream gradient.
@@ -10,28 +10,24 @@ With --variants it also times the alternatives that were tried for each step.
 from __future__ import annotations
 
 import argparse
-import json
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
-from timing import timed
 
-from tinygrad_conv.kernels import pool
+HERE = Path(__file__).resolve()
+sys.path[:0] = [str(HERE.parents[2]), str(HERE.parents[1])]  # the repository (tinygrad_conv), benchmarks (timing)
 
-CASES = Path(__file__).resolve().parent.parent.parent / "shared" / "benchmark-cases.json"
-DEFAULT_CASES = [
+from timing import timed  # noqa: E402
+
+from tinygrad_conv.kernels import pool  # noqa: E402
+
+CASES = [
     {"id": "P1", "input": [64, 16, 24, 24], "kernel_size": 2, "stride": 2},
     {"id": "P2", "input": [32, 64, 32, 32], "kernel_size": 2, "stride": 2},
     {"id": "P3", "input": [32, 64, 32, 32], "kernel_size": 3, "stride": 2, "padding": 1},
 ]
-
-
-def load_cases() -> list[dict]:
-    for path in (CASES, Path("/work/shared/benchmark-cases.json")):
-        if path.exists():
-            return json.loads(path.read_text())["max_pool2d"]
-    return DEFAULT_CASES
 
 
 def pair(v) -> tuple[int, int]:
@@ -126,7 +122,7 @@ def main() -> None:
 
     torch.set_num_threads(2)
     rng = np.random.default_rng(0)
-    rows = [bench_case(case, rng, args.repeats, args.variants) for case in load_cases()]
+    rows = [bench_case(case, rng, args.repeats, args.variants) for case in CASES]
     print("| case | ours ms | torch ms | ratio | ours median | torch median | our fwd | our bwd |")
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
