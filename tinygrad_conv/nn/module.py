@@ -25,6 +25,7 @@ layer made it and the graph drawer can group ops by layer.
 from __future__ import annotations
 
 import threading
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, NamedTuple
@@ -34,6 +35,7 @@ import numpy as np
 from ..autograd.grad_mode import no_grad
 from ..autograd.tape import current_scope, scope
 from ..tensor import Tensor
+from ..utils.hooks import RemovableHandle
 
 # The modules whose forward is running in this thread, innermost last, with their scope paths.
 _running = threading.local()
@@ -94,6 +96,14 @@ class Module:
     _non_persistent: set[str]
     _modules: dict[str, Module | None]
     _scope_name: str
+    _forward_pre_hooks: OrderedDict[int, Callable[..., Any]]
+    _forward_pre_hooks_with_kwargs: OrderedDict[int, bool]
+    _forward_hooks: OrderedDict[int, Callable[..., Any]]
+    _forward_hooks_with_kwargs: OrderedDict[int, bool]
+    _forward_hooks_always_called: OrderedDict[int, bool]
+    _backward_pre_hooks: OrderedDict[int, Callable[..., Any]]
+    _backward_hooks: OrderedDict[int, Callable[..., Any]]
+    _is_full_backward_hook: bool | None
 
     def __init__(self) -> None:
         d = self.__dict__
@@ -105,6 +115,16 @@ class Module:
         # The attribute name this module was last assigned to in a parent ('' for a root): the
         # last part of its scope path, set by the parent's __setattr__.
         d["_scope_name"] = ""
+        # Hooks by handle id, in call order (as PyTorch's), and the per-hook flags.
+        d["_forward_pre_hooks"] = OrderedDict()
+        d["_forward_pre_hooks_with_kwargs"] = OrderedDict()
+        d["_forward_hooks"] = OrderedDict()
+        d["_forward_hooks_with_kwargs"] = OrderedDict()
+        d["_forward_hooks_always_called"] = OrderedDict()
+        d["_backward_pre_hooks"] = OrderedDict()
+        d["_backward_hooks"] = OrderedDict()
+        # True: the backward hooks are full ones; False: the older kind; None: none yet.
+        d["_is_full_backward_hook"] = None
 
     # ------------------------------------------------------------------ registration
     def _registry(self, kind: str) -> dict[str, Any]:
@@ -244,9 +264,190 @@ class Module:
         running.append((self, path))
         try:
             with scope(path):
+                d = self.__dict__
+                if (d.get("_forward_pre_hooks") or d.get("_forward_hooks") or d.get("_backward_hooks")
+                        or d.get("_backward_pre_hooks")):
+                    return self._call_with_hooks(args, kwargs)
                 return self.forward(*args, **kwargs)
         finally:
             running.pop()
+
+    def _call_with_hooks(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """``forward`` with the module's hooks around it, in PyTorch's order: forward pre-hooks,
+        the backward hooks' input side, forward, forward hooks, the backward hooks' output side."""
+        from ..utils.hooks import BackwardHook, attach_legacy_hooks
+
+        result = None
+        called_always: set[int] = set()
+        try:
+            full_hooks: list[Callable[..., Any]] = []
+            legacy_hooks: list[Callable[..., Any]] = []
+            if self._backward_hooks:
+                if self._is_full_backward_hook:
+                    full_hooks = list(self._backward_hooks.values())
+                else:
+                    legacy_hooks = list(self._backward_hooks.values())
+            pre_hooks = list(self._backward_pre_hooks.values())
+            for hook_id, hook in list(self._forward_pre_hooks.items()):
+                if hook_id in self._forward_pre_hooks_with_kwargs:
+                    new = hook(self, args, kwargs)
+                    if new is not None:
+                        if isinstance(new, tuple) and len(new) == 2:
+                            args, kwargs = new
+                        else:
+                            raise RuntimeError("forward pre-hook must return None or a tuple of (new_args, "
+                                               f"new_kwargs), but got {new}.")
+                else:
+                    new = hook(self, args)
+                    if new is not None:
+                        args = new if isinstance(new, tuple) else (new,)
+            bw_hook = None
+            if full_hooks or pre_hooks:
+                bw_hook = BackwardHook(self, full_hooks, pre_hooks)
+                args = bw_hook.setup_input_hook(args)
+            result = self.forward(*args, **kwargs)
+            for hook_id, hook in list(self._forward_hooks.items()):
+                if hook_id in self._forward_hooks_always_called:
+                    called_always.add(hook_id)
+                if hook_id in self._forward_hooks_with_kwargs:
+                    new = hook(self, args, kwargs, result)
+                else:
+                    new = hook(self, args, result)
+                if new is not None:
+                    result = new
+            if bw_hook is not None:
+                if not isinstance(result, (Tensor, tuple)):
+                    warnings.warn("For backward hooks to be called, module output should be a Tensor or a "
+                                  f"tuple of Tensors but received {type(result)}", stacklevel=3)
+                result = bw_hook.setup_output_hook(result)
+            if legacy_hooks:
+                attach_legacy_hooks(self, result, legacy_hooks)
+            return result
+        except Exception:
+            # Hooks registered with always_call=True still run when forward (or a hook) raised.
+            for hook_id, hook in list(self._forward_hooks.items()):
+                if hook_id not in self._forward_hooks_always_called or hook_id in called_always:
+                    continue
+                try:
+                    if hook_id in self._forward_hooks_with_kwargs:
+                        new = hook(self, args, kwargs, result)
+                    else:
+                        new = hook(self, args, result)
+                    if new is not None:
+                        result = new
+                except Exception as e:
+                    warnings.warn("module forward hook with ``always_call=True`` raised an exception that was "
+                                  f"silenced as another error was raised in forward: {e}", stacklevel=3)
+            raise
+
+    # ------------------------------------------------------------------ hooks
+    def register_forward_pre_hook(self, hook: Callable[..., Any], *, prepend: bool = False,
+                                  with_kwargs: bool = False) -> RemovableHandle:
+        """Call ``hook(module, args)`` before every ``forward``; a returned value replaces ``args``
+        (a non-tuple is wrapped in one). With ``with_kwargs=True`` the hook is
+        ``hook(module, args, kwargs)`` and may return ``(new_args, new_kwargs)``. ``prepend``
+        runs it before the hooks already registered.
+
+        >>> import tinygrad_conv as tc
+        >>> from tinygrad_conv import nn
+        >>> relu = nn.ReLU()
+        >>> h = relu.register_forward_pre_hook(lambda m, args: (-args[0],))
+        >>> relu(tc.tensor([1.0, -2.0])).tolist()
+        [0.0, 2.0]
+        >>> h.remove()
+        """
+        handle = RemovableHandle(self._forward_pre_hooks, extra_dict=self._forward_pre_hooks_with_kwargs)
+        self._forward_pre_hooks[handle.id] = hook
+        if with_kwargs:
+            self._forward_pre_hooks_with_kwargs[handle.id] = True
+        if prepend:
+            self._forward_pre_hooks.move_to_end(handle.id, last=False)
+        return handle
+
+    def register_forward_hook(self, hook: Callable[..., Any], *, prepend: bool = False, with_kwargs: bool = False,
+                              always_call: bool = False) -> RemovableHandle:
+        """Call ``hook(module, args, output)`` after every ``forward``; a returned value replaces
+        the output. With ``with_kwargs=True`` the hook is ``hook(module, args, kwargs, output)``;
+        with ``always_call=True`` it also runs when forward raises (with output None).
+
+        >>> import tinygrad_conv as tc
+        >>> from tinygrad_conv import nn
+        >>> shapes = []
+        >>> lin = nn.Linear(3, 2)
+        >>> h = lin.register_forward_hook(lambda m, args, out: shapes.append(out.shape))
+        >>> _ = lin(tc.ones(4, 3)); shapes
+        [(4, 2)]
+        >>> h.remove()
+        """
+        handle = RemovableHandle(self._forward_hooks, extra_dict=[self._forward_hooks_with_kwargs,
+                                                                  self._forward_hooks_always_called])
+        self._forward_hooks[handle.id] = hook
+        if with_kwargs:
+            self._forward_hooks_with_kwargs[handle.id] = True
+        if always_call:
+            self._forward_hooks_always_called[handle.id] = True
+        if prepend:
+            self._forward_hooks.move_to_end(handle.id, last=False)
+        return handle
+
+    def register_full_backward_pre_hook(self, hook: Callable[..., Any], prepend: bool = False) -> RemovableHandle:
+        """Call ``hook(module, grad_output)`` when the gradients with respect to the module's
+        outputs are computed; a returned tuple replaces ``grad_output`` (same length).
+
+        >>> import tinygrad_conv as tc
+        >>> from tinygrad_conv import nn
+        >>> lin = nn.Linear(2, 2)
+        >>> h = lin.register_full_backward_pre_hook(lambda m, go: (go[0] * 0,))
+        >>> x = tc.ones(1, 2, requires_grad=True)
+        >>> lin(x).sum().backward(); x.grad.tolist()
+        [[0.0, 0.0]]
+        >>> h.remove()
+        """
+        handle = RemovableHandle(self._backward_pre_hooks)
+        self._backward_pre_hooks[handle.id] = hook
+        if prepend:
+            self._backward_pre_hooks.move_to_end(handle.id, last=False)
+        return handle
+
+    def register_full_backward_hook(self, hook: Callable[..., Any], prepend: bool = False) -> RemovableHandle:
+        """Call ``hook(module, grad_input, grad_output)`` when the gradients with respect to the
+        module's positional inputs are computed. ``grad_input`` has one entry per positional
+        argument (None for non-tensors and tensors that do not require grad), ``grad_output`` one
+        per output; a returned tuple replaces ``grad_input``. The inputs and outputs pass through
+        an identity op, so the hook also fires when the module changes nothing.
+
+        >>> import tinygrad_conv as tc
+        >>> from tinygrad_conv import nn
+        >>> norms = []
+        >>> lin = nn.Linear(2, 2)
+        >>> h = lin.register_full_backward_hook(lambda m, gi, go: norms.append(len(gi)))
+        >>> lin(tc.ones(1, 2, requires_grad=True)).sum().backward(); norms
+        [1]
+        >>> h.remove()
+        """
+        if self._is_full_backward_hook is False:
+            raise RuntimeError("Cannot use both regular backward hooks and full backward hooks on a single Module. "
+                               "Please use only one of them.")
+        self.__dict__["_is_full_backward_hook"] = True
+        handle = RemovableHandle(self._backward_hooks)
+        self._backward_hooks[handle.id] = hook
+        if prepend:
+            self._backward_hooks.move_to_end(handle.id, last=False)
+        return handle
+
+    def register_backward_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
+        """The older backward hook (deprecated in PyTorch in favour of
+        ``register_full_backward_hook``): ``hook(module, grad_input, grad_output)`` is registered
+        on the op that made the module's (first) output, so ``grad_input`` holds the gradients of
+        that last op's inputs (for Conv2d: input, weight, bias), whatever the module did before.
+        """
+        if self._is_full_backward_hook is True:
+            raise RuntimeError("Cannot use both regular backward hooks and full backward hooks on a single Module. "
+                               "Please use only one of them.")
+        self.__dict__["_is_full_backward_hook"] = False
+        handle = RemovableHandle(self._backward_hooks)
+        self._backward_hooks[handle.id] = hook
+        return handle
 
     @property
     def type_name(self) -> str:
@@ -264,16 +465,19 @@ class Module:
         for _, p in self.named_parameters(recurse=recurse):
             yield p
 
-    def named_buffers(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Tensor]]:
-        """(dotted name, buffer) pairs; a buffer shared by two layers is listed once."""
-        yield from self._named_members("_buffers", prefix, recurse, True)
+    def named_buffers(self, prefix: str = "", recurse: bool = True,
+                      remove_duplicate: bool = True) -> Iterator[tuple[str, Tensor]]:
+        """(dotted name, buffer) pairs; a buffer shared by two layers is listed once (unless
+        ``remove_duplicate=False``)."""
+        yield from self._named_members("_buffers", prefix, recurse, remove_duplicate)
 
     def _named_members(self, table: str, prefix: str, recurse: bool,
                        remove_duplicate: bool) -> Iterator[tuple[str, Any]]:
         """The entries of each module's ``table`` (``_parameters`` or ``_buffers``) with dotted
         names, skipping None and, with ``remove_duplicate``, entries already listed."""
         seen: set[int] = set()
-        mods = self.named_modules(prefix=prefix) if recurse else iter([(prefix, self)])
+        mods = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse \
+            else iter([(prefix, self)])
         for mod_prefix, mod in mods:
             for name, member in getattr(mod, table).items():
                 if member is None or (remove_duplicate and id(member) in seen):
@@ -296,19 +500,28 @@ class Module:
         for _, m in self.named_children():
             yield m
 
-    def named_modules(self, memo: set[int] | None = None, prefix: str = "") -> Iterator[tuple[str, Module]]:
-        """(dotted path, module) for this module and every descendant, parents first. The paths
-        are the scope paths ops are recorded under when this module is the root."""
+    def named_modules(self, memo: set[Any] | None = None, prefix: str = "",
+                      remove_duplicate: bool = True) -> Iterator[tuple[str, Module]]:
+        """(dotted path, module) for this module and every descendant, parents first; a module
+        reached twice is listed once unless ``remove_duplicate=False``. The paths are the scope
+        paths ops are recorded under when this module is the root.
+
+        >>> from tinygrad_conv import nn
+        >>> lin = nn.Linear(2, 2)
+        >>> [name for name, _ in nn.Sequential(lin, lin).named_modules(remove_duplicate=False)]
+        ['', '0', '1']
+        """
         if memo is None:
             memo = set()
-        if id(self) in memo:
-            return
-        memo.add(id(self))
+        if remove_duplicate:
+            if id(self) in memo:
+                return
+            memo.add(id(self))
         yield prefix, self
         for name, m in self._modules.items():
             if m is None:
                 continue
-            yield from m.named_modules(memo, f"{prefix}.{name}" if prefix else name)
+            yield from m.named_modules(memo, f"{prefix}.{name}" if prefix else name, remove_duplicate)
 
     def modules(self) -> Iterator[Module]:
         for _, m in self.named_modules():
