@@ -76,7 +76,7 @@ class Conv(NamedTuple):
 
 
 @st.composite
-def conv_problems(draw, dtype=np.float64) -> Conv:
+def conv_problems(draw) -> Conv:
     """Kernels 1-4 (non-square too), strides and dilations 1-3, asymmetric padding 0-3, 1-3 groups
     (so depthwise convs too), and inputs from the smallest the kernel fits up to 6 larger."""
     groups = draw(st.integers(1, 3))
@@ -86,10 +86,10 @@ def conv_problems(draw, dtype=np.float64) -> Conv:
     hw = [draw(st.integers(max(1, dilation[a] * (kernel[a] - 1) + 1 - sum(padding[a])),
                            max(1, dilation[a] * (kernel[a] - 1) + 1 - sum(padding[a])) + 6)) for a in (0, 1)]
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    x = rng.standard_normal((draw(st.integers(1, 2)), c, hw[0], hw[1])).astype(dtype)
-    w = rng.standard_normal((f, c // groups) + kernel).astype(dtype)
+    x = rng.standard_normal((draw(st.integers(1, 2)), c, hw[0], hw[1]))
+    w = rng.standard_normal((f, c // groups) + kernel)
     y_shape = R.conv2d(x, w, stride, padding, dilation, groups).shape
-    return Conv(x, w, rng.standard_normal(y_shape).astype(dtype), stride, padding, dilation, groups)
+    return Conv(x, w, rng.standard_normal(y_shape), stride, padding, dilation, groups)
 
 
 @FEW
