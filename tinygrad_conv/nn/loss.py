@@ -93,3 +93,85 @@ class BCEWithLogitsLoss(Module):
 
     def extra_repr(self) -> str:
         return f"reduction={self.reduction!r}"
+
+
+# ------------------------------------------------------------------------------------- issue 15's losses
+class _LegacyReductionLoss(Module):
+    """A loss taking PyTorch's deprecated ``size_average`` / ``reduce``, folded into ``reduction``."""
+
+    def __init__(self, size_average: bool | None = None, reduce: bool | None = None, reduction: str = "mean") -> None:
+        super().__init__()
+        self.reduction = L._legacy_reduction(size_average, reduce, reduction)
+
+
+class BCELoss(_LegacyReductionLoss):
+    """Binary cross entropy of probabilities (see ``binary_cross_entropy``).
+
+    >>> import tinygrad_conv as tc
+    >>> from tinygrad_conv import nn
+    >>> round(nn.BCELoss()(tc.Tensor([0.8, 0.1]), tc.Tensor([1.0, 0.0])).item(), 4)
+    0.1643
+    """
+
+    weight: Tensor | None
+
+    def __init__(self, weight: Any = None, size_average: bool | None = None, reduce: bool | None = None,
+                 reduction: str = "mean") -> None:
+        super().__init__(size_average, reduce, reduction)
+        self.register_buffer("weight", _buffer(weight))
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return L.binary_cross_entropy(input, target, weight=self.weight, reduction=self.reduction)
+
+
+class L1Loss(_LegacyReductionLoss):
+    """Mean absolute error (see ``l1_loss``)."""
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return L.l1_loss(input, target, reduction=self.reduction)
+
+
+class SmoothL1Loss(_LegacyReductionLoss):
+    """Quadratic below ``beta``, linear above (see ``smooth_l1_loss``)."""
+
+    def __init__(self, size_average: bool | None = None, reduce: bool | None = None, reduction: str = "mean",
+                 beta: float = 1.0) -> None:
+        super().__init__(size_average, reduce, reduction)
+        self.beta = beta
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return L.smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
+
+
+class HuberLoss(Module):
+    """Quadratic up to ``delta``, linear (with slope delta) above (see ``huber_loss``)."""
+
+    def __init__(self, reduction: str = "mean", delta: float = 1.0) -> None:
+        super().__init__()
+        self.reduction, self.delta = reduction, delta
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return L.huber_loss(input, target, reduction=self.reduction, delta=self.delta)
+
+
+class KLDivLoss(_LegacyReductionLoss):
+    """KL divergence of the target from log-probabilities (see ``kl_div``); use ``reduction='batchmean'``."""
+
+    def __init__(self, size_average: bool | None = None, reduce: bool | None = None, reduction: str = "mean",
+                 log_target: bool = False) -> None:
+        super().__init__(size_average, reduce, reduction)
+        self.log_target = log_target
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return L.kl_div(input, target, reduction=self.reduction, log_target=self.log_target)
+
+
+class CosineSimilarity(Module):
+    """Cosine similarity of two inputs along ``dim`` (see ``cosine_similarity``)."""
+
+    def __init__(self, dim: int = 1, eps: float = 1e-8) -> None:
+        super().__init__()
+        self.dim, self.eps = dim, eps
+
+    def forward(self, x1: Tensor, x2: Tensor) -> Tensor:
+        return L.cosine_similarity(x1, x2, self.dim, self.eps)

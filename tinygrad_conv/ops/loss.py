@@ -14,12 +14,14 @@ do. Class weights and targets are constants (they take no gradient). Arguments a
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
 
+from ..autograd.function import Context, Function
 from ..tensor import Tensor
-from .elementwise import Abs, Exp, Log, Maximum, Mul, Sub
+from .elementwise import Abs, Clamp, Exp, Log, Maximum, Mul, Sub, Where, clamp
 from .reduce import LogSoftmax, Mean, Sum
 from .registry import Sample, register
 from .samples import randn
@@ -367,3 +369,322 @@ register("binary_cross_entropy_with_logits", method=False, samples=_bce_samples,
          )(binary_cross_entropy_with_logits)
 
 __all__ = ["binary_cross_entropy_with_logits", "cross_entropy", "mse_loss", "nll_loss"]
+
+
+# ------------------------------------------------------------------------------------- issue 15's losses
+# binary_cross_entropy, l1_loss, smooth_l1_loss, huber_loss, kl_div, cosine_similarity: PyTorch's
+# signatures (with the legacy size_average / reduce), defaults, errors and gradients.
+
+
+def _legacy_reduction(size_average: bool | None, reduce: bool | None, reduction: str) -> str:
+    """PyTorch's mapping of the deprecated ``size_average`` / ``reduce`` onto ``reduction`` (with its warning)."""
+    if size_average is None and reduce is None:
+        return reduction
+    warnings.warn("size_average and reduce args will be deprecated, please use reduction='none', 'mean' or "
+                  "'sum' instead.", stacklevel=3)
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    if not reduce:
+        return "none"
+    return "mean" if size_average else "sum"
+
+
+def _warn_broadcast(input: Tensor, target: Tensor) -> None:
+    if target.shape != input.shape:
+        warnings.warn(f"Using a target size ({target.shape}) that is different to the input size ({input.shape}). "
+                      "This will likely lead to incorrect results due to broadcasting. Please ensure they have "
+                      "the same size.", stacklevel=3)
+
+
+def _broadcast_pair(input: Tensor, target: Tensor, fn: str) -> None:
+    try:
+        np.broadcast_shapes(input.shape, target.shape)
+    except ValueError:
+        raise ValueError(f"{fn}: input shape {input.shape} and target shape {target.shape} do not broadcast "
+                         "against each other") from None
+
+
+def _float_tensor(x: Any, fn: str, arg: str) -> Tensor:
+    t = _as_tensor(x, fn, arg)
+    if t.dtype.kind != "f":
+        raise TypeError(f"{fn}: {arg} must be a floating point tensor, got {t.dtype}; convert with .float()")
+    return t
+
+
+class BinaryCrossEntropy(Function):
+    """-w (t log x + (1 - t) log(1 - x)) per element, each log clamped to >= -100 (as PyTorch).
+
+    The gradients are PyTorch's: for x, g w (x - t) / max(x (1 - x), 1e-12) (finite at 0 and 1);
+    for t, g w (log(1 - x) - log(x)). Both are written with registered ops.
+    """
+
+    name = "binary_cross_entropy"
+    array_forward = True
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, t: Any, w: Any) -> Any:
+        ctx.save_for_backward(x, t, w)
+        with np.errstate(divide="ignore"):
+            log_x = np.maximum(np.log(x), -100.0)
+            log_1mx = np.maximum(np.log1p(-x), -100.0)
+        out = -((t * log_x + (1.0 - t) * log_1mx) * w)
+        return out.astype(np.result_type(x, t), copy=False)
+
+    @staticmethod
+    def backward(ctx: Context, g: Tensor) -> Any:
+        x, t, w = ctx.saved_tensors
+        gw = g * w
+        d_x = d_t = None
+        if ctx.needs_input_grad[0]:
+            d_x = gw * (x - t) / clamp(x * (1.0 - x), min=1e-12)
+        if ctx.needs_input_grad[1]:
+            d_t = gw * (Log.apply(1.0 - x) - Log.apply(x))
+        return d_x, d_t, None
+
+
+def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
+                         size_average: bool | None = None, reduce: bool | None = None,
+                         reduction: str = "mean") -> Tensor:
+    """Binary cross entropy between probabilities ``input`` and ``target`` (both in [0, 1]), as
+    ``torch.nn.functional.binary_cross_entropy``; each log is clamped to >= -100, so a wrong
+    prediction of exactly 0 or 1 costs 100, not inf. ``weight`` broadcasts against the target.
+
+    >>> import tinygrad_conv as tc
+    >>> import tinygrad_conv.ops.loss as L
+    >>> round(L.binary_cross_entropy(tc.Tensor([0.8, 0.1]), tc.Tensor([1.0, 0.0])).item(), 4)
+    0.1643
+    >>> L.binary_cross_entropy(tc.Tensor([0.0]), tc.Tensor([1.0])).item()
+    100.0
+    """
+    fn = "binary_cross_entropy"
+    input = _float_tensor(input, fn, "input")
+    target = _float_tensor(target, fn, "target")
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction, fn)
+    if target.shape != input.shape:
+        raise ValueError(f"{fn}: using a target size {target.shape} that is different to the input size "
+                         f"{input.shape} is not supported; give them the same shape")
+    x, t = input.data, target.data
+    if x.size and not ((x >= 0) & (x <= 1)).all():
+        raise ValueError(f"{fn}: all elements of input should be between 0 and 1 (probabilities; for logits "
+                         f"use binary_cross_entropy_with_logits), got values from {np.nanmin(x)} to {np.nanmax(x)}")
+    if t.size and not ((t >= 0) & (t <= 1)).all():
+        raise ValueError(f"{fn}: all elements of target should be between 0 and 1, got values from "
+                         f"{np.nanmin(t)} to {np.nanmax(t)}")
+    if weight is None:
+        w = Tensor(np.ones((), dtype=input.dtype))
+    else:
+        w = _as_tensor(weight, fn, "weight")
+        try:
+            np.broadcast_shapes(w.shape, target.shape)
+        except ValueError:
+            raise ValueError(f"{fn}: weight of shape {w.shape} does not broadcast to the target's shape "
+                             f"{target.shape}") from None
+        w = w.detach() if w.dtype == input.dtype else Tensor(w.data.astype(input.dtype))
+    return _reduce(BinaryCrossEntropy.apply(input, target, w), reduction)
+
+
+def _weighted_reduce(loss: Tensor, weight: Any, input: Tensor, reduction: str, fn: str, mean_by_weight: bool) -> Tensor:
+    """PyTorch's element-weighted reductions: l1_loss's mean divides by the weights' sum, huber_loss's
+    by the element count."""
+    if weight is None:
+        return _reduce(loss, reduction)
+    w = _as_tensor(weight, fn, "weight")
+    if w.shape != input.shape:
+        raise ValueError(f"{fn}: weights and input must have the same size, got weight {w.shape} and input "
+                         f"{input.shape}")
+    weighted = loss * w
+    if reduction == "mean" and mean_by_weight:
+        return Sum.apply(weighted) / Sum.apply(w)
+    return _reduce(weighted, reduction)
+
+
+def l1_loss(input: Tensor, target: Tensor, size_average: bool | None = None, reduce: bool | None = None,
+            reduction: str = "mean", weight: Tensor | None = None) -> Tensor:
+    """Mean absolute error |input - target|, as ``torch.nn.functional.l1_loss`` (the gradient at 0 is 0).
+
+    With ``weight`` (the input's shape), ``'mean'`` is sum(w |d|) / sum(w), as PyTorch.
+
+    >>> import tinygrad_conv as tc
+    >>> import tinygrad_conv.ops.loss as L
+    >>> L.l1_loss(tc.Tensor([1.0, 2.0]), tc.Tensor([0.0, 4.0])).item()
+    1.5
+    """
+    fn = "l1_loss"
+    input = _as_tensor(input, fn, "input")
+    target = _as_tensor(target, fn, "target")
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction, fn)
+    _broadcast_pair(input, target, fn)
+    _warn_broadcast(input, target)
+    return _weighted_reduce(Abs.apply(input - target), weight, input, reduction, fn, mean_by_weight=True)
+
+
+def smooth_l1_loss(input: Tensor, target: Tensor, size_average: bool | None = None, reduce: bool | None = None,
+                   reduction: str = "mean", beta: float = 1.0) -> Tensor:
+    """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta (d = input - target), as
+    ``torch.nn.functional.smooth_l1_loss``; beta = 0 gives l1_loss.
+
+    >>> import tinygrad_conv as tc
+    >>> import tinygrad_conv.ops.loss as L
+    >>> L.smooth_l1_loss(tc.Tensor([0.5, 3.0]), tc.Tensor([0.0, 0.0])).item()
+    1.3125
+    """
+    fn = "smooth_l1_loss"
+    input = _as_tensor(input, fn, "input")
+    target = _as_tensor(target, fn, "target")
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction, fn)
+    if beta < 0:
+        raise ValueError(f"{fn}: does not support negative values for beta, got beta={beta}")
+    _broadcast_pair(input, target, fn)
+    _warn_broadcast(input, target)
+    d = input - target
+    ad = Abs.apply(d)
+    if beta == 0:
+        return _reduce(ad, reduction)
+    quadratic = Tensor(np.asarray(ad.data < beta))
+    return _reduce(Where.apply(quadratic, d * d * (0.5 / beta), ad - 0.5 * beta), reduction)
+
+
+def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0,
+               weight: Tensor | None = None) -> Tensor:
+    """0.5 d^2 where |d| <= delta, else delta (|d| - 0.5 delta) (d = input - target), as
+    ``torch.nn.functional.huber_loss``. With ``weight``, ``'mean'`` is the mean of w * loss.
+
+    >>> import tinygrad_conv as tc
+    >>> import tinygrad_conv.ops.loss as L
+    >>> L.huber_loss(tc.Tensor([0.5, 3.0]), tc.Tensor([0.0, 0.0]), delta=2.0).item()
+    2.0625
+    """
+    fn = "huber_loss"
+    input = _as_tensor(input, fn, "input")
+    target = _as_tensor(target, fn, "target")
+    _check_reduction(reduction, fn)
+    if not delta > 0:
+        raise ValueError(f"{fn}: does not support non-positive values for delta, got delta={delta}")
+    _broadcast_pair(input, target, fn)
+    _warn_broadcast(input, target)
+    d = input - target
+    ad = Abs.apply(d)
+    quadratic = Tensor(np.asarray(ad.data <= delta))
+    loss = Where.apply(quadratic, d * d * 0.5, (ad - 0.5 * delta) * delta)
+    return _weighted_reduce(loss, weight, input, reduction, fn, mean_by_weight=False)
+
+
+def kl_div(input: Tensor, target: Tensor, size_average: bool | None = None, reduce: bool | None = None,
+           reduction: str = "mean", log_target: bool = False) -> Tensor:
+    """Kullback-Leibler divergence of ``target`` from the log-probabilities ``input``, as
+    ``torch.nn.functional.kl_div``: target (log target - input) per element (0 where target is 0),
+    or exp(target) (target - input) with ``log_target=True``. ``'batchmean'`` divides the sum by
+    the batch size (the true KL divergence); ``'mean'`` by the element count (with PyTorch's warning).
+
+    >>> import tinygrad_conv as tc
+    >>> import tinygrad_conv.ops.loss as L
+    >>> logp = tc.Tensor([[0.25, 0.75]]).log()
+    >>> round(L.kl_div(logp, tc.Tensor([[0.5, 0.5]]), reduction="batchmean").item(), 4)
+    0.1438
+    """
+    fn = "kl_div"
+    input = _as_tensor(input, fn, "input")
+    target = _as_tensor(target, fn, "target")
+    legacy = size_average is not None or reduce is not None
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    if reduction not in ("none", "mean", "sum", "batchmean"):
+        raise ValueError(f"{fn}: reduction must be 'none', 'batchmean', 'sum' or 'mean', got {reduction!r}")
+    if reduction == "mean" and not legacy:
+        warnings.warn("reduction: 'mean' divides the total loss by both the batch size and the support size."
+                      "'batchmean' divides only by the batch size, and aligns with the KL div math definition."
+                      "'mean' will be changed to behave the same as 'batchmean' in the next major release.",
+                      stacklevel=2)
+    _broadcast_pair(input, target, fn)
+    if log_target:
+        loss = Exp.apply(target) * (target - input)
+    else:
+        # xlogy(t, t): 0 where t == 0 (and its gradient there is taken through log(1) = 0).
+        zero = Tensor(np.asarray(target.data == 0))
+        safe = Where.apply(zero, 1.0, target)
+        loss = target * Log.apply(safe) - target * input
+    if reduction == "batchmean":
+        total = Sum.apply(loss)
+        return total / float(input.shape[0]) if input.ndim else total
+    return _reduce(loss, reduction)
+
+
+def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
+    """sum(x1 * x2) / (max(||x1||, eps) * max(||x2||, eps)) along ``dim``, as
+    ``torch.nn.functional.cosine_similarity`` (the inputs broadcast against each other).
+
+    >>> import tinygrad_conv as tc
+    >>> import tinygrad_conv.ops.loss as L
+    >>> L.cosine_similarity(tc.Tensor([[1.0, 0.0], [1.0, 1.0]]), tc.Tensor([[2.0, 0.0], [1.0, -1.0]])).tolist()
+    [1.0, 0.0]
+    """
+    fn = "cosine_similarity"
+    x1 = _float_tensor(x1, fn, "x1")
+    x2 = _float_tensor(x2, fn, "x2")
+    try:
+        shape = np.broadcast_shapes(x1.shape, x2.shape)
+    except ValueError:
+        raise ValueError(f"{fn}: x1 of shape {x1.shape} and x2 of shape {x2.shape} do not broadcast") from None
+    ndim = max(len(shape), 1)
+    if not -ndim <= dim < ndim:
+        raise IndexError(f"{fn}: dim {dim} is out of range for inputs broadcast to shape {shape} (expected "
+                         f"a dim in [{-ndim}, {ndim - 1}])")
+    # Each norm is clamped to eps on its own, as PyTorch (since 1.12) does, then each input is
+    # divided by its norm before the product: no overflow for large entries.
+    n1 = Clamp.apply((x1 * x1).sum(dim=dim, keepdim=True).sqrt(), min=eps)
+    n2 = Clamp.apply((x2 * x2).sum(dim=dim, keepdim=True).sqrt(), min=eps)
+    return ((x1 / n1) * (x2 / n2)).sum(dim=dim)
+
+
+def _bce_prob_samples(rng: np.random.Generator, dtype: Any) -> Any:
+    x = rng.uniform(0.05, 0.95, (4, 3)).astype(dtype)
+    t = rng.uniform(0, 1, (4, 3)).astype(dtype)
+    yield Sample((x, t), name="mean")
+    yield Sample((x, t), {"reduction": "sum"}, name="sum")
+    yield Sample((x, t), {"reduction": "none", "weight": rng.uniform(0.5, 2, 3).astype(dtype)}, name="weight none")
+    yield Sample((x, (t > 0.5).astype(dtype)), {"weight": rng.uniform(0.5, 2, (4, 3)).astype(dtype)},
+                 name="hard targets, full weight", grad=(0,))
+
+
+def _pair_samples(**extra: Any) -> Any:
+    def samples(rng: np.random.Generator, dtype: Any) -> Any:
+        a = randn(rng, dtype, 3, 4) * 2
+        b = randn(rng, dtype, 3, 4) * 2
+        yield Sample((a, b), name="mean")
+        yield Sample((a, b), {"reduction": "sum", **extra}, name="sum")
+        yield Sample((a, b), {"reduction": "none", **extra}, name="none")
+        yield Sample((randn(rng, dtype, 2, 3, 2), randn(rng, dtype, 2, 3, 2)), dict(extra), name="3d")
+    return samples
+
+
+def _kl_samples(rng: np.random.Generator, dtype: Any) -> Any:
+    logp = np.log(rng.dirichlet(np.ones(4), 3)).astype(dtype)
+    q = rng.dirichlet(np.ones(4), 3).astype(dtype)
+    yield Sample((logp, q), {"reduction": "batchmean"}, name="batchmean")
+    yield Sample((logp, q), {"reduction": "sum"}, name="sum")
+    yield Sample((logp, q), {"reduction": "none"}, name="none")
+    yield Sample((logp, np.log(q)), {"reduction": "batchmean", "log_target": True}, name="log_target")
+
+
+def _cos_samples(rng: np.random.Generator, dtype: Any) -> Any:
+    yield Sample((randn(rng, dtype, 3, 4), randn(rng, dtype, 3, 4)), name="dim 1")
+    yield Sample((randn(rng, dtype, 2, 3, 4), randn(rng, dtype, 2, 3, 4)), {"dim": -1}, name="dim -1")
+    yield Sample((randn(rng, dtype, 3, 4), randn(rng, dtype, 1, 4)), {"dim": 1}, name="broadcast")
+
+
+register("binary_cross_entropy", method=False, samples=_bce_prob_samples,
+         reference=_torch_loss("binary_cross_entropy"), nodes=(BinaryCrossEntropy, Sum, Mean))(binary_cross_entropy)
+register("l1_loss", method=False, samples=_pair_samples(), reference=_torch_loss("l1_loss"),
+         nondifferentiable_points=True, nodes=(Sub, Abs, Sum, Mean))(l1_loss)
+register("smooth_l1_loss", method=False, samples=_pair_samples(beta=0.7), reference=_torch_loss("smooth_l1_loss"),
+         nondifferentiable_points=True, nodes=(Sub, Abs, Where, Sum, Mean))(smooth_l1_loss)
+register("huber_loss", method=False, samples=_pair_samples(delta=1.3), reference=_torch_loss("huber_loss"),
+         nondifferentiable_points=True, nodes=(Sub, Abs, Where, Sum, Mean))(huber_loss)
+register("kl_div", method=False, samples=_kl_samples, reference=_torch_loss("kl_div"),
+         nodes=(Log, Exp, Where, Mul, Sum, Mean))(kl_div)
+register("cosine_similarity", method=False, samples=_cos_samples, reference=_torch_loss("cosine_similarity"),
+         nodes=(Mul, Sum, Clamp))(cosine_similarity)
+
+__all__ += ["binary_cross_entropy", "cosine_similarity", "huber_loss", "kl_div", "l1_loss", "smooth_l1_loss"]
