@@ -16,6 +16,7 @@ from .autograd import (Context, Function, backward, detect_anomaly, enable_grad,
 from . import ops
 from . import functional
 from . import data, nn, optim
+from . import utils
 from .io import load, save
 from .kernels.parallel import get_num_threads, set_num_threads
 from . import random
