@@ -35,8 +35,14 @@ def _root_grad(root: Tensor, gradient: Any, index: int) -> Tensor:
     if not isinstance(gradient, Tensor):
         gradient = Tensor(np.asarray(gradient, dtype=root.dtype))
     if gradient.shape != root.shape:
-        raise RuntimeError(f"Mismatch in shape: gradient has shape {gradient.shape} but the output "
-                           f"it is for has shape {root.shape}")
+        raise RuntimeError(f"Mismatch in shape: grad_output[{index}] has a shape of {gradient.shape} and "
+                           f"output[{index}] has a shape of {root.shape}. Pass backward's `gradient` "
+                           "(grad()'s `grad_outputs`) shaped like the output.")
+    if gradient.dtype != root.dtype:
+        if gradient.dtype.kind not in "biuf":
+            raise TypeError(f"backward: the `gradient` argument for output[{index}] has dtype "
+                            f"{gradient.dtype}; it must be numeric (it is cast to the output's {root.dtype})")
+        gradient = gradient.to(root.dtype)  # as PyTorch: the seed takes the output's dtype
     return gradient
 
 
@@ -100,6 +106,8 @@ def run_backward(roots: Sequence[Tensor], grads: Sequence[Any], retain_graph: bo
     """Shared by ``Tensor.backward`` (inputs=None: accumulate into leaves) and ``grad``."""
     if retain_graph is None:
         retain_graph = create_graph
+    for t in (*roots, *(inputs or ())):
+        t._sync()  # a view whose base changed in place takes the base's new history first
     root_grads = [_root_grad(r, g, i) for i, (r, g) in enumerate(zip(roots, grads))]
 
     # Nodes hash by identity, so they key the dicts directly; tensors (whose == is elementwise)
@@ -168,7 +176,8 @@ def run_backward(roots: Sequence[Tensor], grads: Sequence[Any], retain_graph: bo
                     "saved arrays were freed after the first backward. Pass retain_graph=True to "
                     "the first .backward() or grad() call if you need to backward through it again.")
             # (a plain "None in outs" would compare Tensors elementwise)
-            if (outs[0] is None if len(outs) == 1 else any(g is None for g in outs)):
+            if (outs[0] is None if len(outs) == 1 else any(g is None for g in outs)) and \
+                    node.ctx._materialize_grads:
                 for i, g in enumerate(outs):
                     if g is None:  # an output nobody used: its gradient is zero
                         shape, dtype = node.out_meta[i]
@@ -258,7 +267,10 @@ def _normalise(node: Node, in_grads: Any) -> tuple[Any, ...]:
         in_grads = tuple(in_grads)
     elif not isinstance(in_grads, tuple):
         in_grads = (in_grads,)
-    if len(in_grads) != len(node.next):
+    n = len(node.next)
+    if len(in_grads) > n and all(g is None for g in in_grads[n:]):
+        in_grads = in_grads[:n]  # trailing Nones beyond the inputs are allowed, as in PyTorch
+    if len(in_grads) != n:
         args = ", ".join(_describe_arg(node, i) for i in range(len(node.next)))
         raise RuntimeError(
             f"backward of '{node.name}' returned {len(in_grads)} gradient(s), expected "
@@ -298,18 +310,65 @@ def _check_finite(node: Node, i: int, g: Tensor) -> None:
             f"for input {i}\nThe op was recorded here:\n{where}")
 
 
-def backward(tensors: Sequence[Tensor], grad_tensors: Sequence[Any] | None = None,
-             retain_graph: bool | None = None, create_graph: bool = False) -> None:
-    """Accumulate gradients of ``tensors`` into the leaves' ``.grad`` (as torch.autograd.backward)."""
+def _as_list(x: Any) -> list[Any]:
+    return [x] if isinstance(x, Tensor) else list(x)
+
+
+def backward(tensors: Tensor | Sequence[Tensor], grad_tensors: Any = None, retain_graph: bool | None = None,
+             create_graph: bool = False, grad_variables: Any = None,
+             inputs: Tensor | Sequence[Tensor] | None = None) -> None:
+    """Accumulate gradients of ``tensors`` into the leaves' ``.grad``, as ``torch.autograd.backward``.
+
+    With ``inputs``, only those tensors (leaves or not) receive ``.grad``.
+
+    >>> import tinygrad_conv as tc
+    >>> a, b = tc.Tensor([1.0], requires_grad=True), tc.Tensor([2.0], requires_grad=True)
+    >>> tc.autograd.backward((a * b).sum(), inputs=[a])
+    >>> a.grad.tolist(), b.grad
+    ([2.0], None)
+    """
+    if grad_variables is not None:
+        if grad_tensors is not None:
+            raise RuntimeError("backward: pass grad_tensors or its old name grad_variables, not both")
+        grad_tensors = grad_variables
+    roots = _as_list(tensors)
     if grad_tensors is None:
-        grad_tensors = [None] * len(tensors)
-    run_backward(list(tensors), list(grad_tensors), retain_graph, create_graph)
+        grads: list[Any] = [None] * len(roots)
+    else:
+        grads = _as_list(grad_tensors)
+    if len(grads) != len(roots):
+        raise RuntimeError(f"backward: got {len(grads)} gradients for {len(roots)} tensors; pass one "
+                           "gradient (or None) per tensor")
+    if inputs is None:
+        run_backward(roots, grads, retain_graph, create_graph)
+        return
+    ins = _as_list(inputs)
+    if not ins:
+        raise RuntimeError("backward: `inputs` argument to backward() cannot be empty.")
+    results = run_backward(roots, grads, retain_graph, create_graph, inputs=ins, allow_unused=True)
+    assert results is not None
+    prev = is_grad_enabled()
+    _set(create_graph)
+    try:
+        for t, g in zip(ins, results):
+            if g is None:
+                continue
+            if t._grad_fn is None and t._hooks:
+                g = _run_hooks(t._hooks, g)
+            t.grad = (g if create_graph else g.detach()) if t.grad is None else _add(t.grad, g)
+    finally:
+        _set(prev)
 
 
 def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
          grad_outputs: Any = None, retain_graph: bool | None = None, create_graph: bool = False,
-         allow_unused: bool = False) -> tuple[Tensor | None, ...]:
+         only_inputs: bool = True, allow_unused: bool | None = None, is_grads_batched: bool = False,
+         materialize_grads: bool = False) -> tuple[Tensor | None, ...]:
     """Gradients of ``outputs`` with respect to ``inputs``, returned as a tuple; ``.grad`` untouched.
+
+    As ``torch.autograd.grad``: ``materialize_grads=True`` gives zeros (not None) for unused inputs;
+    ``is_grads_batched=True`` takes a batch of ``grad_outputs`` along their first dim and returns
+    the batch of gradients (computed one after another: there is no vmap here).
 
     >>> import tinygrad_conv as tc
     >>> x = tc.Tensor([2.0], requires_grad=True)
@@ -317,18 +376,51 @@ def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
     >>> g.tolist(), tc.grad(g.sum(), x)[0].tolist()
     ([12.0], [12.0])
     """
-    outs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
-    ins = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if not only_inputs:
+        raise RuntimeError("grad: only_inputs=False is no longer supported (as in PyTorch, where it is "
+                           "deprecated and ignored); use backward(inputs=...) to accumulate into .grad")
+    if materialize_grads and allow_unused is False:
+        raise ValueError("Expected allow_unused to be True or not passed when materialize_grads=True, "
+                         "but got: allow_unused=False.")
+    allow = bool(allow_unused) or materialize_grads
+    outs = _as_list(outputs)
+    ins = _as_list(inputs)
     if grad_outputs is None:
         gouts: list[Any] = [None] * len(outs)
-    elif isinstance(grad_outputs, Tensor):
-        gouts = [grad_outputs]
     else:
-        gouts = list(grad_outputs)
+        gouts = _as_list(grad_outputs)
+    if len(gouts) != len(outs):
+        raise RuntimeError(f"grad: grad_outputs has {len(gouts)} entries but there are {len(outs)} outputs")
     for k, t in enumerate(ins):
         if not t.requires_grad:
-            raise RuntimeError(f"grad(): inputs[{k}] does not require grad")
-    result = run_backward(outs, gouts, retain_graph, create_graph, inputs=ins,
-                          allow_unused=allow_unused)
+            raise RuntimeError(f"grad(): One of the differentiated Tensors (inputs[{k}], shape {t.shape}) "
+                               "does not require grad")
+    if is_grads_batched:
+        return _batched_grad(outs, ins, gouts, retain_graph, create_graph, allow, materialize_grads)
+    result = run_backward(outs, gouts, retain_graph, create_graph, inputs=ins, allow_unused=allow)
     assert result is not None
+    if materialize_grads:
+        result = tuple(Tensor(np.zeros_like(t.data)) if g is None else g for t, g in zip(ins, result))
     return result
+
+
+def _batched_grad(outs: list[Tensor], ins: list[Tensor], gouts: list[Any], retain_graph: bool | None,
+                  create_graph: bool, allow: bool, materialize: bool) -> tuple[Tensor | None, ...]:
+    """``grad(is_grads_batched=True)``: one backward per entry of the batch, stacked."""
+    from ..ops.shape import stack
+
+    if any(g is None for g in gouts):
+        raise RuntimeError("grad: is_grads_batched=True needs every grad_outputs entry (a batch along dim 0)")
+    sizes = {int(g.shape[0]) for g in gouts}
+    if len(sizes) != 1:
+        raise RuntimeError(f"grad: is_grads_batched=True needs grad_outputs with one batch size, got {sorted(sizes)}")
+    (n,) = sizes
+    per_input: list[list[Tensor | None]] = [[] for _ in ins]
+    for b in range(n):
+        last = b == n - 1
+        res = grad(outs, ins, [g[b] for g in gouts], retain_graph=True if not last else retain_graph,
+                   create_graph=create_graph, allow_unused=allow, materialize_grads=materialize)
+        for k, g in enumerate(res):
+            per_input[k].append(g)
+    return tuple(None if any(g is None for g in gs) else stack([g for g in gs if g is not None])
+                 for gs in per_input)

@@ -16,8 +16,10 @@ In both, ``backward`` receives and returns Tensors, written with registered ops,
 
 from __future__ import annotations
 
+import functools
 import re
 import weakref
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -62,9 +64,27 @@ class Context:
     _node: Any = None
     _op = "?"
 
+    _materialize_grads = True
+    _dirty: tuple[Any, ...] = ()
+    _non_differentiable: tuple[Any, ...] = ()
+
     def save_for_backward(self, *items: Any) -> None:
         """Keep tensors (or arrays, in array ops) for backward; checked for in-place changes."""
         self._to_save = items
+
+    def mark_non_differentiable(self, *outputs: Any) -> None:
+        """Say which outputs take no gradient (indices, masks): they come back not requiring grad,
+        and backward receives zeros for them, as in PyTorch."""
+        self._non_differentiable = self._non_differentiable + outputs
+
+    def mark_dirty(self, *tensors: Any) -> None:
+        """Say which inputs forward changed in place (and returns as outputs): those input tensors
+        then take this op as their history, as PyTorch's in-place ops do."""
+        self._dirty = self._dirty + tensors
+
+    def set_materialize_grads(self, value: bool) -> None:
+        """With False, backward receives None (not zeros) for outputs that got no gradient."""
+        self._materialize_grads = bool(value)
 
     # Saved entries are resolved right after forward (see Function.apply) into tuples
     # (kind, payload, version_box, version): kind 't' a Tensor, 'o' an output of this op
@@ -107,6 +127,57 @@ class Context:
         self._op = op
 
 
+def once_differentiable(backward: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a ``backward`` that is not itself differentiable (it may use NumPy freely).
+
+    It runs with grad mode off; when a double backward is being recorded, its gradients get a node
+    that raises if anything differentiates through it, as PyTorch's ``once_differentiable`` does
+    (instead of a silently wrong second derivative).
+
+    >>> import tinygrad_conv as tc
+    >>> class Cube(tc.Function):
+    ...     @staticmethod
+    ...     def forward(ctx, x):
+    ...         ctx.save_for_backward(x)
+    ...         return x ** 3
+    ...     @staticmethod
+    ...     @tc.autograd.once_differentiable
+    ...     def backward(ctx, g):
+    ...         (x,) = ctx.saved_tensors
+    ...         return tc.Tensor(3 * x.detach().numpy() ** 2) * g
+    >>> x = tc.Tensor([2.0], requires_grad=True)
+    >>> (g,) = tc.grad(Cube.apply(x).sum(), x, create_graph=True)
+    >>> g.tolist()
+    [12.0]
+    >>> tc.grad(g.sum(), x)
+    Traceback (most recent call last):
+    RuntimeError: trying to differentiate twice a function that was marked with @once_differentiable ...
+    """
+
+    @functools.wraps(backward)
+    def wrapper(ctx: Context, *grads: Any) -> Any:
+        recording = is_grad_enabled()
+        _set(False)
+        try:
+            result = backward(ctx, *grads)
+        finally:
+            _set(recording)
+        if not recording:
+            return result
+        # What the gradients depend on: the incoming gradients and what forward saved.
+        deps = [g for g in grads if isinstance(g, Tensor) and g._requires_grad]
+        if ctx._saved is not _RELEASED:
+            deps += [e[1] for e in ctx._saved if e[0] == "t" and e[1]._requires_grad]
+        if not deps:
+            return result
+        single = not isinstance(result, (tuple, list))
+        wrapped = tuple(_DelayedError.apply(g, *deps, op=ctx._op) if isinstance(g, Tensor) else g
+                        for g in ((result,) if single else result))
+        return wrapped[0] if single else wrapped
+
+    return wrapper
+
+
 class Function:
     """Base class of every op. Subclass it, write ``forward`` and ``backward``, call ``apply``.
 
@@ -127,6 +198,10 @@ class Function:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        if not cls.twice_differentiable and "backward" in cls.__dict__:
+            # A first-order-only rule: a double backward through it must raise, not answer wrongly.
+            cls.backward = staticmethod(  # type: ignore[method-assign]
+                once_differentiable(cls.__dict__["backward"].__func__))
         if not cls.__dict__.get("name"):
             # Default op name: the class name in snake_case (LogSoftmax -> log_softmax).
             cls.name = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", cls.__name__.lstrip("_")).lower()
@@ -139,6 +214,13 @@ class Function:
     @staticmethod
     def backward(ctx: Context, *grads: Any) -> Any:
         raise NotImplementedError("a Function subclass must define backward(ctx, *grads)")
+
+    @staticmethod
+    def setup_context(ctx: Context, inputs: tuple[Any, ...], output: Any) -> None:
+        """Override to use PyTorch's newer style: ``forward(*args)`` without ctx, and this saves
+        what backward needs (``inputs`` are the arguments of apply, ``output`` what forward
+        returned)."""
+        raise NotImplementedError
 
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Any:
@@ -226,6 +308,8 @@ class Function:
             results = (Tensor._make(arrays[0], arrays[0].dtype.kind in "fc", node, 0, vbox),)
             if vbox is not None:
                 _link_view(results[0], args, kwargs, cls)
+        if ctx._non_differentiable or ctx._dirty:
+            results = _apply_marks(ctx, args, outs, results)
         if ctx._to_save:
             ctx._saved = _resolve_saved(ctx._to_save, args, outs, arrays, results)
             ctx._node = weakref.ref(node)
@@ -241,12 +325,20 @@ class Function:
         versions = [a._vbox[0] if isinstance(a, Tensor) else None for a in args]
         copies = [a.data.copy() if isinstance(a, Tensor) else None for a in args] \
             if anomaly["enabled"] else None
+        detached = [a.detach() if isinstance(a, Tensor) else a for a in args]
         _set(False)
         try:
-            raw = cls.forward(ctx, *[a.detach() if isinstance(a, Tensor) else a for a in args], **kwargs)
+            if cls.setup_context is not Function.setup_context:
+                # The newer style: forward(*args) without ctx, then setup_context(ctx, inputs, output).
+                raw = cls.forward(*detached, **kwargs)  # type: ignore[arg-type]
+                cls.setup_context(ctx, tuple(detached), raw)
+            else:
+                raw = cls.forward(ctx, *detached, **kwargs)
         finally:
             _set(prev)
-        _check_inputs_unchanged(cls, args, versions, copies)
+        dirty = {id(d) for d in ctx._dirty}
+        _check_inputs_unchanged(cls, args, [None if id(d) in dirty else v for d, v in zip(detached, versions)],
+                                copies)
         multi = type(raw) is tuple
         outs = raw if multi else (raw,)
         for o in outs:
@@ -256,6 +348,53 @@ class Function:
                     f"{type(o).__name__}. Wrap arrays with Tensor(...), or set "
                     "array_forward = True to write forward on NumPy arrays.")
         return outs, tuple([o.data for o in outs]), multi
+
+
+class _DelayedError(Function):
+    """Passes a gradient through; differentiating through it raises (see once_differentiable)."""
+
+    name = "delayed_error"
+    array_forward = True
+
+    @staticmethod
+    def forward(ctx: Context, g: Any, *deps: Any, op: str = "?") -> Any:
+        ctx.op = op
+        return g
+
+    @staticmethod
+    def backward(ctx: Context, *grads: Any) -> Any:
+        raise RuntimeError(
+            "trying to differentiate twice a function that was marked with @once_differentiable "
+            f"(op '{ctx.op}', whose backward is first-order only). Compute the second derivative "
+            "another way, or write that backward with differentiable Tensor ops.")
+
+
+def _apply_marks(ctx: Context, args: tuple[Any, ...], outs: tuple[Any, ...],
+                 results: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
+    """What ``mark_non_differentiable`` and ``mark_dirty`` said, applied to the recorded outputs."""
+    from .inplace import take_history
+
+    final = list(results)
+    for i, o in enumerate(outs):
+        if any(o is n for n in ctx._non_differentiable):
+            final[i] = Tensor._make(results[i].data, False, None, 0, None)
+            continue
+        if not any(o is d for d in ctx._dirty):
+            continue
+        # An input changed in place and returned: that input tensor itself takes this op as its
+        # history (and is what the caller gets back), as in PyTorch.
+        for a in args:
+            if isinstance(a, Tensor) and a.data is o.data:
+                if a._grad_fn is None and a._requires_grad and a._view is None:
+                    raise RuntimeError(f"{ctx._op}: a leaf Variable that requires grad is being used in an "
+                                       "in-place operation (an input marked dirty). Pass a copy (x.clone()).")
+                take_history(a, results[i])
+                final[i] = a
+                break
+        else:
+            raise RuntimeError(f"{ctx._op}: an output marked dirty with ctx.mark_dirty must be one of the "
+                               "inputs, changed in place and returned as it is")
+    return tuple(final)
 
 
 def _link_view(out: Tensor, args: tuple[Any, ...], kwargs: dict[str, Any], cls: type[Function]) -> None:
@@ -276,7 +415,8 @@ def _check_inputs_unchanged(cls: type[Function], args: tuple[Any, ...], versions
     for i, a in enumerate(args):
         if not isinstance(a, Tensor):
             continue
-        changed = versions is not None and a._vbox[0] != versions[i]
+        # (a None version: an input forward declared changed with ctx.mark_dirty)
+        changed = versions is not None and versions[i] is not None and a._vbox[0] != versions[i]
         if not changed and copies is not None:
             before = copies[i]
             changed = a.data.shape != before.shape or not np.array_equal(a.data, before, equal_nan=True)

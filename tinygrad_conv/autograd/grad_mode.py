@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -22,7 +23,11 @@ def _set(mode: bool) -> None:
 
 
 class _GradModeContext:
-    """Base of the grad-mode switches: a context manager that also decorates functions."""
+    """Base of the grad-mode switches: a context manager that also decorates functions.
+
+    As in PyTorch, a decorated generator function keeps the mode only while it runs: the mode is
+    set each time the generator resumes and restored each time it yields.
+    """
 
     _mode: bool
 
@@ -35,6 +40,8 @@ class _GradModeContext:
 
     def __call__(self, fn: F) -> F:
         mode = self._mode
+        if inspect.isgeneratorfunction(fn):
+            return _wrap_generator(fn, mode)  # type: ignore[return-value]
 
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -48,7 +55,46 @@ class _GradModeContext:
         return wrapper  # type: ignore[return-value]
 
 
-class no_grad(_GradModeContext):
+def _wrap_generator(fn: Callable[..., Any], mode: bool) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    def generator(*args: Any, **kwargs: Any) -> Any:
+        def step(action: Callable[..., Any], *arg: Any) -> Any:
+            prev = is_grad_enabled()
+            _set(mode)
+            try:
+                return action(*arg)
+            finally:
+                _set(prev)
+
+        gen = fn(*args, **kwargs)
+        try:
+            response = step(gen.send, None)
+            while True:
+                try:
+                    request = yield response
+                except GeneratorExit:
+                    step(gen.close)
+                    raise
+                except BaseException as exc:  # thrown in by the caller: pass it on, in the mode
+                    response = step(gen.throw, exc)
+                else:
+                    response = step(gen.send, request)
+        except StopIteration as stop:
+            return stop.value
+
+    return generator
+
+
+class _NoParamContext(_GradModeContext):
+    """A switch that takes no argument may also decorate bare: ``@no_grad`` as ``@no_grad()``."""
+
+    def __new__(cls, orig_func: Callable[..., Any] | None = None) -> Any:
+        if orig_func is None:
+            return super().__new__(cls)
+        return cls()(orig_func)
+
+
+class no_grad(_NoParamContext):
     """Turn recording off, for inference and in-place parameter updates.
 
     >>> import tinygrad_conv as tc
@@ -62,7 +108,7 @@ class no_grad(_GradModeContext):
     _mode = False
 
 
-class enable_grad(_GradModeContext):
+class enable_grad(_NoParamContext):
     """Turn recording back on inside a ``no_grad`` block."""
 
     _mode = True
@@ -91,3 +137,46 @@ class set_grad_enabled(_GradModeContext):
     def __call__(self, fn: F) -> F:
         _set(self._prev)  # used as a decorator: undo the switch made by __init__
         return super().__call__(fn)
+
+
+class inference_mode(_GradModeContext):
+    """``torch.inference_mode``: here the same as ``no_grad(mode)`` (see docs/porting.md: tensors made
+    inside are ordinary tensors that do not require grad; PyTorch also marks them as inference tensors).
+
+    >>> import tinygrad_conv as tc
+    >>> @tc.inference_mode
+    ... def predict(x):
+    ...     return x * 2
+    >>> predict(tc.Tensor([1.0], requires_grad=True)).requires_grad
+    False
+    """
+
+    def __new__(cls, mode: Any = True) -> Any:
+        if callable(mode):  # bare decorator: @inference_mode
+            switch = super().__new__(cls)
+            switch.__init__(True)  # type: ignore[misc]
+            return switch(mode)
+        return super().__new__(cls)
+
+    def __init__(self, mode: Any = True) -> None:
+        self._inference = bool(mode)
+        self._mode = False
+
+    def __enter__(self) -> None:
+        self._prev = is_grad_enabled()
+        self._prev_inference = is_inference_mode_enabled()
+        if self._inference:  # inference_mode(False) leaves grad mode as it is
+            _set(False)
+        _state.inference = self._inference
+
+    def __exit__(self, *exc: object) -> None:
+        _set(self._prev)
+        _state.inference = self._prev_inference
+
+    def __call__(self, fn: F) -> F:
+        return super().__call__(fn) if self._inference else fn
+
+
+def is_inference_mode_enabled() -> bool:
+    """True inside an ``inference_mode()`` block."""
+    return getattr(_state, "inference", False)

@@ -21,7 +21,7 @@ A leaf that requires grad, or a view of one, is refused outside ``no_grad``, as 
 >>> y = x * 1
 >>> v = y[:2]          # a view of y
 >>> v.mul_(10)         # changes y too, and y's history
-tensor([10., 20.], grad_fn=<mul>)
+tensor([10., 20.], grad_fn=<getitem>)
 >>> y.grad_fn.name, y.tolist()
 ('copy_slices', [10.0, 20.0, 3.0])
 >>> y.backward(tc.Tensor([1.0, 1.0, 1.0]))
@@ -64,6 +64,7 @@ def sync_view(t: Tensor) -> None:
 
     Called when the shared version counter moved since the view last looked: an in-place op on the
     base or on another view of it may have given the base a new ``grad_fn``."""
+    assert t._view is not None  # (for the type checker: callers check it)
     base, chain, _, tracks = t._view
     if tracks and is_grad_enabled() and base._requires_grad:
         fresh = replay_view(base, chain)
@@ -143,9 +144,17 @@ def modify_in_place(t: Tensor, what: str, compute: Callable[[Tensor], Any], othe
         return t
 
     # 3. The history.
+    take_history(t, new)
+    return t
+
+
+def take_history(t: Tensor, new: Tensor) -> None:
+    """Make the recorded ``new`` (whose values ``t``'s memory now holds) ``t``'s history; when ``t``
+    is a view, its base is rebased with ``copy_slices`` and ``t`` re-derived from the base."""
+    view = t._view
     if view is None:
         t._grad_fn, t._out_idx, t._requires_grad = new._grad_fn, new._out_idx, new._requires_grad
-        return t
+        return
     from ..ops.shape import copy_slices
 
     base, chain, _, _ = view
@@ -154,4 +163,3 @@ def modify_in_place(t: Tensor, what: str, compute: Callable[[Tensor], Any], othe
     base._grad_fn, base._out_idx, base._requires_grad = new_base._grad_fn, 0, True
     t._view = (base, chain, -1, True)  # stale on purpose: sync_view re-derives t from the new base
     sync_view(t)
-    return t

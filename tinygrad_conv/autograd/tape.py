@@ -72,6 +72,24 @@ def anomaly_checks_nan() -> bool:
     return _anomaly_state["check_nan"]
 
 
+is_anomaly_check_nan_enabled = anomaly_checks_nan  # PyTorch's name
+
+
+class set_detect_anomaly:
+    """Turn anomaly mode on or off, as ``torch.autograd.set_detect_anomaly``: at once when called,
+    undone when a ``with`` block around it ends."""
+
+    def __init__(self, mode: bool, check_nan: bool = True) -> None:
+        self._prev = dict(_anomaly_state)
+        _anomaly_state.update(enabled=bool(mode), check_nan=bool(check_nan))
+
+    def __enter__(self) -> None:
+        pass
+
+    def __exit__(self, *exc: object) -> None:
+        _anomaly_state.update(self._prev)
+
+
 # Frames from files under the package's own folder are not the user's (matched by path, so a
 # checkout that happens to be named tinygrad_conv keeps its tests and examples in the trace).
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
