@@ -34,5 +34,5 @@ float64 = _np.float64
 __all__ = ["Context", "Function", "Tensor", "autograd", "backward", "data", "detect_anomaly", "enable_grad", "float32",
            "float64", "functional", "get_num_threads", "grad", "gradcheck", "gradgradcheck", "is_grad_enabled", "load",
            "manual_seed", "nn", "no_grad", "ones", "ones_like", "ops", "optim", "randn", "random", "save",
-           "set_grad_enabled", "set_num_threads", "tensor", "testing", "viz", "zeros", "zeros_like"]
+           "set_grad_enabled", "set_num_threads", "tensor", "testing", "utils", "viz", "zeros", "zeros_like"]
 __version__ = "0.1.0"

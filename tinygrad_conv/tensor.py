@@ -6,19 +6,21 @@ registers itself in :mod:`tinygrad_conv.ops.registry`, which attaches it to this
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .autograd.grad_mode import is_grad_enabled
+from .dtypes import get_default_dtype
 
 if TYPE_CHECKING:
     from .autograd.tape import Node
 
 
 def _as_array(data: Any, dtype: Any) -> np.ndarray:
-    """NumPy dtypes are kept; Python floats (and lists of them) become float32, as in PyTorch."""
+    """NumPy dtypes are kept; Python floats (and lists of them) get the default dtype (float32
+    unless ``set_default_dtype`` changed it), as in PyTorch."""
     if isinstance(data, Tensor):
         data = data.data
     if isinstance(data, (np.ndarray, np.generic)):
@@ -26,7 +28,9 @@ def _as_array(data: Any, dtype: Any) -> np.ndarray:
     else:
         arr = np.asarray(data, dtype=dtype)
         if dtype is None and arr.dtype == np.float64:
-            arr = arr.astype(np.float32)
+            default = get_default_dtype()
+            if default != np.float64:
+                arr = arr.astype(default)
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"Tensor: unsupported data type {arr.dtype} (from {type(data).__name__}); "
                         "use numbers, nested lists or a numeric NumPy array")
@@ -437,35 +441,3 @@ class Tensor:
         def __neg__(self) -> Tensor: ...
         def __getitem__(self, key: Any) -> Tensor: ...
 
-
-def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
-    """Make a Tensor, as ``torch.tensor``."""
-    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
-
-
-def _shape_args(shape: Sequence[Any]) -> tuple[int, ...]:
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        return tuple(shape[0])
-    return tuple(shape)
-
-
-def zeros(*shape: Any, dtype: Any = np.float32, requires_grad: bool = False) -> Tensor:
-    return Tensor(np.zeros(_shape_args(shape), dtype=dtype), requires_grad=requires_grad)
-
-
-def ones(*shape: Any, dtype: Any = np.float32, requires_grad: bool = False) -> Tensor:
-    return Tensor(np.ones(_shape_args(shape), dtype=dtype), requires_grad=requires_grad)
-
-
-def randn(*shape: Any, dtype: Any = np.float32, requires_grad: bool = False,
-          generator: np.random.Generator | None = None) -> Tensor:
-    rng = generator if generator is not None else np.random.default_rng()
-    return Tensor(rng.standard_normal(_shape_args(shape)).astype(dtype), requires_grad=requires_grad)
-
-
-def zeros_like(t: Tensor) -> Tensor:
-    return Tensor(np.zeros_like(t.data))
-
-
-def ones_like(t: Tensor) -> Tensor:
-    return Tensor(np.ones_like(t.data))

@@ -77,7 +77,7 @@ class DataLoader:
     so two loaders with the same ``seed`` yield the same batches epoch by epoch, while
     epochs differ from each other. Pass ``generator`` (a ``np.random.Generator``)
     instead of ``seed`` to draw the permutations from it in turn; with neither, a
-    random seed is chosen once per loader. ``len(loader)`` is the number of batches:
+    seed is drawn once per loader from the default generator (``tc.manual_seed``). ``len(loader)`` is the number of batches:
     ``ceil(N / batch_size)``, or ``N // batch_size`` with ``drop_last=True``.
 
     A ``TensorDataset`` is batched by indexing its arrays with the whole batch's
@@ -116,7 +116,10 @@ class DataLoader:
         self.drop_last = bool(drop_last)
         self.generator = generator
         if seed is None and generator is None:
-            seed = int(np.random.default_rng().integers(0, 2**63))
+            # Drawn from the library's default generator, so tc.manual_seed makes shuffling repeat.
+            from ..random import default_generator
+
+            seed = int(default_generator().integers(0, 2**63))
         self.seed = None if seed is None else int(seed)
         self.epoch = 0  # the epoch the next iteration will use
 

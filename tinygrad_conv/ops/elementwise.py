@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..autograd.function import Context, Function
+from ..dtypes import as_dtype, get_default_dtype, promote_operands
 from ..kernels.activation import sigmoid as _sigmoid_kernel
 from ..tensor import Tensor
 from .registry import Sample, register
@@ -18,10 +19,51 @@ from .samples import away_from_zero, binary, distinct, positive, randn, unary
 
 
 class _Binary(Function):
-    """Shared by the arithmetic ops: array forward, NumPy type promotion between float inputs."""
+    """Shared by the arithmetic ops: array forward, PyTorch's type promotion (``tc.result_type``);
+    the engine casts each input's gradient back to that input's dtype."""
 
     array_forward = True
     promotes_dtypes = True
+
+
+def _result(out: Any, dt: np.dtype) -> np.ndarray:
+    """``out`` as an array of ``dt`` (NumPy may return a scalar, or widen where PyTorch does not)."""
+    if type(out) is np.ndarray and out.dtype == dt:
+        return out
+    return np.asarray(out, dtype=dt)
+
+
+def _float_input(a: np.ndarray) -> np.ndarray:
+    """Integer and bool inputs of the float functions (exp, log...) are computed in the default
+    float dtype, as PyTorch does (NumPy would give float64)."""
+    return a if a.dtype.kind == "f" else a.astype(get_default_dtype())
+
+
+def _is_bool(x: Any) -> bool:
+    return isinstance(x, (bool, np.bool_)) or getattr(x, "dtype", None) == np.bool_
+
+
+def _no_bool_sub(a: Any, b: Any) -> None:
+    """PyTorch refuses bool operands (Python's True included) in subtraction; NumPy only some."""
+    if _is_bool(a) and _is_bool(b):
+        raise RuntimeError("sub: Subtraction, the `-` operator, with two bool tensors is not supported. "
+                           "Use the `^` or `logical_xor()` operator instead.")
+    if _is_bool(a) or _is_bool(b):
+        raise RuntimeError("sub: Subtraction, the `-` operator, with a bool tensor is not supported. If you are "
+                           "trying to invert a mask, use the `~` or `logical_not()` operator instead.")
+
+
+def _int_power(a: np.ndarray, b: Any) -> np.ndarray:
+    """Integer ``a ** b`` as PyTorch computes it: a negative exponent in a tensor gives 1 for a base
+    of 1, +-1 for -1 and 0 otherwise (C's integer division), where NumPy raises; a negative Python
+    int exponent is refused, as PyTorch refuses it."""
+    negative = np.asarray(b) < 0
+    if not negative.any():
+        return np.power(a, b)
+    out = np.power(a, np.where(negative, 0, b))
+    odd = np.asarray(b) % 2 == 1
+    reciprocal = np.where(a == 1, 1, np.where(a == -1, np.where(odd, -1, 1), 0)).astype(out.dtype)
+    return np.where(negative, reciprocal, out)
 
 
 def _arith(dunder: str, rdunder: str) -> dict[str, str]:
@@ -35,7 +77,8 @@ class Add(_Binary):
 
     @staticmethod
     def forward(ctx: Context, a: Any, b: Any) -> Any:
-        return a + b
+        dt, (a, b) = promote_operands(a, b)
+        return _result(a + b, dt)
 
     @staticmethod
     def backward(ctx: Context, g: Tensor) -> tuple[Any, ...]:
@@ -49,7 +92,10 @@ class Sub(_Binary):
 
     @staticmethod
     def forward(ctx: Context, a: Any, b: Any) -> Any:
-        return a - b
+        if type(a) is not np.ndarray or type(b) is not np.ndarray or a.dtype.kind == "b" or b.dtype.kind == "b":
+            _no_bool_sub(a, b)
+        dt, (a, b) = promote_operands(a, b)
+        return _result(a - b, dt)
 
     @staticmethod
     def backward(ctx: Context, g: Tensor) -> tuple[Any, ...]:
@@ -64,7 +110,8 @@ class Mul(_Binary):
     @staticmethod
     def forward(ctx: Context, a: Any, b: Any) -> Any:
         ctx.save_for_backward(a, b)
-        return a * b
+        dt, (a, b) = promote_operands(a, b)
+        return _result(a * b, dt)
 
     @staticmethod
     def backward(ctx: Context, g: Tensor) -> tuple[Any, ...]:
@@ -77,12 +124,13 @@ class Mul(_Binary):
           samples=binary(randn, away_from_zero, scalar=1.5),
           reference=lambda torch, a, b: torch.div(a, b))
 class Div(_Binary):
-    """a / b."""
+    """a / b (true division: integers give the default float dtype, as in PyTorch)."""
 
     @staticmethod
     def forward(ctx: Context, a: Any, b: Any) -> Any:
         ctx.save_for_backward(a, b)
-        return a / b
+        dt, (a, b) = promote_operands(a, b, true_divide=True)
+        return _result(a / b, dt)
 
     @staticmethod
     def backward(ctx: Context, g: Tensor) -> tuple[Any, ...]:
@@ -107,7 +155,19 @@ class Pow(_Binary):
     @staticmethod
     def forward(ctx: Context, a: Any, b: Any) -> Any:
         ctx.save_for_backward(a, b)
-        return np.power(a, b)
+        if type(b) is int and b < 0 and getattr(a, "dtype", np.dtype(np.float64)).kind in "biu":
+            raise RuntimeError(f"pow: Integers to negative integer powers are not allowed (an integer tensor "
+                               f"to the power {b}); use a float base, e.g. x.double() ** {b}")
+        if type(b) is bool and type(a) is np.ndarray and a.dtype.kind == "b":
+            # PyTorch's special cases of a scalar exponent: x ** 1 is x, x ** 0 is ones.
+            return a.copy() if b else np.ones_like(a)
+        dt, (a, b) = promote_operands(a, b)
+        if dt.kind == "b":
+            raise NotImplementedError("pow: \"pow\" not implemented for 'Bool' (both operands are bool); "
+                                      "convert one with .long() or .float()")
+        if dt.kind in "iu":
+            return _result(_int_power(a, b), dt)
+        return _result(np.power(a, b), dt)
 
     @staticmethod
     def backward(ctx: Context, g: Tensor) -> tuple[Any, ...]:
@@ -132,6 +192,9 @@ class Neg(Function):
 
     @staticmethod
     def forward(ctx: Context, a: Any) -> Any:
+        if a.dtype == np.bool_:
+            raise RuntimeError("neg: Negation, the `-` operator, on a bool tensor is not supported. If you are "
+                               "trying to invert a mask, use the `~` or `logical_not()` operator instead.")
         return np.negative(a)
 
     @staticmethod
@@ -147,7 +210,7 @@ class Exp(Function):
 
     @staticmethod
     def forward(ctx: Context, a: Any) -> Any:
-        out = np.exp(a)
+        out = np.exp(_float_input(a))
         ctx.save_for_backward(out)
         return out
 
@@ -166,7 +229,7 @@ class Log(Function):
     @staticmethod
     def forward(ctx: Context, a: Any) -> Any:
         ctx.save_for_backward(a)
-        return np.log(a)
+        return np.log(_float_input(a))
 
     @staticmethod
     def backward(ctx: Context, g: Tensor) -> Any:
@@ -182,7 +245,7 @@ class Sqrt(Function):
 
     @staticmethod
     def forward(ctx: Context, a: Any) -> Any:
-        out = np.sqrt(a)
+        out = np.sqrt(_float_input(a))
         ctx.save_for_backward(out)
         return out
 
@@ -218,7 +281,7 @@ class Tanh(Function):
 
     @staticmethod
     def forward(ctx: Context, a: Any) -> Any:
-        out = np.tanh(a)
+        out = np.tanh(_float_input(a))
         ctx.save_for_backward(out)
         return out
 
@@ -238,7 +301,7 @@ class Sigmoid(Function):
     def forward(ctx: Context, a: Any) -> Any:
         # 1 / (1 + exp(-a)) in cache-sized blocks over threads (exp(-a) = inf gives the limit 0);
         # the former np.where over the two branches cost 12 ms on 1.2M float32 (issue 15).
-        out = _sigmoid_kernel(a)
+        out = _sigmoid_kernel(_float_input(a))
         ctx.save_for_backward(out)
         return out
 
@@ -261,7 +324,8 @@ class Maximum(_Binary):
     @staticmethod
     def forward(ctx: Context, a: Any, b: Any) -> Any:
         ctx.save_for_backward(a, b)
-        return np.maximum(a, b)
+        dt, (a, b) = promote_operands(a, b)
+        return _result(np.maximum(a, b), dt)
 
     @staticmethod
     def backward(ctx: Context, g: Tensor) -> tuple[Any, ...]:
@@ -277,7 +341,8 @@ class Minimum(_Binary):
     @staticmethod
     def forward(ctx: Context, a: Any, b: Any) -> Any:
         ctx.save_for_backward(a, b)
-        return np.minimum(a, b)
+        dt, (a, b) = promote_operands(a, b)
+        return _result(np.minimum(a, b), dt)
 
     @staticmethod
     def backward(ctx: Context, g: Tensor) -> tuple[Any, ...]:
@@ -309,7 +374,8 @@ class Where(_Binary):
     @staticmethod
     def forward(ctx: Context, cond: Any, a: Any, b: Any) -> Any:
         ctx.cond = np.asarray(cond, dtype=bool)
-        return np.where(ctx.cond, a, b)
+        dt, (a, b) = promote_operands(a, b)
+        return _result(np.where(ctx.cond, a, b), dt)
 
     @staticmethod
     def backward(ctx: Context, g: Tensor) -> tuple[Any, ...]:
@@ -338,13 +404,18 @@ class Clamp(Function):
     def forward(ctx: Context, a: Any, min: float | None = None, max: float | None = None) -> Any:
         if min is None and max is None:
             raise ValueError("clamp: at least one of min and max must be given")
+        # A Tensor bound is used as a constant (its value, no gradient).
+        bounds = [getattr(v, "data", v) for v in (min, max) if v is not None]
+        dt, (a, *bounds) = promote_operands(a, *bounds)
+        lo = bounds.pop(0) if min is not None else None
+        hi = bounds.pop(0) if max is not None else None
         mask = np.ones(a.shape, dtype=bool)
-        if min is not None:
-            mask &= a >= min
-        if max is not None:
-            mask &= a <= max
+        if lo is not None:
+            mask &= a >= lo
+        if hi is not None:
+            mask &= a <= hi
         ctx.mask = mask
-        return np.clip(a, min, max).astype(a.dtype, copy=False)
+        return _result(np.clip(a, lo, hi), dt)
 
     @staticmethod
     def backward(ctx: Context, g: Tensor) -> Any:
@@ -375,9 +446,10 @@ class Cast(Function):
 
 
 def cast(a: Tensor, dtype: Any) -> Tensor:
-    if a.dtype == np.dtype(dtype):
+    dt = as_dtype(dtype, "to")
+    if a.dtype == dt:
         return a
-    return Cast.apply(a, np.dtype(dtype))
+    return Cast.apply(a, dt)
 
 
 @register("clone", samples=unary(), reference=lambda torch, a: a.clone())

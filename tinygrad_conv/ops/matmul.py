@@ -16,14 +16,18 @@ class MatMul(Function):
     """a @ b for inputs with at least 2 dims; batch dims broadcast (the engine sums them back).
 
     Backward: da = g @ b^T, db = a^T @ g, both matmuls again, so it differentiates twice.
+    Both inputs must have one dtype: PyTorch's matmul does not promote (float32 @ float64 raises).
     """
 
     name = "matmul"
     array_forward = True
-    promotes_dtypes = True
 
     @staticmethod
     def forward(ctx: Context, a: Any, b: Any) -> Any:
+        if a.dtype != b.dtype:
+            raise RuntimeError(f"matmul: expected both arguments to have the same dtype, but got {a.dtype} and "
+                               f"{b.dtype} (matmul does not promote, as in PyTorch): convert one with "
+                               f".to({a.dtype}) or .to({b.dtype})")
         if a.shape[-1] != b.shape[-2]:
             raise ValueError(f"matmul: shapes {a.shape} and {b.shape} cannot be multiplied "
                              f"({a.shape[-1]} != {b.shape[-2]}: the last dim of the first must "
