@@ -310,6 +310,15 @@ class _Plan:
                 cols[:, :, i0::istep, j0::jstep, :] = win
 
 
+def _check_pair(op: str, x: np.ndarray, other: np.ndarray, name: str) -> None:
+    """Both arrays 4-d and of one dtype. Raised (not asserted, which ``python -O`` strips), since
+    the registered ops can be called with any arrays."""
+    if x.ndim != 4 or other.ndim != 4:
+        raise ValueError(f"{op}: expected a 4-d input and a 4-d {name}, got shapes {x.shape} and {other.shape}")
+    if x.dtype != other.dtype:
+        raise TypeError(f"{op}: the input ({x.dtype}) and the {name} ({other.dtype}) must have the same dtype")
+
+
 def _flat_buffer(xp: Any, shape: tuple[int, ...], dtype: Any, zero: bool) -> np.ndarray:
     """Allocate a buffer whose chunk-sized prefixes are contiguous (see :func:`_prefix`)."""
     size = prod(shape)
@@ -340,10 +349,15 @@ def _conv_plan(
     n, c, h, w = x_shape
     oh = conv2d_output_size(h, kernel[0], stride[0], sum(padding[0]), dilation[0])
     ow = conv2d_output_size(w, kernel[1], stride[1], sum(padding[1]), dilation[1])
-    assert oh > 0 and ow > 0, "conv output would be empty"
+    if oh <= 0 or ow <= 0:
+        raise ValueError(f"conv2d: the kernel {kernel} (dilation {dilation}) does not fit the padded input "
+                         f"{h}x{w} with padding {padding}: the output would be {oh}x{ow}")
     if out_hw is not None:
         # fewer outputs than the input allows is fine: the windows past them are simply unused
-        assert out_hw[0] <= oh and out_hw[1] <= ow, "more outputs than the input allows"
+        if out_hw[0] > oh or out_hw[1] > ow:
+            raise ValueError(f"conv2d_weight_grad: grad_output is {out_hw[0]}x{out_hw[1]} but a {h}x{w} input "
+                             f"gives at most {oh}x{ow} outputs with kernel {kernel}, stride {stride}, "
+                             f"padding {padding}, dilation {dilation}")
         oh, ow = out_hw
     return _Plan(n, c, (h, w), f, groups, kernel, stride, padding, dilation, (oh, ow), cover_input)
 
@@ -365,8 +379,15 @@ def conv2d(x: np.ndarray, w: np.ndarray, stride: Pair, padding: PadPairs, dilati
     NumPy's ~35 ns per row of a strided ufunc loop, while the copy pays ~7 ns per row (B3: bias
     add on the view 2.3 ms, copy + bias add 1.0 ms).
     """
-    assert x.ndim == 4 and w.ndim == 4 and x.dtype == w.dtype
-    assert x.shape[1] == w.shape[1] * groups and w.shape[0] % groups == 0
+    _check_pair("conv2d", x, w, "weight")
+    if x.shape[1] != w.shape[1] * groups or w.shape[0] % groups:
+        raise ValueError(f"conv2d: input {x.shape} and weight {w.shape} do not match with groups={groups} "
+                         "(weight is (F, C/groups, kh, kw), F divisible by groups)")
+    if x.shape[0] == 0:
+        # An empty batch: nothing to compute, but the output has the size it would have.
+        oh = conv2d_output_size(x.shape[2], w.shape[2], stride[0], sum(padding[0]), dilation[0])
+        ow = conv2d_output_size(x.shape[3], w.shape[3], stride[1], sum(padding[1]), dilation[1])
+        return array_module(x).zeros((0, w.shape[0], oh, ow), dtype=x.dtype)
     if _use_winograd(x, w.shape[2:], stride, dilation, groups, x.shape[1], w.shape[0]):
         y_fast = winograd.conv2d(x, w, padding, min(_CACHE_TARGET, _MEMORY_BUDGET))
         if y_fast is not None:
@@ -420,6 +441,8 @@ def _input_grad(
     c = w.shape[1] * groups
     kh, kw = w.shape[2], w.shape[3]
     (pt, pb), (pl, pr) = padding
+    if n == 0:
+        return xp.zeros((0, c) + tuple(x_hw), dtype=dy.dtype)
     if (_use_winograd(dy, (kh, kw), stride, dilation, groups, f, c) and max(pt, pb, pl, pr) <= 2
             and tuple(x_hw) == (oh + 2 - pt - pb, ow + 2 - pl - pr)):
         dx_fast = winograd.input_grad(dy, w, padding, min(_CACHE_TARGET, _MEMORY_BUDGET))
@@ -481,13 +504,18 @@ def conv_transpose2d(
     exactly ``output_size`` rows/cols are returned, zero where they reach past the full output
     (that is output_padding). The result is C-contiguous.
     """
-    assert x.ndim == 4 and w.ndim == 4 and x.dtype == w.dtype
-    assert x.shape[1] == w.shape[0] and w.shape[0] % groups == 0
+    _check_pair("conv_transpose2d", x, w, "weight")
+    if x.shape[1] != w.shape[0] or w.shape[0] % groups:
+        raise ValueError(f"conv_transpose2d: input {x.shape} and weight {w.shape} do not match with "
+                         f"groups={groups} (weight is (C_in, F/groups, kh, kw), C_in divisible by groups)")
     oh, ow = output_size
     # the conv2d whose input gradient this is must reach at least x's H, W from output_size
     # (it reaches more when output_padding >= stride, which PyTorch allows for dilation > 1)
-    assert conv2d_output_size(oh, w.shape[2], stride[0], sum(padding[0]), dilation[0]) >= x.shape[2]
-    assert conv2d_output_size(ow, w.shape[3], stride[1], sum(padding[1]), dilation[1]) >= x.shape[3]
+    reach = (conv2d_output_size(oh, w.shape[2], stride[0], sum(padding[0]), dilation[0]),
+             conv2d_output_size(ow, w.shape[3], stride[1], sum(padding[1]), dilation[1]))
+    if reach[0] < x.shape[2] or reach[1] < x.shape[3]:
+        raise ValueError(f"conv_transpose2d: output_size {tuple(output_size)} is too small for an input of "
+                         f"{x.shape[2]}x{x.shape[3]} (a conv2d of that size gives only {reach[0]}x{reach[1]})")
     return _input_grad(x, w, (oh, ow), stride, padding, dilation, groups)
 
 
@@ -506,7 +534,16 @@ def conv2d_weight_grad(
     transposed conv's weight gradient with output_padding >= stride) uses the leading windows.
     One GEMM per group and batch chunk: dy as (Fg, m*OH*q) times the chunk's columns transposed.
     """
-    assert x.ndim == 4 and dy.ndim == 4 and x.dtype == dy.dtype and x.shape[0] == dy.shape[0]
+    _check_pair("conv2d_weight_grad", x, dy, "grad_output")
+    if x.shape[0] != dy.shape[0]:
+        raise ValueError(f"conv2d_weight_grad: input {x.shape} and grad_output {dy.shape} have different "
+                         "batch sizes")
+    if x.shape[1] % groups or dy.shape[1] % groups:
+        raise ValueError(f"conv2d_weight_grad: groups={groups} must divide the channels of input {x.shape} "
+                         f"and grad_output {dy.shape}")
+    if x.shape[0] == 0:
+        # An empty batch contributes nothing: the weight gradient is zero, as in PyTorch.
+        return array_module(x).zeros((dy.shape[1], x.shape[1] // groups) + tuple(kernel_size), dtype=x.dtype)
     if (_use_winograd(x, kernel_size, stride, dilation, groups, x.shape[1], dy.shape[1])
             and dy.shape[2:] == (x.shape[2] + sum(padding[0]) - 2, x.shape[3] + sum(padding[1]) - 2)):
         dw_fast = winograd.weight_grad(x, dy, padding, min(_CACHE_TARGET, _MEMORY_BUDGET))
@@ -558,6 +595,7 @@ def _weight_grad(plan: _Plan, x: np.ndarray, dy: np.ndarray, zero_junk: bool) ->
             dw_t += part
         del part  # not alive during the next chunk or the final transpose copy
     del cols_flat, phases, dyt_flat
-    assert dw_t is not None
+    if dw_t is None:  # no chunk ran: an empty batch (conv2d_weight_grad returns before this)
+        dw_t = xp.zeros((g, plan.kg, plan.fg), dtype=x.dtype)
     # the small transpose back, copied so that the optimiser's updates run on contiguous memory
     return xp.ascontiguousarray(dw_t.transpose(0, 2, 1)).reshape(plan.f, plan.cg, plan.kh, plan.kw)

@@ -2,8 +2,9 @@
 adaptive average pool, and their backward passes.
 
 Everything here takes and returns NumPy arrays in NCHW layout and knows nothing of tensors or
-the tape. Arguments arrive already normalised to ``(h, w)`` pairs and validated by the caller, so
-only internal invariants are asserted.
+the tape. Arguments arrive already normalised to ``(h, w)`` pairs and validated by the caller; the
+few shape checks left here raise ValueError (not assert, which ``python -O`` strips), since the
+registered backward ops can be called directly with any arrays.
 
 Conventions (PyTorch's, checked against PyTorch 2.13 CPU in the tests):
 
@@ -51,8 +52,17 @@ def _out_hw(in_hw: Pair, kernel: Pair, stride: Pair, padding: Pair, dilation: Pa
             ceil_mode: bool) -> Pair:
     oh = pool2d_output_size(in_hw[0], kernel[0], stride[0], padding[0], dilation[0], ceil_mode)
     ow = pool2d_output_size(in_hw[1], kernel[1], stride[1], padding[1], dilation[1], ceil_mode)
-    assert oh > 0 and ow > 0, "caller must reject empty pooling outputs"
+    if oh <= 0 or ow <= 0:
+        raise ValueError(f"pool2d: the windows do not fit an input of {in_hw[0]}x{in_hw[1]} "
+                         f"(kernel_size={kernel}, stride={stride}, padding={padding}, dilation={dilation}, "
+                         f"ceil_mode={ceil_mode}): the output would be {oh}x{ow}")
     return oh, ow
+
+
+def _check_4d_float(x: np.ndarray, op: str) -> None:
+    if x.ndim != 4 or x.dtype.kind != "f":
+        raise ValueError(f"{op}: expected a 4-d (N, C, H, W) floating-point array, got shape {x.shape} "
+                         f"and dtype {x.dtype}")
 
 
 def _extent(out: int, kernel: int, stride: int, dilation: int) -> int:
@@ -121,7 +131,7 @@ def max_pool2d(x: np.ndarray, kernel: Pair, stride: Pair, padding: Pair, dilatio
     maximum sets one bit of a small integer code, and a table maps the code's lowest set bit,
     i.e. the first maximum in scan order, to that offset's position in the plane.
     """
-    assert x.ndim == 4 and x.dtype.kind == "f"
+    _check_4d_float(x, "max_pool2d")
     n, c, h, w = x.shape
     kh, kw = kernel
     oh, ow = _out_hw((h, w), kernel, stride, padding, dilation, ceil_mode)
@@ -218,27 +228,74 @@ def max_pool2d(x: np.ndarray, kernel: Pair, stride: Pair, padding: Pair, dilatio
     return out.reshape(n, c, oh, ow), idx.reshape(n, c, oh, ow)
 
 
-def max_unpool2d(dy: np.ndarray, indices: np.ndarray, output_size: Pair) -> np.ndarray:
+def _flat_plane_indices(indices: np.ndarray, plane: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """(N, C, ...) plane indices as flat positions in a (N*C*plane + 1) buffer.
+
+    Returns (flat (N*C, per_plane) positions, mask of the -1 entries, the spare slot they go to).
+    """
+    n, c = indices.shape[:2]
+    p_total = n * c
+    per_plane = int(np.prod(indices.shape[2:]))  # explicit: -1 cannot be inferred when N*C == 0
+    planes = indices.reshape(p_total, per_plane)
+    flat = planes + _plane_starts(p_total, plane, 1)
+    spare = p_total * plane
+    missing = planes < 0
+    if indices.size and bool(missing.any()):
+        flat[missing] = spare  # a spare slot past the planes, dropped by the caller
+    return flat, missing, spare
+
+
+def scatter_add_plane(dy: np.ndarray, indices: np.ndarray, output_size: Pair) -> np.ndarray:
     """Scatter-add dy into zeros of shape (N, C, H, W) at the flat plane indices.
 
-    This is max_pool2d's backward (overlapping windows add up) and the public max_unpool2d.
-    Entries with index -1 (windows wholly in padding) are skipped. Indices must lie in
-    [-1, H*W); the caller checks that for user-supplied indices.
+    This is max_pool2d's backward: overlapping windows that picked the same maximum add up, which
+    makes it the exact adjoint of :func:`gather_plane`. Entries with index -1 (windows wholly in
+    padding) are skipped. Indices must lie in [-1, H*W); the caller checks that for user-supplied
+    indices.
     """
-    assert dy.shape == indices.shape and dy.ndim == 4
-    n, c, _, _ = dy.shape
+    if dy.shape != indices.shape or dy.ndim != 4:
+        raise ValueError(f"scatter_add_plane: expected 4-d values and indices of one shape, got {dy.shape} "
+                         f"and {indices.shape}")
+    n, c = dy.shape[:2]
     h, w = output_size
-    p_total, plane = n * c, h * w
-    per_plane = indices.shape[2] * indices.shape[3]  # explicit: -1 cannot be inferred when N*C == 0
-    flat = indices.reshape(p_total, per_plane) + _plane_starts(p_total, plane, 1)
+    flat, _, spare = _flat_plane_indices(indices, h * w)
     # np.add.at on float arrays with an int64 index has a fast path in NumPy >= 1.25 and beats
     # np.bincount (which works in float64) by several times here (benchmarks/experiments/pool_kernels.py
     # --variants).
-    dx = np.zeros(p_total * plane + 1, dtype=dy.dtype)
-    if indices.size and indices.min() < 0:
-        flat[indices.reshape(p_total, per_plane) < 0] = p_total * plane  # a spare slot, dropped below
+    dx = np.zeros(spare + 1, dtype=dy.dtype)
     np.add.at(dx, flat.ravel(), dy.ravel())
-    return dx[:p_total * plane].reshape(n, c, h, w)
+    return dx[:spare].reshape(n, c, h, w)
+
+
+# The old name of scatter_add_plane, kept for the kernel tests and benchmarks that call it. The
+# public max_unpool2d op writes one value per index instead: see unpool_plane.
+max_unpool2d = scatter_add_plane
+
+
+def unpool_plane(x: np.ndarray, indices: np.ndarray, output_size: Pair) -> np.ndarray:
+    """Write x into zeros of shape (N, C, H, W) at the flat plane indices: PyTorch's max_unpool2d.
+
+    Where several entries of a plane share an index, the one that comes last in the plane's
+    row-major order is kept. PyTorch documents the choice as nondeterministic (its CUDA kernel
+    races); this is what its CPU kernel does in 2.13, which loops over each plane in order. The
+    winner is computed explicitly (np.maximum.at over positions), not left to the order NumPy
+    happens to apply a fancy assignment in. Index -1 is skipped.
+    """
+    if x.shape != indices.shape or x.ndim != 4:
+        raise ValueError(f"unpool_plane: expected 4-d values and indices of one shape, got {x.shape} "
+                         f"and {indices.shape}")
+    n, c = x.shape[:2]
+    h, w = output_size
+    flat, _, spare = _flat_plane_indices(indices, h * w)
+    flat = flat.ravel()
+    order = np.arange(flat.size, dtype=np.int64)
+    last = np.full(spare + 1, -1, dtype=np.int64)
+    np.maximum.at(last, flat, order)
+    keep = last[flat] == order
+    keep &= flat != spare
+    out = np.zeros(spare + 1, dtype=x.dtype)
+    out[flat[keep]] = x.reshape(-1)[keep]
+    return out[:spare].reshape(n, c, h, w)
 
 
 def gather_plane(x: np.ndarray, indices: np.ndarray) -> np.ndarray:
@@ -246,7 +303,9 @@ def gather_plane(x: np.ndarray, indices: np.ndarray) -> np.ndarray:
 
     The backward of max_unpool2d (and the values of max_pool2d, given its indices).
     """
-    assert x.ndim == 4 and indices.ndim == 4 and x.shape[:2] == indices.shape[:2]
+    if x.ndim != 4 or indices.ndim != 4 or x.shape[:2] != indices.shape[:2]:
+        raise ValueError(f"gather_plane: expected 4-d values and indices with the same (N, C), got "
+                         f"{x.shape} and {indices.shape}")
     n, c, h, w = x.shape
     p_total = n * c
     per_plane = indices.shape[2] * indices.shape[3]  # explicit: -1 cannot be inferred when N*C == 0
@@ -286,8 +345,11 @@ def _avg_divisor_2d(in_hw: Pair, out_hw: Pair, kernel: Pair, stride: Pair, paddi
         return float(divisor_override)
     dh = _avg_divisor(in_hw[0], out_hw[0], kernel[0], stride[0], padding[0], count_include_pad)
     dw = _avg_divisor(in_hw[1], out_hw[1], kernel[1], stride[1], padding[1], count_include_pad)
-    # The ceil rule keeps every window overlapping the input, so no factor is 0.
-    assert (dh > 0).all() and (dw > 0).all()
+    # The ceil rule keeps every window overlapping the input, so no factor is 0 (the op checks
+    # padding <= kernel_size // 2, which guarantees it).
+    if not ((dh > 0).all() and (dw > 0).all()):
+        raise ValueError(f"avg_pool2d: a window lies wholly in the padding (kernel_size={kernel}, "
+                         f"stride={stride}, padding={padding}); padding must be at most kernel_size // 2")
     return (dh[:, None] * dw[None, :]).astype(dtype)
 
 
@@ -298,7 +360,7 @@ def avg_pool2d(x: np.ndarray, kernel: Pair, stride: Pair, padding: Pair, ceil_mo
     The window sum is separable: summing the kw column offsets and then the kh row offsets
     costs kh + kw strided passes instead of kh * kw.
     """
-    assert x.ndim == 4 and x.dtype.kind == "f"
+    _check_4d_float(x, "avg_pool2d")
     n, c, h, w = x.shape
     kh, kw = kernel
     one = (1, 1)
@@ -330,12 +392,16 @@ def avg_pool2d_backward(dy: np.ndarray, input_hw: Pair, kernel: Pair, stride: Pa
 
     The mirror image of the separable forward: rows first, then columns, then crop the padding.
     """
-    assert dy.ndim == 4
+    _check_4d_float(dy, "avg_pool2d_backward")
     n, c, oh, ow = dy.shape
     h, w = input_hw
     kh, kw = kernel
     one = (1, 1)
-    assert (oh, ow) == _out_hw((h, w), kernel, stride, padding, one, ceil_mode)
+    expected = _out_hw((h, w), kernel, stride, padding, one, ceil_mode)
+    if (oh, ow) != expected:
+        raise ValueError(f"avg_pool2d_backward: the gradient is {oh}x{ow} but avg_pool2d of a {h}x{w} input "
+                         f"gives {expected[0]}x{expected[1]} (kernel_size={kernel}, stride={stride}, "
+                         f"padding={padding}, ceil_mode={ceil_mode})")
     rows, cols = _padded_shape((h, w), (oh, ow), kernel, stride, padding, one)
     pt, pl = padding
 
@@ -372,7 +438,7 @@ def adaptive_avg_pool2d(x: np.ndarray, output_size: Pair) -> np.ndarray:
 
     The windows along each axis form an averaging matrix, so the pool is two GEMMs.
     """
-    assert x.ndim == 4 and x.dtype.kind == "f"
+    _check_4d_float(x, "adaptive_avg_pool2d")
     n, c, h, w = x.shape
     oh, ow = output_size
     a_h = _adaptive_matrix(h, oh, x.dtype)
@@ -384,7 +450,7 @@ def adaptive_avg_pool2d(x: np.ndarray, output_size: Pair) -> np.ndarray:
 
 def adaptive_avg_pool2d_backward(dy: np.ndarray, input_hw: Pair) -> np.ndarray:
     """Gradient of adaptive_avg_pool2d: dx = A_h.T @ dy @ A_w per plane."""
-    assert dy.ndim == 4
+    _check_4d_float(dy, "adaptive_avg_pool2d_backward")
     n, c, oh, ow = dy.shape
     h, w = input_hw
     a_h = _adaptive_matrix(h, oh, dy.dtype)

@@ -25,6 +25,7 @@ from . import init
 from .module import Module, Parameter
 
 IntPair = int | tuple[int, int]
+_PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 
 def _pair(value: Any, name: str, layer: str) -> tuple[int, int]:
@@ -105,10 +106,22 @@ class _ConvNd(Module):
             self.padding: tuple[int, int] | str = padding
         else:
             self.padding = _pair(padding, "padding", layer)
-        if padding_mode != "zeros":
-            raise NotImplementedError(f"{layer}: padding_mode={padding_mode!r} is not supported; only "
-                                      "'zeros' (pad explicitly with F.pad for other schemes)")
+        if padding_mode not in _PADDING_MODES:
+            raise ValueError(f"{layer}: padding_mode must be one of 'zeros', 'reflect', 'replicate', 'circular', but "
+                             f"got padding_mode={padding_mode!r}")
         self.padding_mode = padding_mode
+        # F.pad's widths for the non-'zeros' modes, last dim first (PyTorch's attribute of that name).
+        if self.padding == "valid":
+            self._reversed_padding_repeated_twice = [0, 0, 0, 0]
+        elif self.padding == "same":
+            pads: list[int] = []
+            for k, d in zip(reversed(self.kernel_size), reversed(self.dilation)):
+                total = d * (k - 1)
+                pads += [total // 2, total - total // 2]  # an odd extra row/col goes after, as conv2d's 'same'
+            self._reversed_padding_repeated_twice = pads
+        elif not isinstance(self.padding, str):
+            ph, pw = self.padding
+            self._reversed_padding_repeated_twice = [pw, pw, ph, ph]
 
     def reset_parameters(self) -> None:
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
@@ -120,7 +133,7 @@ class _ConvNd(Module):
         s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
              f"stride={self.stride}")
         if self.padding != (0, 0):
-            s += f", padding={self.padding!r}" if isinstance(self.padding, str) else f", padding={self.padding}"
+            s += f", padding={self.padding}"  # unquoted for 'same' / 'valid' too, as PyTorch prints it
         if self.dilation != (1, 1):
             s += f", dilation={self.dilation}"
         if output_padding != (0, 0):
@@ -129,19 +142,25 @@ class _ConvNd(Module):
             s += f", groups={self.groups}"
         if self.bias is None:
             s += ", bias=False"
+        if self.padding_mode != "zeros":
+            s += f", padding_mode={self.padding_mode}"
         return s
 
 
 class Conv2d(_ConvNd):
     """2-d convolution (cross-correlation) over (N, C, H, W) inputs, as ``torch.nn.Conv2d``.
 
-    ``weight`` is (out_channels, in_channels/groups, kh, kw).
+    ``weight`` is (out_channels, in_channels/groups, kh, kw). ``padding_mode`` is what the padding
+    holds: ``'zeros'``, or ``'reflect'``, ``'replicate'`` or ``'circular'``, which pad with
+    ``F.pad`` in that mode before a convolution without padding (as PyTorch does).
 
     >>> import tinygrad_conv as tc
     >>> from tinygrad_conv import nn
     >>> conv = nn.Conv2d(1, 4, 3, padding=1)
     >>> conv(tc.ones(2, 1, 8, 8)).shape
     (2, 4, 8, 8)
+    >>> nn.Conv2d(1, 4, 3, padding=2, padding_mode="reflect")(tc.ones(2, 1, 8, 8)).shape
+    (2, 4, 10, 10)
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: IntPair, stride: IntPair = 1,
@@ -161,6 +180,9 @@ class Conv2d(_ConvNd):
         self.reset_parameters()
 
     def forward(self, input: Tensor) -> Tensor:
+        if self.padding_mode != "zeros":
+            padded = F.pad(input, self._reversed_padding_repeated_twice, mode=self.padding_mode)
+            return F.conv2d(padded, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
         return F.conv2d(input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
 
     def extra_repr(self) -> str:
@@ -184,6 +206,10 @@ class ConvTranspose2d(_ConvNd):
                  padding: IntPair = 0, output_padding: IntPair = 0, groups: int = 1, bias: bool = True,
                  dilation: IntPair = 1, padding_mode: str = "zeros", dtype: Any = None) -> None:
         super().__init__()
+        if padding_mode != "zeros":
+            # PyTorch's error: a transposed conv's padding removes outputs, it adds no input values.
+            raise ValueError('Only "zeros" padding mode is supported for ConvTranspose2d '
+                             f"(got padding_mode={padding_mode!r})")
         if isinstance(padding, str):
             raise ValueError(f"ConvTranspose2d: padding must be numbers, got {padding!r}")
         self._common(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, padding_mode)
@@ -245,6 +271,32 @@ class MaxPool2d(Module):
     def extra_repr(self) -> str:
         return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
                 f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+
+
+class MaxUnpool2d(Module):
+    """The partial inverse of MaxPool2d, as ``torch.nn.MaxUnpool2d``: each value goes to the
+    position its index names, the rest is zero (stride defaults to kernel_size).
+
+    >>> import tinygrad_conv as tc
+    >>> from tinygrad_conv import nn
+    >>> x = tc.Tensor([[[[1.0, 2.0], [4.0, 3.0]]]])
+    >>> y, idx = nn.MaxPool2d(2, return_indices=True)(x)
+    >>> nn.MaxUnpool2d(2)(y, idx).tolist()
+    [[[[0.0, 0.0], [4.0, 0.0]]]]
+    """
+
+    def __init__(self, kernel_size: IntPair, stride: IntPair | None = None, padding: IntPair = 0) -> None:
+        super().__init__()
+        layer = "MaxUnpool2d"
+        self.kernel_size = _pair(kernel_size, "kernel_size", layer)
+        self.stride = _pair(stride if stride is not None else kernel_size, "stride", layer)
+        self.padding = _pair(padding, "padding", layer)
+
+    def forward(self, input: Tensor, indices: Tensor, output_size: Any = None) -> Tensor:
+        return F.max_unpool2d(input, indices, self.kernel_size, self.stride, self.padding, output_size)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
 class AvgPool2d(Module):

@@ -83,19 +83,51 @@ def _check_weight(w: Tensor, op: str, layout: str) -> None:
         raise ValueError(f"{op}: weight must be 4-d {layout}, got shape {w.shape}")
 
 
+# PyTorch's names for dtypes in its "Input type (float) and weight type (double)" messages.
+_TORCH_TYPE_NAMES = {"float32": "float", "float64": "double", "float16": "half", "int64": "long", "int32": "int",
+                     "int16": "short", "int8": "char", "uint8": "byte", "bool": "bool"}
+
+
+def _type_name(dtype: np.dtype) -> str:
+    return _TORCH_TYPE_NAMES.get(np.dtype(dtype).name, np.dtype(dtype).name)
+
+
+def _check_same_dtype(op: str, input: Tensor, other: Tensor, name: str) -> None:
+    """PyTorch's RuntimeError for operands of different dtypes: the kernels compute in one dtype,
+    and converting silently would hide a model whose parameters and data disagree."""
+    if other.dtype != input.dtype:
+        raise RuntimeError(
+            f"{op}: Input type ({_type_name(input.dtype)}) and {name} type ({_type_name(other.dtype)}) should be "
+            f"the same: the input is {input.dtype} and the {name} is {other.dtype}. Convert one to the other's "
+            "dtype with .to(), .float() or .double() (a module's parameters follow module.float() / "
+            "module.double())")
+
+
 def _check_common(input: Tensor, weight: Tensor, groups: Any, op: str, layout: str) -> tuple[bool, Tensor]:
     """The checks both convs share; returns (unbatched?, the input with a batch dim)."""
     unbatched = _check_input(input, op)
     _check_weight(weight, op, layout)
+    _check_same_dtype(op, input, weight, "weight")
     if not isinstance(groups, (int, np.integer)) or isinstance(groups, bool) or groups < 1:
         raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
+    if 0 in weight.shape:
+        raise ValueError(f"{op}: the weight {weight.shape} has an empty dimension; every dimension of {layout} "
+                         "must be at least 1")
+    # Only the batch may be empty, as in PyTorch.
+    if 0 in input.shape[-3:]:
+        raise ValueError(f"{op}: expected non-empty channel, height and width dimensions, got input shape "
+                         f"{input.shape} (only the batch dimension may be 0)")
     return unbatched, (input.unsqueeze(0) if unbatched else input)
 
 
-def _check_bias(b: Tensor | None, channels: int, op: str) -> None:
+def _check_bias(b: Tensor | None, channels: int, op: str, input: Tensor) -> None:
     if b is not None and (not isinstance(b, Tensor) or b.shape != (channels,)):
         shape = b.shape if isinstance(b, Tensor) else type(b).__name__
         raise ValueError(f"{op}: bias must have shape ({channels},), one value per output channel, got {shape}")
+    if b is not None:
+        # PyTorch refuses this too, except its slow CPU conv_transpose2d path (no stride, float64
+        # input), which casts the bias: one rule here, the one PyTorch applies almost everywhere.
+        _check_same_dtype(op, input, b, "bias")
 
 
 def _out_size_error(op: str, x_hw: tuple[int, ...], kernel: Pair, stride: Pair, pads: PadPairs,
@@ -253,7 +285,7 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: An
         raise ValueError(f"{op}: channel mismatch: the input has {c} channels but the weight {weight.shape} "
                          f"expects in_channels/groups = {cg}, i.e. {cg * groups} input channels with "
                          f"groups={groups}")
-    _check_bias(bias, f, op)
+    _check_bias(bias, f, op, x)
     stride_p = _pair(stride, op, "stride", minimum=1)
     dil = _pair(dilation, op, "dilation", minimum=1)
     pads = _padding(padding, op, (kh, kw), stride_p, dil)
@@ -284,7 +316,7 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
     if cin != c:
         raise ValueError(f"{op}: channel mismatch: the input has {c} channels but the weight {weight.shape} "
                          f"has in_channels = {cin} (transposed-conv weights are (in, out/groups, kh, kw))")
-    _check_bias(bias, fg * groups, op)
+    _check_bias(bias, fg * groups, op, x)
     stride_p = _pair(stride, op, "stride", minimum=1)
     dil = _pair(dilation, op, "dilation", minimum=1)
     if isinstance(padding, str):
@@ -327,6 +359,13 @@ def conv2d_weight_grad(input: Tensor, grad_output: Tensor, kernel_size: Any, str
     """
     op = "conv2d_weight_grad"
     _check_input(input, op)
+    if not isinstance(grad_output, Tensor) or grad_output.ndim != input.ndim:
+        got = grad_output.shape if isinstance(grad_output, Tensor) else type(grad_output).__name__
+        raise ValueError(f"{op}: grad_output must be a Tensor with as many dimensions as the input "
+                         f"{input.shape}, got {got}")
+    _check_same_dtype(op, input, grad_output, "grad_output")
+    if not isinstance(groups, (int, np.integer)) or isinstance(groups, bool) or groups < 1:
+        raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
     k = _pair(kernel_size, op, "kernel_size", minimum=1)
     stride_p = _pair(stride, op, "stride", minimum=1)
     dil = _pair(dilation, op, "dilation", minimum=1)

@@ -4,9 +4,12 @@ Each op checks its arguments here (the array kernels in :mod:`tinygrad_conv.kern
 their caller), then runs its kernel. The backward rules are themselves registered ops, so every
 pool can be differentiated again (``create_graph=True``):
 
-* ``max_pool2d``: dx = ``max_unpool2d(dy, indices)`` (a scatter-add, so overlapping windows add up);
-* ``max_unpool2d``: dx = ``max_unpool2d_backward(dy, indices)``, a gather at the same indices,
-  whose own backward is ``max_unpool2d`` again;
+* ``max_pool2d``: dx = ``max_pool2d_backward(dy, indices)``, a scatter-add at the saved indices
+  (overlapping windows that picked the same maximum add up), whose backward is
+  ``max_unpool2d_backward(ggx, indices)``, the gather at the same indices, whose backward is the
+  scatter-add again;
+* ``max_unpool2d``: writes each value at its index (one value per index, as PyTorch); dx =
+  ``max_unpool2d_backward(dy, indices)``, the gather, as PyTorch's derivative;
 * ``avg_pool2d`` and ``adaptive_avg_pool2d`` are linear: their backward ops spread dy over the
   windows, and the backward of those is the pool itself.
 
@@ -25,8 +28,11 @@ Conventions (PyTorch 2.13 CPU's, pinned by tests/test_pool.py):
 * Where PyTorch differs, on purpose: a window that lies wholly in the padding (possible with
   dilation) gives minus infinity and index -1 (PyTorch gives an out-of-range index that corrupts
   its heap in backward); it passes no gradient, and ``max_unpool2d`` skips index -1.
-  ``max_unpool2d`` adds values that share an index, where PyTorch keeps one of them: the sum is
-  what makes it the exact adjoint of max pooling.
+* ``max_unpool2d`` with indices that repeat within a plane keeps the value that comes last in the
+  plane's row-major order: PyTorch documents the choice as nondeterministic, and this is what its
+  2.13 CPU kernel does. Its gradient is PyTorch's too: the gather, which hands dy[index] to every
+  value at that index, the overwritten ones included (so finite differences disagree with it
+  there, in PyTorch as here). max_pool2d's own backward is the separate scatter-add op.
 """
 
 from __future__ import annotations
@@ -151,7 +157,7 @@ def _unbatch_like(y: np.ndarray, x: np.ndarray) -> np.ndarray:
 
 
 class MaxPool2d(Function):
-    """Max pooling with PyTorch's indices; backward scatter-adds dy at the indices."""
+    """Max pooling with PyTorch's indices; backward scatter-adds dy at the indices (max_pool2d_backward)."""
 
     name = "max_pool2d"
     array_forward = True
@@ -174,11 +180,31 @@ class MaxPool2d(Function):
     @staticmethod
     def backward(ctx: Context, g: Tensor, *unused: Any) -> Any:
         idx = ctx.indices if ctx.indices is not None else ctx.saved_tensors[0].data
-        return MaxUnpool2d.apply(g, Tensor._make(idx, False, None, 0, None), output_size=ctx.input_hw)
+        return MaxPool2dBackward.apply(g, Tensor._make(idx, False, None, 0, None), output_size=ctx.input_hw)
+
+
+class MaxPool2dBackward(Function):
+    """Scatter-add g into zeros of (.., H, W) at flat plane indices (-1 skipped): max_pool2d's
+    input gradient, where overlapping windows that picked the same maximum add up. Its backward is
+    the gather at the same indices (max_unpool2d_backward), whose backward is this op again."""
+
+    name = "max_pool2d_backward"
+    array_forward = True
+
+    @staticmethod
+    def forward(ctx: Context, g: Any, indices: Any, output_size: Pair) -> Any:
+        ctx.save_for_backward(indices)
+        return _unbatch_like(kernels.scatter_add_plane(_batched(g), _batched(indices), output_size), g)
+
+    @staticmethod
+    def backward(ctx: Context, gg: Tensor) -> Any:
+        (indices,) = ctx.saved_tensors
+        return MaxUnpool2dBackward.apply(gg, indices), None
 
 
 class MaxUnpool2d(Function):
-    """Scatter-add x into zeros of (.., H, W) at flat plane indices (-1 skipped); backward gathers."""
+    """Write x into zeros of (.., H, W) at flat plane indices, the last of repeated ones winning
+    (-1 skipped), as PyTorch's CPU kernel; backward is PyTorch's: the gather at the indices."""
 
     name = "max_unpool2d"
     array_forward = True
@@ -186,16 +212,19 @@ class MaxUnpool2d(Function):
     @staticmethod
     def forward(ctx: Context, x: Any, indices: Any, output_size: Pair) -> Any:
         ctx.save_for_backward(indices)
-        return _unbatch_like(kernels.max_unpool2d(_batched(x), _batched(indices), output_size), x)
+        return _unbatch_like(kernels.unpool_plane(_batched(x), _batched(indices), output_size), x)
 
     @staticmethod
     def backward(ctx: Context, g: Tensor) -> Any:
         (indices,) = ctx.saved_tensors
+        # PyTorch's derivative of max_unpool2d: every value gets dy at its index, also one that
+        # another value at the same index overwrote. Matching it keeps ported programs' numbers.
         return MaxUnpool2dBackward.apply(g, indices), None
 
 
 class MaxUnpool2dBackward(Function):
-    """y[.., i, j] = x[..].flat[indices[.., i, j]] (0 where the index is -1); backward scatter-adds."""
+    """y[.., i, j] = x[..].flat[indices[.., i, j]] (0 where the index is -1): max_unpool2d's gradient;
+    its backward is the scatter-add at the same indices (max_pool2d_backward)."""
 
     name = "max_unpool2d_backward"
     array_forward = True
@@ -209,7 +238,7 @@ class MaxUnpool2dBackward(Function):
     @staticmethod
     def backward(ctx: Context, g: Tensor) -> Any:
         (indices,) = ctx.saved_tensors
-        return MaxUnpool2d.apply(g, indices, output_size=ctx.output_size), None
+        return MaxPool2dBackward.apply(g, indices, output_size=ctx.output_size), None
 
 
 def max_pool2d(input: Tensor, kernel_size: IntOrPair, stride: IntOrPair | None = None,
@@ -280,8 +309,10 @@ def max_unpool2d(input: Tensor, indices: Tensor, kernel_size: IntOrPair, stride:
     """Partial inverse of max_pool2d, as ``torch.nn.functional.max_unpool2d``.
 
     Puts each value of ``input`` at its flat plane position ``indices`` (as max_pool2d returns
-    them) in zeros of the output size; the rest stays zero. Values that share an index are added
-    (PyTorch keeps one), and index -1 (a window wholly in padding) is skipped.
+    them) in zeros of the output size; the rest stays zero. Of values that share an index, the
+    last in row-major order is kept (what PyTorch's CPU kernel does), and index -1 (a window
+    wholly in padding) is skipped. The output size is ``(H_in - 1)*stride - 2*padding +
+    kernel_size`` unless ``output_size`` gives it.
 
     >>> import tinygrad_conv as tc
     >>> x = tc.Tensor([[[[1.0, 2.0], [4.0, 3.0]]]])
@@ -347,8 +378,9 @@ register("max_pool2d", samples=_max_pool_samples, reference=_torch_max_pool, nod
 
 
 def _unique_indices(rng: np.random.Generator, shape: tuple[int, ...], plane: int) -> np.ndarray:
-    """Per plane, distinct random positions in [0, plane): PyTorch's unpool keeps one of several
-    values at a shared index where ours adds them, so parity needs them distinct."""
+    """Per plane, distinct random positions in [0, plane). With a repeated index max_unpool2d keeps
+    one value but (as in PyTorch) hands the gradient to all of them, which finite differences
+    cannot confirm; tests/test_conv_pool_parity.py checks repeated indices against PyTorch."""
     lead, count = shape[:-2], shape[-2] * shape[-1]
     rows = [rng.permutation(plane)[:count] for _ in range(int(np.prod(lead)))]
     return np.stack(rows).reshape(shape).astype(np.int64)
@@ -366,6 +398,23 @@ def _max_unpool_samples(rng: np.random.Generator, dtype: Any) -> Any:
 register("max_unpool2d", samples=_max_unpool_samples, nodes=(MaxUnpool2d,),
          reference=lambda torch, x, idx, kernel_size, stride=None, padding=0, output_size=None:
          torch.nn.functional.max_unpool2d(x, idx, kernel_size, stride, padding, output_size))(max_unpool2d)
+
+
+def _scatter_add_samples(rng: np.random.Generator, dtype: Any) -> Any:
+    # Repeated indices on purpose: overlapping pooling windows that picked the same maximum.
+    yield Sample((randn(rng, dtype, 2, 3, 3, 3), rng.integers(0, 8, (2, 3, 3, 3))), {"output_size": (2, 4)},
+                 name="batched, repeated indices")
+    yield Sample((randn(rng, dtype, 2, 4, 4), rng.integers(0, 15, (2, 4, 4))), {"output_size": (3, 5)},
+                 name="unbatched")
+
+
+def _torch_scatter_add(torch: Any, g: Any, idx: Any, output_size: Pair) -> Any:
+    zeros = g.new_zeros(g.shape[:-2] + (output_size[0] * output_size[1],))
+    return zeros.scatter_add(-1, idx.flatten(-2), g.flatten(-2)).reshape(g.shape[:-2] + tuple(output_size))
+
+
+register("max_pool2d_backward", method=False, functional=False, samples=_scatter_add_samples,
+         reference=_torch_scatter_add)(MaxPool2dBackward)
 
 
 def _gather_samples(rng: np.random.Generator, dtype: Any) -> Any:

@@ -413,34 +413,85 @@ register("stack", method=False, samples=_join_samples, nodes=(Cat,),
 
 
 # ------------------------------------------------------------------- padding
+_PAD_MODES = ("constant", "reflect", "replicate", "circular")
+_NON_CONSTANT_HELP = ("Supported combinations for non-constant padding: 2-d or 3-d input: padding size 2 (pads the "
+                      "last dimension); 3-d or 4-d input: padding size 4 (pads the last 2 dimensions); 4-d or 5-d "
+                      "input: padding size 6 (pads the last 3 dimensions)")
+
+
 def _pad_samples(rng: np.random.Generator, dtype: Any) -> Any:
     x = randn(rng, dtype, 2, 3, 4)
     yield Sample((x, (1, 2)), name="last dim")
     yield Sample((x, (1, 0, 0, 2)), {"value": 0.5}, name="two dims with value")
     yield Sample((x, (-1, 1, 1, -1)), name="negative crops")
+    yield Sample((randn(rng, dtype, 2, 2, 4, 5), (3, 1, 2, 3)), {"mode": "reflect"}, name="reflect 2 dims")
+    yield Sample((x, (-1, 3)), {"mode": "reflect"}, name="reflect 1 dim, crop left")
+    yield Sample((randn(rng, dtype, 2, 3, 4), (2, 5, 0, 3)), {"mode": "replicate"},
+                 name="replicate unbatched, pad past the size")
+    yield Sample((randn(rng, dtype, 1, 2, 3, 4, 3), (1, 2, 2, 0, 1, 3)), {"mode": "replicate"},
+                 name="replicate 3 dims")
+    yield Sample((randn(rng, dtype, 2, 2, 3, 4), (4, 2, 1, 3)), {"mode": "circular"},
+                 name="circular 2 dims, a whole period")
+    yield Sample((x, (-2, 1)), {"mode": "circular"}, name="circular crop then wrap")
+
+
+def _pad_index(size: int, lo: int, hi: int, mode: str) -> np.ndarray:
+    """For each position along one padded axis (``size + lo + hi`` of them), the input position it
+    copies. Reflect and replicate map the padded positions onto the input as it is (so a negative
+    width crops what the other side reflects from, as in PyTorch); circular first crops the
+    negative widths and then wraps what is left, which is what PyTorch does."""
+    out = size + lo + hi
+    if mode == "circular":
+        start, stop = max(-lo, 0), size - max(-hi, 0)
+        return start + (np.arange(out, dtype=np.int64) - max(lo, 0)) % (stop - start) if out else \
+            np.zeros(0, dtype=np.int64)
+    pos = np.arange(out, dtype=np.int64) - lo
+    if mode == "replicate":
+        return np.clip(pos, 0, size - 1)
+    pos = np.abs(pos)  # reflect: mirror at 0, then at size - 1 (the edge itself is not repeated)
+    return np.where(pos >= size, 2 * (size - 1) - pos, pos)
+
+
+def _pad_runs(index: np.ndarray) -> list[tuple[int, int, int]]:
+    """Split an index map into runs (start, stop, step) with step +1, -1 or 0, so that its adjoint
+    is a few slice adds instead of a scatter over every element (reflect: 3 runs, replicate: 3)."""
+    runs = []
+    start, n = 0, len(index)
+    while start < n:
+        stop, step = start + 1, 0
+        if stop < n and abs(int(index[stop] - index[start])) <= 1:
+            step = int(index[stop] - index[start])
+            while stop < n and index[stop] - index[stop - 1] == step:
+                stop += 1
+        runs.append((start, stop, step))
+        start = stop
+    return runs
+
+
+def _padded_axes(ndim: int, pad: Sequence[int]) -> list[tuple[int, int, int]]:
+    """(axis, before, after) for each axis ``pad`` names, last dim first as in PyTorch."""
+    return [(ndim - 1 - i, pad[2 * i], pad[2 * i + 1]) for i in range(len(pad) // 2)]
 
 
 class Pad(Function):
-    """Constant padding, widths given last dim first as (left, right, top, bottom, ...) like
-    ``torch.nn.functional.pad``; negative widths crop. Backward pads by the negated widths."""
+    """Padding, widths given last dim first as (left, right, top, bottom, ...) like
+    ``torch.nn.functional.pad``; negative widths crop. Constant mode's backward pads by the negated
+    widths; the other modes copy input positions, so their backward adds the gradient back onto
+    them (``pad_backward``), whose backward is this op again."""
 
     array_forward = True
 
     @staticmethod
     def forward(ctx: Context, a: Any, pad: Sequence[int], mode: str = "constant", value: float = 0.0) -> Any:
+        ctx.pad, ctx.mode, ctx.input_shape = tuple(pad), mode, a.shape
         if mode != "constant":
-            raise NotImplementedError(f"pad: mode '{mode}' is not supported, only 'constant'")
-        if len(pad) % 2 or len(pad) // 2 > a.ndim:
-            raise ValueError(f"pad: the padding {tuple(pad)} must have an even length of at most "
-                             f"2 * ndim = {2 * a.ndim} for an input of shape {a.shape}")
+            out = a
+            for axis, lo, hi in _padded_axes(a.ndim, pad):
+                out = np.take(out, _pad_index(a.shape[axis], lo, hi, mode), axis=axis)
+            return out if out is not a else a.copy()
         widths = [(0, 0)] * a.ndim
-        for i in range(len(pad) // 2):
-            widths[a.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
-        out_shape = tuple(s + lo + hi for s, (lo, hi) in zip(a.shape, widths))
-        if any(s < 0 for s in out_shape):
-            raise ValueError(f"pad: padding {tuple(pad)} gives a negative size {out_shape} for input "
-                             f"shape {a.shape}")
-        ctx.pad = tuple(pad)
+        for axis, lo, hi in _padded_axes(a.ndim, pad):
+            widths[axis] = (lo, hi)
         # Crop first (negative widths), then pad (positive ones).
         crop = tuple(slice(-lo if lo < 0 else 0, s + hi if hi < 0 else s)
                      for s, (lo, hi) in zip(a.shape, widths))
@@ -452,23 +503,156 @@ class Pad(Function):
 
     @staticmethod
     def backward(ctx: Context, g: Tensor) -> tuple[Any, ...]:
-        return Pad.apply(g, tuple(-p for p in ctx.pad)), None
+        if ctx.mode == "constant":
+            return Pad.apply(g, tuple(-p for p in ctx.pad)), None
+        return PadBackward.apply(g, input_shape=ctx.input_shape, pad=ctx.pad, mode=ctx.mode), None
 
 
-def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float = 0.0) -> Tensor:
-    """Pad (or, with negative widths, crop) as ``torch.nn.functional.pad``, constant mode.
+class PadBackward(Function):
+    """The adjoint of a reflect, replicate or circular pad: each input position gets the sum of the
+    gradient at every output position that copied it. Its backward is the pad itself."""
+
+    name = "pad_backward"
+    array_forward = True
+
+    @staticmethod
+    def forward(ctx: Context, g: Any, input_shape: tuple[int, ...], pad: Sequence[int], mode: str) -> Any:
+        ctx.pad, ctx.mode = tuple(pad), mode
+        out = g
+        # Undo the axes in the reverse of the order forward padded them (any order is right: the
+        # axes are independent; this one keeps each step's shape easy to follow).
+        for axis, lo, hi in reversed(_padded_axes(g.ndim, pad)):
+            size = input_shape[axis]
+            if out.shape[axis] != size + lo + hi:
+                raise ValueError(f"pad_backward: the gradient has {out.shape[axis]} elements along dim {axis} but "
+                                 f"an input of {size} padded by ({lo}, {hi}) has {size + lo + hi}")
+            index = _pad_index(size, lo, hi, mode)
+            acc = np.zeros(out.shape[:axis] + (size,) + out.shape[axis + 1:], dtype=g.dtype)
+            lead = (slice(None),) * axis
+            for start, stop, step in _pad_runs(index):
+                part = out[lead + (slice(start, stop),)]
+                first = int(index[start])
+                if step == 1:
+                    acc[lead + (slice(first, first + stop - start),)] += part
+                elif step == -1:
+                    acc[lead + (slice(first - (stop - start) + 1, first + 1),)] += np.flip(part, axis)
+                else:
+                    acc[lead + (slice(first, first + 1),)] += part.sum(axis=axis, keepdims=True)
+            out = acc
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, gg: Tensor) -> tuple[Any, ...]:
+        return Pad.apply(gg, ctx.pad, mode=ctx.mode),
+
+
+def _check_pad(input: Any, pad: Any, mode: Any, value: Any) -> tuple[tuple[int, ...], float]:
+    """PyTorch's rules for F.pad (and its exception types), with the numbers in the message."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"pad: input must be a Tensor, got {type(input).__name__}")
+    if not isinstance(pad, (tuple, list)):
+        raise TypeError(f"pad: pad must be a tuple of ints, got {type(pad).__name__}")
+    for i, p in enumerate(pad):
+        if not isinstance(p, (int, np.integer)) or isinstance(p, (bool, np.bool_)):
+            raise TypeError(f"pad: pad must be a tuple of ints, but found element of type {type(p).__name__} at "
+                            f"pos {i} ({tuple(pad)!r})")
+    widths = tuple(int(p) for p in pad)
+    if len(widths) % 2:
+        raise RuntimeError(f"pad: padding length must be divisible by 2 (a (before, after) pair per dimension), "
+                           f"got {len(widths)} values {widths}")
+    if mode not in _PAD_MODES:
+        raise NotImplementedError(f"pad: unrecognised padding mode {mode!r}; use one of {', '.join(_PAD_MODES)}")
+    shape, ndim = input.shape, input.ndim
+    if mode == "constant":
+        if len(widths) // 2 > ndim:
+            raise RuntimeError(f"pad: padding length should be less than or equal to two times the input dimension, "
+                               f"but got padding length {len(widths)} and an input of dimension {ndim} (shape {shape})")
+        for axis, lo, hi in _padded_axes(ndim, widths):
+            # Negative widths crop before positive ones pad, so the crop alone must leave >= 0.
+            cropped = shape[axis] + min(lo, 0) + min(hi, 0)
+            if cropped < 0:
+                raise RuntimeError(f"pad: padding ({lo}, {hi}) of dim {axis} (size {shape[axis]}) crops it to a "
+                                   f"negative size {cropped}")
+        return widths, 0.0 if value is None else value
+    if value is not None and value != 0:
+        raise RuntimeError(f'pad: padding mode "{mode}" doesn\'t take in value argument (got value={value!r}); '
+                           "only mode='constant' fills with a value")
+    k = len(widths) // 2
+    if k not in (1, 2, 3) or ndim not in (k + 1, k + 2):
+        raise NotImplementedError(f"pad: padding size {len(widths)} is not supported for a {ndim}-d input tensor "
+                                  f"(shape {shape}) in mode {mode!r}. {_NON_CONSTANT_HELP}")
+    if mode != "circular":
+        first = 1 if ndim == k + 2 else 0  # a batch dim may be empty, nothing else
+        if 0 in shape[first:]:
+            raise RuntimeError(f"pad: mode {mode!r} expects a {k + 1}-d or {k + 2}-d (batch mode) tensor with possibly "
+                               f"0 batch size and other non-zero dimensions, got shape {shape}")
+    for axis, lo, hi in _padded_axes(ndim, widths):
+        size, out = shape[axis], shape[axis] + lo + hi
+        if mode == "reflect" and (lo >= size or hi >= size):
+            raise RuntimeError(f"pad: reflect padding must be less than the input size along each padded dimension, "
+                               f"but got padding ({lo}, {hi}) at dimension {axis} of input {shape}")
+        if mode == "circular":
+            kept = size - max(-lo, 0) - max(-hi, 0)
+            if lo > size or hi > size:
+                raise RuntimeError(f"pad: circular padding ({lo}, {hi}) at dimension {axis} of input {shape} wraps "
+                                   f"around more than once (each width must be at most the size {size})")
+            if out < 0 or (out > 0 and max(lo, hi) > kept):
+                # PyTorch returns uninitialised memory or fails inside its kernel here.
+                raise RuntimeError(f"pad: circular padding ({lo}, {hi}) at dimension {axis} of input {shape} crops the "
+                                   f"dimension to {max(kept, 0)} and then wraps more than that around it; each "
+                                   "positive width must be at most what the negative ones leave")
+        elif out < (1 if axis == ndim - 1 else 0):
+            # PyTorch's rule: the last dimension must keep at least one element, the others may be empty.
+            raise RuntimeError(f"pad: input (size {size} along dim {axis}) is too small for padding ({lo}, {hi}): "
+                               f"calculated output size {out}")
+    return widths, 0.0
+
+
+def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float | None = None) -> Tensor:
+    """Pad (or, with negative widths, crop) as ``torch.nn.functional.pad``.
+
+    ``pad`` lists (before, after) widths from the last dimension backwards. ``mode='constant'``
+    fills with ``value`` (default 0) and pads any number of dimensions; ``'reflect'`` mirrors
+    without repeating the edge, ``'replicate'`` repeats the edge and ``'circular'`` wraps around,
+    for the last 1, 2 or 3 dimensions of a (batched) input, as in PyTorch.
 
     >>> import tinygrad_conv as tc
     >>> import tinygrad_conv.functional as F
     >>> F.pad(tc.Tensor([[1.0, 2.0]]), (1, -1)).tolist()
     [[0.0, 1.0]]
+    >>> x = tc.Tensor([[[0.0, 1.0, 2.0, 3.0]]])
+    >>> F.pad(x, (2, 1), mode="reflect").tolist(), F.pad(x, (2, 1), mode="circular").tolist()
+    ([[[2.0, 1.0, 0.0, 1.0, 2.0, 3.0, 2.0]]], [[[2.0, 3.0, 0.0, 1.0, 2.0, 3.0, 0.0]]])
     """
-    return Pad.apply(input, tuple(pad), mode=mode, value=value)
+    widths, fill = _check_pad(input, pad, mode, value)
+    return Pad.apply(input, widths, mode=mode, value=fill)
 
 
-register("pad", method=False, samples=_pad_samples, nodes=(Pad,),
-         reference=lambda torch, a, pad, mode="constant", value=0.0:
-         torch.nn.functional.pad(a, pad, mode=mode, value=value))(pad)
+def _torch_pad(torch: Any, a: Any, pad: Any, mode: str = "constant", value: Any = None) -> Any:
+    return torch.nn.functional.pad(a, pad, mode=mode, value=value)
+
+
+register("pad", method=False, samples=_pad_samples, nodes=(Pad, PadBackward), reference=_torch_pad)(pad)
+
+
+def _pad_backward_samples(rng: np.random.Generator, dtype: Any) -> Any:
+    yield Sample((randn(rng, dtype, 2, 2, 7, 10),), {"input_shape": (2, 2, 4, 5), "pad": (3, 2, 2, 1),
+                                                       "mode": "reflect"}, name="reflect")
+    yield Sample((randn(rng, dtype, 2, 3, 9),), {"input_shape": (2, 3, 4), "pad": (2, 3, 0, 0),
+                                                   "mode": "replicate"}, name="replicate")
+    yield Sample((randn(rng, dtype, 2, 5, 5),), {"input_shape": (2, 3, 4), "pad": (-1, 2, 1, 1),
+                                                   "mode": "circular"}, name="circular with a crop")
+
+
+def _torch_pad_backward(torch: Any, g: Any, input_shape: tuple[int, ...], pad: Any, mode: str) -> Any:
+    # pad's input gradient, kept differentiable in g (create_graph) for parity of its own gradient.
+    x = torch.zeros(input_shape, dtype=g.dtype, requires_grad=True)
+    y = torch.nn.functional.pad(x, pad, mode=mode)
+    return torch.autograd.grad(y, x, g, create_graph=True)[0]
+
+
+register("pad_backward", method=False, functional=False, samples=_pad_backward_samples,
+         reference=_torch_pad_backward)(PadBackward)
 
 
 def _one(make_args: Any) -> Any:
