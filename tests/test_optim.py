@@ -26,6 +26,20 @@ CONFIGS = [
     ("Adam", {"lr": 1e-2, "amsgrad": True}),
     ("AdamW", {"lr": 1e-2}),
     ("AdamW", {"lr": 1e-2, "weight_decay": 0.1, "amsgrad": True}),
+    ("Adam", {"lr": 1e-2, "weight_decay": 0.1, "decoupled_weight_decay": True, "foreach": False}),
+    ("RMSprop", {}),
+    ("RMSprop", {"lr": 1e-3, "alpha": 0.9, "eps": 1e-6, "weight_decay": 1e-2}),
+    ("RMSprop", {"lr": 1e-3, "momentum": 0.9}),
+    ("RMSprop", {"lr": 1e-3, "centered": True}),
+    ("RMSprop", {"lr": 1e-3, "alpha": 0.4, "centered": True, "momentum": 0.5, "weight_decay": 1e-3,
+                 "maximize": True, "foreach": False}),
+    ("Adagrad", {}),
+    ("Adagrad", {"lr": 0.05, "lr_decay": 0.1, "weight_decay": 1e-2, "initial_accumulator_value": 0.3,
+                 "eps": 1e-6}),
+    ("Adagrad", {"lr": 0.05, "maximize": True, "foreach": False, "fused": None}),
+    ("Adadelta", {}),
+    ("Adadelta", {"lr": 0.5, "rho": 0.6, "eps": 1e-4, "weight_decay": 1e-2}),
+    ("Adadelta", {"maximize": True, "foreach": False}),
 ]
 
 
@@ -91,7 +105,11 @@ def test_param_groups_and_skipped_parameters() -> None:
 
 
 @pytest.mark.parametrize("name,kwargs", [("SGD", {"lr": 0.05, "momentum": 0.9, "nesterov": True}),
-                                         ("Adam", {"lr": 1e-2, "amsgrad": True}), ("AdamW", {"lr": 1e-2})])
+                                         ("Adam", {"lr": 1e-2, "amsgrad": True}), ("AdamW", {"lr": 1e-2}),
+                                         ("RMSprop", {"lr": 1e-3, "momentum": 0.9, "centered": True}),
+                                         ("Adagrad", {"lr": 0.05, "lr_decay": 0.1,
+                                                      "initial_accumulator_value": 0.2}),
+                                         ("Adadelta", {"rho": 0.8})])
 def test_state_dict_resumes_exactly(tmp_path: Path, name: str, kwargs: dict) -> None:
     batches = _batches(np.float32, 6)
 
@@ -209,14 +227,17 @@ def test_schedulers_match_torch(kind: str) -> None:
 
 
 def test_scheduler_state_round_trip() -> None:
+    # As in PyTorch, the schedule continues from the optimizer's current rate (the chainable form),
+    # so a checkpoint restores both state dicts.
     opt = optim.Adam([tc.Tensor([1.0], requires_grad=True)], lr=1.0)
     sched = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=10)
     for _ in range(4):
+        opt.step()
         sched.step()
-    state = sched.state_dict()
     opt2 = optim.Adam([tc.Tensor([1.0], requires_grad=True)], lr=1.0)
     sched2 = optim.lr_scheduler.CosineAnnealingLR(opt2, T_max=10)
-    sched2.load_state_dict(state)
+    opt2.load_state_dict(opt.state_dict())
+    sched2.load_state_dict(sched.state_dict())
     sched.step()
     sched2.step()
     assert sched.get_last_lr() == sched2.get_last_lr() and opt2.param_groups[0]["lr"] == sched2.get_last_lr()[0]
@@ -261,3 +282,134 @@ def test_memory_is_flat_over_1000_steps() -> None:
     finally:
         tracemalloc.stop()
     assert after - base < 32 * 1024, f"memory grew by {after - base} bytes over 1,000 steps"
+
+
+NEW_OPTIMIZERS = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta"]
+
+
+@pytest.mark.parametrize("name", NEW_OPTIMIZERS)
+def test_signature_groups_and_state_layout_match_torch(torch, name: str) -> None:
+    """PyTorch's parameter names, defaults and keyword-only markers; the same group keys and values;
+    the same state entries after a step (and Adagrad's state before the first one)."""
+    import inspect
+
+    ours_sig = inspect.signature(getattr(optim, name).__init__).parameters
+    theirs_sig = inspect.signature(getattr(torch.optim, name).__init__).parameters
+    assert list(ours_sig) == list(theirs_sig)
+    for key, param in ours_sig.items():
+        assert param.kind == theirs_sig[key].kind, key
+        if key not in ("self", "params"):
+            assert param.default == theirs_sig[key].default, key
+    ours = _mlp(np.float64)
+    theirs = _torch_mlp(torch, ours)
+    opt = getattr(optim, name)(ours.parameters())
+    topt = getattr(torch.optim, name)(theirs.parameters())
+    sd, tsd = opt.state_dict(), topt.state_dict()
+    assert sd["param_groups"] == tsd["param_groups"]
+    assert sorted(sd["state"]) == sorted(tsd["state"])  # Adagrad: filled at construction
+    x, y = _batches(np.float64, 1)[0]
+    L.cross_entropy(ours(tc.Tensor(x)), tc.Tensor(y)).backward()
+    torch.nn.functional.cross_entropy(theirs(torch.tensor(x)), torch.tensor(y)).backward()
+    opt.step()
+    topt.step()
+    sd, tsd = opt.state_dict(), topt.state_dict()
+    assert sorted(sd["state"]) == sorted(tsd["state"])
+    for i in tsd["state"]:
+        assert sorted(sd["state"][i]) == sorted(tsd["state"][i])
+        for k, v in tsd["state"][i].items():
+            np.testing.assert_allclose(np.asarray(sd["state"][i][k], dtype=np.float64), v.numpy(),
+                                       rtol=1e-12, err_msg=f"{i}/{k}")
+
+
+@pytest.mark.parametrize("name,kwargs", [
+    ("RMSprop", {"momentum": 0.5, "centered": True}), ("Adagrad", {"lr_decay": 0.5}), ("Adadelta", {}),
+])
+def test_new_optimizers_match_torch_in_float64_with_random_gradients(torch, name: str, kwargs: dict) -> None:
+    """Set the same random gradients on both sides (no model in between) for 6 steps, in two
+    parameter groups with their own hyper-parameters; the parameters agree to float64 rounding."""
+    rng = np.random.default_rng(9)
+    shapes = [(3, 4), (4,), (2, 2, 3)]
+    values = [rng.standard_normal(s) for s in shapes]
+    ours = [tc.Tensor(v.copy(), requires_grad=True) for v in values]
+    theirs = [torch.tensor(v.copy(), requires_grad=True) for v in values]
+    groups = [{"params": ours[:2]}, {"params": ours[2:], "lr": 0.05, "weight_decay": 0.1}]
+    tgroups = [{"params": theirs[:2]}, {"params": theirs[2:], "lr": 0.05, "weight_decay": 0.1}]
+    opt = getattr(optim, name)(groups, **kwargs)
+    topt = getattr(torch.optim, name)(tgroups, **kwargs)
+    for _ in range(6):
+        for p, tp in zip(ours, theirs):
+            g = rng.standard_normal(p.shape)
+            p.grad = tc.Tensor(g)
+            tp.grad = torch.tensor(g)
+        opt.step()
+        topt.step()
+    for p, tp in zip(ours, theirs):
+        np.testing.assert_allclose(p.detach().numpy(), tp.detach().numpy(), rtol=1e-12, atol=1e-14)
+
+
+def test_new_optimizer_argument_errors_match_torch(torch) -> None:
+    w = tc.Tensor([1.0, 2.0], requires_grad=True)
+    tw = torch.tensor([1.0, 2.0], requires_grad=True)
+    bad = [("RMSprop", {"alpha": -0.1}, "alpha"), ("RMSprop", {"eps": -1.0}, "eps"),
+           ("RMSprop", {"momentum": -0.5}, "momentum"), ("RMSprop", {"weight_decay": -1}, "weight_decay"),
+           ("RMSprop", {"lr": -1}, "learning rate"), ("Adagrad", {"lr_decay": -1}, "lr_decay"),
+           ("Adagrad", {"initial_accumulator_value": -1}, "initial_accumulator_value"),
+           ("Adagrad", {"eps": -1}, "eps"), ("Adadelta", {"rho": 1.5}, "rho"), ("Adadelta", {"eps": -1}, "eps")]
+    for name, kwargs, word in bad:
+        with pytest.raises(ValueError):
+            getattr(torch.optim, name)([tw], **kwargs)
+        with pytest.raises(ValueError, match=f"{name}: invalid {word}"):
+            getattr(optim, name)([w], **kwargs)
+    with pytest.raises(RuntimeError):
+        torch.optim.Adagrad([tw], fused=True, foreach=True)
+    with pytest.raises(RuntimeError, match="fused=True and foreach=True"):
+        optim.Adagrad([w], fused=True, foreach=True)
+
+
+@pytest.mark.parametrize("name", ["RMSprop", "Adadelta", "Adam"])
+def test_capturable_is_refused_at_step_as_torch_does_on_the_cpu(torch, name: str) -> None:
+    w = tc.Tensor([1.0, 2.0], requires_grad=True)
+    tw = torch.tensor([1.0, 2.0], requires_grad=True)
+    opt = getattr(optim, name)([w], capturable=True)
+    topt = getattr(torch.optim, name)([tw], capturable=True)
+    w.grad = tc.Tensor([1.0, 1.0])
+    tw.grad = torch.tensor([1.0, 1.0])
+    with pytest.raises(AssertionError):
+        topt.step()
+    with pytest.raises(RuntimeError, match="capturable=True .*CPU"):
+        opt.step()
+    assert w.tolist() == [1.0, 2.0]  # nothing was updated
+
+
+@pytest.mark.parametrize("name", NEW_OPTIMIZERS)
+def test_differentiable_is_refused_with_the_reason(name: str) -> None:
+    with pytest.raises(NotImplementedError, match="differentiable=True"):
+        getattr(optim, name)([tc.Tensor([1.0], requires_grad=True)], differentiable=True)
+
+
+def test_named_parameters_as_torch(torch) -> None:
+    ours = _mlp()
+    theirs = _torch_mlp(torch, ours)
+    opt = optim.SGD(ours.named_parameters(), lr=0.1, momentum=0.9)
+    topt = torch.optim.SGD(theirs.named_parameters(), lr=0.1, momentum=0.9)
+    assert opt.param_groups[0]["param_names"] == topt.param_groups[0]["param_names"]
+    assert opt.state_dict()["param_groups"] == topt.state_dict()["param_groups"]
+    with pytest.raises(ValueError, match="with names"):
+        opt.add_param_group({"params": [tc.Tensor([1.0], requires_grad=True)]})
+    with pytest.raises(TypeError, match="ordered collection"):
+        optim.SGD([{"params": set(ours.parameters())}], lr=0.1)
+
+
+def test_adagrad_state_exists_before_the_first_step_and_resumes(tmp_path: Path) -> None:
+    w = tc.Tensor([1.0, -1.0], requires_grad=True)
+    opt = optim.Adagrad([w], lr=0.1, initial_accumulator_value=0.5)
+    sd = opt.state_dict()
+    assert sd["state"][0]["step"] == 0 and sd["state"][0]["sum"].tolist() == [0.5, 0.5]
+    io.save(sd, tmp_path / "a.npz")
+    w2 = tc.Tensor([1.0, -1.0], requires_grad=True)
+    opt2 = optim.Adagrad([w2], lr=0.1)
+    opt2.load_state_dict(io.load(tmp_path / "a.npz"))
+    for p, o in ((w, opt), (w2, opt2)):
+        p.grad = tc.Tensor([2.0, 3.0])
+        o.step()
+    assert w.tolist() == w2.tolist()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import shutil
 import sys
 import time
@@ -171,21 +172,33 @@ def _make_optimizer(name: str, params: Any, lr: float) -> Any:
     return optim.SGD(params, lr=lr, momentum=0.9, nesterov=True, weight_decay=5e-4)
 
 
-def _resumed_schedule(opt: Any, settings: _Settings, start_epoch: int) -> Any:
+def _resumed_schedule(opt: Any, settings: _Settings, start_epoch: int, saved: dict[str, Any]) -> Any:
     """The cosine schedule of a resumed run, positioned after ``start_epoch`` epochs.
 
-    Built afresh rather than restored from the checkpoint: the saved schedule (and the learning rate
-    the optimizer's saved state carries) belong to the saved run's length. A run of 2 epochs ends with
-    the cosine at 0, so restoring it and only changing ``T_max`` trained the first resumed epoch with
-    learning rate 0. The rate of epoch ``e`` is a function of the peak rate, ``e`` and the total
-    number of epochs alone, so an interrupted run resumed to its planned end gets exactly the rates of
-    an uninterrupted one, and an extended run gets the stretched cosine from ``start_epoch`` on.
+    When the run keeps its length and peak rate, the saved schedule is restored as it was (with the
+    optimizer's saved rate, so the resumed run takes exactly the uninterrupted run's steps). When
+    --epochs or --lr changed, the saved schedule belongs to another run: a run of 2 epochs ends with
+    the cosine at 0, and restoring it and only changing ``T_max`` trained the first resumed epoch
+    with learning rate 0. Then the schedule is rebuilt for the new length: the rate of epoch ``e``
+    is ``lr * (1 + cos(pi * e / epochs)) / 2``, from ``start_epoch`` on.
     """
     from tinygrad_conv import optim
 
+    state = saved.get("scheduler")
+    same_run = (isinstance(state, dict) and state.get("T_max") == settings.epochs
+                and state.get("base_lrs") == [settings.lr] * len(opt.param_groups))
+    sched = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=settings.epochs)
+    if same_run:
+        lrs = [group["lr"] for group in opt.param_groups]  # the saved optimizer's rates
+        sched.load_state_dict(state)
+        for group, lr in zip(opt.param_groups, lrs):
+            group["lr"] = lr
+        return sched
+    lr = settings.lr * (1 + math.cos(math.pi * start_epoch / settings.epochs)) / 2
     for group in opt.param_groups:
         group["initial_lr"] = settings.lr  # the peak; --lr on a resume changes it for the remaining epochs
-        group["lr"] = settings.lr
+        group["lr"] = lr
+    # (the constructor's step keeps the rate just set; later steps follow the cosine from it)
     return optim.lr_scheduler.CosineAnnealingLR(opt, T_max=settings.epochs, last_epoch=start_epoch - 1)
 
 
@@ -437,7 +450,7 @@ def run(args: argparse.Namespace) -> int:
             return _fail(f"--resume: the checkpoint {ckpt_path} does not fit this model: {exc}")
         for key in HISTORY_KEYS:  # checkpoints written before a key existed lack it
             history.setdefault(key, [float("nan")] * start_epoch)
-        sched = _resumed_schedule(opt, settings, start_epoch)
+        sched = _resumed_schedule(opt, settings, start_epoch, saved)
         if "rng" in saved:
             _set_rng_state(saved["rng"])
         print(f"resuming {ckpt_path} after epoch {start_epoch}")

@@ -1,4 +1,4 @@
-"""Optimisers (SGD, Adam, AdamW) and learning-rate schedules, with PyTorch's update rules.
+"""Optimisers (SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta) and learning-rate schedules, with PyTorch's update rules.
 
 >>> import tinygrad_conv as tc
 >>> from tinygrad_conv import nn, optim
@@ -13,8 +13,11 @@ True
 """
 
 from . import lr_scheduler
+from .adadelta import Adadelta
+from .adagrad import Adagrad
 from .adam import Adam, AdamW
 from .optimizer import Optimizer
+from .rmsprop import RMSprop
 from .sgd import SGD
 
-__all__ = ["SGD", "Adam", "AdamW", "Optimizer", "lr_scheduler"]
+__all__ = ["SGD", "Adadelta", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop", "lr_scheduler"]

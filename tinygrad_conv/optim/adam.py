@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .optimizer import Optimizer, ParamsT
+from .optimizer import Optimizer, ParamsT, lerp_
 
 
 class Adam(Optimizer):
@@ -29,13 +29,18 @@ class Adam(Optimizer):
     [0.9, -1.9]
     """
 
-    _decoupled = False
-
     def __init__(self, params: ParamsT, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False, *,
-                 maximize: bool = False) -> None:
+                 foreach: bool | None = None, maximize: bool = False, capturable: bool = False,
+                 differentiable: bool = False, fused: bool | None = None,
+                 decoupled_weight_decay: bool = False) -> None:
+        # foreach and fused choose PyTorch's kernels, not the numbers: accepted, kept in the groups
+        # as PyTorch's, and otherwise ignored. capturable=True (CUDA graphs) and differentiable=True
+        # are refused with the reason (see Optimizer). decoupled_weight_decay=True is AdamW's decay.
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
-                                      amsgrad=amsgrad, maximize=maximize))
+                                      amsgrad=amsgrad, foreach=foreach, maximize=maximize,
+                                      capturable=capturable, differentiable=differentiable, fused=fused,
+                                      decoupled_weight_decay=decoupled_weight_decay))
 
     def _check_group(self, group: dict[str, Any]) -> None:
         super()._check_group(group)
@@ -61,17 +66,12 @@ class Adam(Optimizer):
         step = state["step"]
         g = -grad if group["maximize"] else grad
         if wd != 0:
-            if self._decoupled:
+            if group["decoupled_weight_decay"]:
                 param *= 1 - lr * wd
             else:
                 g = g + wd * param
         m, v = state["exp_avg"], state["exp_avg_sq"]
-        # m.lerp(g, 1 - beta1), in the form PyTorch's lerp uses for weights below one half
-        weight = 1 - beta1
-        if weight < 0.5:
-            m += weight * (g - m)
-        else:
-            m[...] = g - (g - m) * (1 - weight)
+        lerp_(m, g, 1 - beta1)
         v *= beta2
         v += (1 - beta2) * (g * g)
         if group["amsgrad"]:
@@ -91,9 +91,10 @@ class AdamW(Adam):
     The default ``weight_decay`` is 0.01, as PyTorch's.
     """
 
-    _decoupled = True
-
     def __init__(self, params: ParamsT, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False, *,
-                 maximize: bool = False) -> None:
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize)
+                 maximize: bool = False, foreach: bool | None = None, capturable: bool = False,
+                 differentiable: bool = False, fused: bool | None = None) -> None:
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, foreach=foreach, maximize=maximize,
+                         capturable=capturable, differentiable=differentiable, fused=fused,
+                         decoupled_weight_decay=True)

@@ -15,7 +15,23 @@ import numpy as np
 from ..autograd.grad_mode import enable_grad, no_grad
 from ..tensor import Tensor
 
-ParamsT = Iterable[Tensor] | Iterable[dict[str, Any]]
+ParamsT = Iterable[Tensor] | Iterable[dict[str, Any]] | Iterable[tuple[str, Tensor]]
+
+
+def lerp_(start: np.ndarray, end: np.ndarray, weight: float) -> None:
+    """``start.lerp_(end, weight)`` in the form PyTorch's lerp kernel uses (it switches formula at
+    weight 0.5 to stay exact at both ends), so moving averages round as PyTorch's do."""
+    if weight < 0.5:
+        start += weight * (end - start)
+    else:
+        start[...] = end - (end - start) * (1 - weight)
+
+
+def check_non_negative(name: str, group: dict[str, Any], *keys: str) -> None:
+    """Raise PyTorch's ValueError for a hyper-parameter below 0, naming the optimizer and the value."""
+    for key in keys:
+        if not group[key] >= 0:
+            raise ValueError(f"{name}: invalid {key} {group[key]} (must be >= 0)")
 
 
 class Optimizer:
@@ -51,7 +67,22 @@ class Optimizer:
         if not isinstance(param_group, dict) or "params" not in param_group:
             raise TypeError(f"{type(self).__name__}: a parameter group must be a dict with a 'params' key")
         params = param_group["params"]
+        if isinstance(params, (set, frozenset)):
+            raise TypeError(f"{type(self).__name__}: parameters must be in an ordered collection (a list), not "
+                            "a set: a set's order changes between runs, and state_dict relies on the order")
         params = [params] if isinstance(params, Tensor) else list(params)
+        # model.named_parameters() gives (name, tensor) pairs: PyTorch keeps the names in 'param_names'.
+        names = [p[0] for p in params if isinstance(p, tuple) and len(p) == 2 and isinstance(p[0], str)]
+        if names:
+            if len(names) != len(params):
+                raise ValueError(f"{type(self).__name__}: all parameters of a group must be given with names "
+                                 f"((name, tensor) pairs) or all without; {len(params) - len(names)} of "
+                                 f"{len(params)} have no name")
+            params = [p[1] for p in params]
+        for other in self.param_groups:
+            if ("param_names" in other) != bool(names):
+                raise ValueError(f"{type(self).__name__}: all parameter groups must be with names or all "
+                                 "without; cannot mix named and unnamed groups")
         seen = {id(p) for g in self.param_groups for p in g["params"]}
         for i, p in enumerate(params):
             if not isinstance(p, Tensor):
@@ -69,16 +100,27 @@ class Optimizer:
             if not p.data.flags.writeable:  # updates are in place
                 p.data = p.data.copy()
         group = {k: v for k, v in param_group.items() if k != "params"}
+        if names:
+            group["param_names"] = names
         for k, v in self.defaults.items():
             group.setdefault(k, v)
         self._check_group(group)
-        group["params"] = params
+        group = {"params": params, **group}  # 'params' first, as PyTorch's groups list it
         self.param_groups.append(group)
 
     def _check_group(self, group: dict[str, Any]) -> None:
         """Validate a group's hyper-parameters (subclasses add their rules)."""
+        name = type(self).__name__
         if group.get("lr", 0.0) < 0:
-            raise ValueError(f"{type(self).__name__}: invalid learning rate {group['lr']} (must be >= 0)")
+            raise ValueError(f"{name}: invalid learning rate {group['lr']} (must be >= 0)")
+        if group.get("differentiable"):
+            # PyTorch's differentiable=True records the update itself on the autograd tape (to
+            # differentiate through a training step); here the update runs on arrays under no_grad.
+            raise NotImplementedError(f"{name}: differentiable=True (differentiating through the optimizer "
+                                      "step) is not supported; the update is applied in place without "
+                                      "autograd. Leave differentiable at its default, False")
+        if group.get("fused") and group.get("foreach"):
+            raise RuntimeError(f"{name}: fused=True and foreach=True cannot be set together (as in PyTorch)")
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear every parameter's gradient (to None by default, as PyTorch)."""
@@ -95,6 +137,13 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
+        self._opt_called = True  # read by the LR schedulers: optimizer.step() must come before theirs
+        for group in self.param_groups:
+            if group.get("capturable"):
+                raise RuntimeError(f"{type(self).__name__}.step: capturable=True keeps the step counts on the "
+                                   "accelerator for CUDA graphs and needs the parameters on a CUDA/XLA device; "
+                                   "tinygrad_conv runs on the CPU, where PyTorch refuses it too. Leave "
+                                   "capturable at its default, False")
         with no_grad():
             for group in self.param_groups:
                 for p in group["params"]:
@@ -123,7 +172,7 @@ class Optimizer:
             for p in group["params"]:
                 index.setdefault(id(p), len(index))
                 ids.append(index[id(p)])
-            packed = {k: (list(v) if isinstance(v, tuple) else v) for k, v in group.items() if k != "params"}
+            packed = {k: v for k, v in group.items() if k != "params"}
             packed["params"] = ids
             groups.append(packed)
         state = {}
