@@ -10,7 +10,12 @@
 # Import order follows the layers: the tape, the tensor, the ops that register themselves, then
 # everything built on them.
 from . import autograd  # noqa: I001
-from .tensor import Tensor, ones, ones_like, randn, tensor, zeros, zeros_like
+from .tensor import Tensor
+from .dtypes import (bool_ as bool, can_cast, float16, float16 as half, float32, float32 as float, float64,
+                     float64 as double, get_default_dtype, int8, int16, int16 as short, int32, int32 as int, int64,
+                     int64 as long, promote_types, result_type, set_default_dtype, uint8)
+from .factories import (arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like, linspace, ones,
+                        ones_like, rand, rand_like, randint, randint_like, randn, randn_like, tensor, zeros, zeros_like)
 from .autograd import (Context, Function, backward, detect_anomaly, enable_grad, grad, is_grad_enabled,
                        no_grad, set_grad_enabled)
 from . import ops
@@ -25,14 +30,13 @@ from . import testing
 from . import viz
 from .testing.gradcheck import gradcheck, gradgradcheck
 
-import numpy as _np
 
-float32 = _np.float32
-float64 = _np.float64
-
-
-__all__ = ["Context", "Function", "Tensor", "autograd", "backward", "data", "detect_anomaly", "enable_grad", "float32",
-           "float64", "functional", "get_num_threads", "grad", "gradcheck", "gradgradcheck", "is_grad_enabled", "load",
-           "manual_seed", "nn", "no_grad", "ones", "ones_like", "ops", "optim", "randn", "random", "save",
-           "set_grad_enabled", "set_num_threads", "tensor", "testing", "utils", "viz", "zeros", "zeros_like"]
+__all__ = ["Context", "Function", "Tensor", "arange", "as_tensor", "autograd", "backward", "bool", "can_cast", "data",
+           "detect_anomaly", "double", "empty", "empty_like", "enable_grad", "eye", "float", "float16", "float32",
+           "float64", "from_numpy", "full", "full_like", "functional", "get_default_dtype", "get_num_threads", "grad",
+           "gradcheck", "gradgradcheck", "half", "int", "int16", "int32", "int64", "int8", "is_grad_enabled",
+           "linspace", "load", "long", "manual_seed", "nn", "no_grad", "ones", "ones_like", "ops", "optim",
+           "promote_types", "rand", "rand_like", "randint", "randint_like", "randn", "randn_like", "random",
+           "result_type", "save", "set_default_dtype", "set_grad_enabled", "set_num_threads", "short", "tensor",
+           "testing", "uint8", "utils", "viz", "zeros", "zeros_like"]
 __version__ = "0.1.0"

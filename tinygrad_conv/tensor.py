@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .autograd.grad_mode import is_grad_enabled
 from .dtypes import get_default_dtype
 
 if TYPE_CHECKING:

@@ -77,8 +77,9 @@ class DataLoader:
     so two loaders with the same ``seed`` yield the same batches epoch by epoch, while
     epochs differ from each other. Pass ``generator`` (a ``np.random.Generator``)
     instead of ``seed`` to draw the permutations from it in turn; with neither, a
-    seed is drawn once per loader from the default generator (``tc.manual_seed``). ``len(loader)`` is the number of batches:
-    ``ceil(N / batch_size)``, or ``N // batch_size`` with ``drop_last=True``.
+    seed is drawn once per loader from the default generator (``tc.manual_seed``).
+    ``len(loader)`` is the number of batches: ``ceil(N / batch_size)``, or
+    ``N // batch_size`` with ``drop_last=True``.
 
     A ``TensorDataset`` is batched by indexing its arrays with the whole batch's
     index array at once; other data sets are indexed item by item and stacked.
@@ -116,7 +117,7 @@ class DataLoader:
         self.drop_last = bool(drop_last)
         self.generator = generator
         if seed is None and generator is None:
-            # Drawn from the library's default generator, so tc.manual_seed makes shuffling repeat.
+            # From the library's default generator, so that tc.manual_seed makes shuffling repeat.
             from ..random import default_generator
 
             seed = int(default_generator().integers(0, 2**63))
