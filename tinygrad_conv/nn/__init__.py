@@ -11,6 +11,7 @@
 
 from . import init
 from .activation import CELU, GLU, SELU, Hardsigmoid, Hardswish, LogSigmoid, Mish, PReLU, Softsign
+from .container import ModuleDict, ParameterDict, ParameterList
 from .layers import (
     ELU,
     GELU,
@@ -49,9 +50,12 @@ from .loss import (
     SmoothL1Loss,
 )
 from .module import Identity, IncompatibleKeys, Module, ModuleList, Parameter, Sequential
+from .normalization import GroupNorm, LayerNorm
+from .sparse import Embedding
 
 __all__ = ["CELU", "GLU", "SELU", "Hardsigmoid", "Hardswish", "LogSigmoid", "Mish", "PReLU", "Softsign",
            "BCELoss", "CosineSimilarity", "HuberLoss", "KLDivLoss", "L1Loss", "SmoothL1Loss",
+           "Embedding", "GroupNorm", "LayerNorm", "ModuleDict", "ParameterDict", "ParameterList",
            "ELU", "GELU", "AdaptiveAvgPool2d", "AvgPool2d", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d",
            "Conv2d", "ConvTranspose2d", "CrossEntropyLoss", "Dropout", "Flatten", "Hardtanh", "Identity",
            "IncompatibleKeys", "LeakyReLU", "Linear", "LogSoftmax", "MSELoss", "MaxPool2d", "MaxUnpool2d", "Module",

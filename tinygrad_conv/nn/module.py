@@ -808,7 +808,11 @@ class ModuleList(Module):
 
 
 class Identity(Module):
-    """Returns its input unchanged (a placeholder layer)."""
+    """Returns its input unchanged (a placeholder layer); any arguments are accepted and ignored,
+    as ``torch.nn.Identity`` does, so it can stand in for a layer with the same call."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__()
 
     def forward(self, input: Any) -> Any:
         return input
