@@ -91,8 +91,8 @@ def test_a_wrong_sign_is_caught_with_the_input_the_element_and_both_values():
     assert ours == pytest.approx(-expected, rel=1e-5) and abs(expected) > 1e-3
 
 
+@pytest.mark.usefixtures("torch")  # check_op compares with PyTorch only where it is installed
 def test_a_wrong_sign_is_caught_by_the_pytorch_parity_check_too():
-    pytest.importorskip("torch")
     report = check_op(SinWrongSign, samples=sample_inputs((3, 4)), reference=torch_sin,
                       raise_on_failure=False)
     torch_fails = failures(report, "PyTorch parity")
