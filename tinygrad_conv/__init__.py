@@ -16,8 +16,9 @@ from .dtypes import (bool_ as bool, can_cast, float16, float16 as half, float32,
                      int64 as long, promote_types, result_type, set_default_dtype, uint8)
 from .factories import (arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like, linspace, ones,
                         ones_like, rand, rand_like, randint, randint_like, randn, randn_like, tensor, zeros, zeros_like)
-from .autograd import (Context, Function, backward, detect_anomaly, enable_grad, grad, is_grad_enabled,
-                       no_grad, set_grad_enabled)
+from .autograd import (Context, Function, backward, detect_anomaly, enable_grad, grad, inference_mode,
+                       is_anomaly_enabled, is_grad_enabled, is_inference_mode_enabled, no_grad, set_detect_anomaly,
+                       set_grad_enabled)
 from . import ops
 from . import functional
 from . import data, nn, optim
@@ -34,7 +35,8 @@ from .testing.gradcheck import gradcheck, gradgradcheck
 __all__ = ["Context", "Function", "Tensor", "arange", "as_tensor", "autograd", "backward", "bool", "can_cast", "data",
            "detect_anomaly", "double", "empty", "empty_like", "enable_grad", "eye", "float", "float16", "float32",
            "float64", "from_numpy", "full", "full_like", "functional", "get_default_dtype", "get_num_threads", "grad",
-           "gradcheck", "gradgradcheck", "half", "int", "int16", "int32", "int64", "int8", "is_grad_enabled",
+           "gradcheck", "gradgradcheck", "half", "inference_mode", "int", "int16", "int32", "int64", "int8",
+           "is_anomaly_enabled", "is_grad_enabled", "is_inference_mode_enabled", "set_detect_anomaly",
            "linspace", "load", "long", "manual_seed", "nn", "no_grad", "ones", "ones_like", "ops", "optim",
            "promote_types", "rand", "rand_like", "randint", "randint_like", "randn", "randn_like", "random",
            "result_type", "save", "set_default_dtype", "set_grad_enabled", "set_num_threads", "short", "tensor",

@@ -6,7 +6,7 @@ registers itself in :mod:`tinygrad_conv.ops.registry`, which attaches it to this
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -81,6 +81,15 @@ class Tensor:
         self._view: tuple[Tensor, tuple[Any, ...], int, bool] | None = None
         if requires_grad:
             self.requires_grad_(True)
+
+    @classmethod
+    def _wrap(cls, data: np.ndarray) -> Tensor:
+        """An array as a Tensor outside the graph (no grad, no history, a version of its own);
+        no conversion, no checks: for results the library made itself."""
+        t = object.__new__(cls)
+        t.data, t._requires_grad, t.grad, t._grad_fn, t._out_idx = data, False, None, None, 0
+        t._vbox, t._hooks, t.name, t._view = [0], None, None, None
+        return t
 
     @classmethod
     def _make(cls, data: np.ndarray, requires_grad: bool, grad_fn: Node | None, out_idx: int,
@@ -249,16 +258,17 @@ class Tensor:
         return self._vbox[0]
 
     def backward(self, gradient: Tensor | None = None, retain_graph: bool | None = None,
-                 create_graph: bool = False) -> None:
-        """Accumulate d(self)/d(leaf) into each leaf's ``.grad``, walking the tape in reverse."""
+                 create_graph: bool = False, inputs: Tensor | Sequence[Tensor] | None = None) -> None:
+        """Accumulate d(self)/d(leaf) into each leaf's ``.grad`` (only ``inputs``' when given),
+        walking the tape in reverse."""
         from .autograd.engine import backward
 
-        backward([self], [gradient], retain_graph=retain_graph, create_graph=create_graph)
+        backward([self], [gradient], retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
 
     # ----------------------------------------------------------------- comparisons (no gradient)
     def _cmp(self, other: Any, fn: Callable[[Any, Any], Any]) -> Tensor:
         o = other.data if isinstance(other, Tensor) else other
-        return Tensor._make(np.asarray(fn(self.data, o)), False, None, 0, None)
+        return Tensor._wrap(np.asarray(fn(self.data, o)))
 
     def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
         return self._cmp(other, np.equal)
@@ -280,11 +290,11 @@ class Tensor:
 
     def argmax(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
         idx = np.argmax(self.data, axis=dim, keepdims=keepdim if dim is not None else False)
-        return Tensor._make(np.asarray(idx, dtype=np.int64), False, None, 0, None)
+        return Tensor._wrap(np.asarray(idx, dtype=np.int64))
 
     def argmin(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
         idx = np.argmin(self.data, axis=dim, keepdims=keepdim if dim is not None else False)
-        return Tensor._make(np.asarray(idx, dtype=np.int64), False, None, 0, None)
+        return Tensor._wrap(np.asarray(idx, dtype=np.int64))
 
     def any(self) -> bool:
         return bool(self.data.any())
@@ -354,7 +364,7 @@ class Tensor:
         def compute(old: Tensor) -> Tensor:
             # where(False, old, src): the value of src, and a zero gradient for the old value
             # (old * 0 + src would turn an inf or NaN in the old value into NaN).
-            keep_old = Tensor._make(np.zeros(old.shape, dtype=bool), False, None, 0, None)
+            keep_old = Tensor._wrap(np.zeros(old.shape, dtype=bool))
             return where(keep_old, old, src)
 
         def direct(a: np.ndarray) -> None:

@@ -31,7 +31,7 @@ def _root_grad(root: Tensor, gradient: Any, index: int) -> Tensor:
                 f"grad can be implicitly created only for scalar outputs; this output has shape "
                 f"{root.shape}. Pass gradient= (a tensor of shape {root.shape}) or reduce it first, "
                 "e.g. y.sum().backward()")
-        return Tensor._make(np.ones_like(root.data), False, None, 0, None)
+        return Tensor._wrap(np.ones_like(root.data))
     if not isinstance(gradient, Tensor):
         gradient = Tensor(np.asarray(gradient, dtype=root.dtype))
     if gradient.shape != root.shape:
@@ -89,7 +89,7 @@ def _add(a: Tensor | None, b: Tensor) -> Tensor:
         return b
     if is_grad_enabled():
         return a + b
-    return Tensor._make(a.data + b.data, False, None, 0, None)
+    return Tensor._wrap(a.data + b.data)
 
 
 def _run_hooks(hooks: list[Any], grad: Tensor) -> Tensor:
@@ -103,149 +103,179 @@ def _run_hooks(hooks: list[Any], grad: Tensor) -> Tensor:
 def run_backward(roots: Sequence[Tensor], grads: Sequence[Any], retain_graph: bool | None,
                  create_graph: bool, inputs: Sequence[Tensor] | None = None,
                  allow_unused: bool = False) -> tuple[Tensor | None, ...] | None:
-    """Shared by ``Tensor.backward`` (inputs=None: accumulate into leaves) and ``grad``."""
+    """Shared by ``Tensor.backward`` (inputs=None: accumulate into leaves) and ``grad``.
+
+    The whole algorithm is the loop below; each step is a method of :class:`_Pass`.
+    """
     if retain_graph is None:
         retain_graph = create_graph
     for t in (*roots, *(inputs or ())):
         t._sync()  # a view whose base changed in place takes the base's new history first
-    root_grads = [_root_grad(r, g, i) for i, (r, g) in enumerate(zip(roots, grads))]
+    run = _Pass(roots, [_root_grad(r, g, i) for i, (r, g) in enumerate(zip(roots, grads))], inputs)
+    prev_mode = is_grad_enabled()
+    _set(create_graph)  # with create_graph the rules' ops are recorded too
+    try:
+        for node in run.nodes:  # latest first: every consumer runs before what it consumed
+            outs = run.incoming(node)
+            if outs is None or not run.is_needed(node):
+                continue
+            in_grads = run.call_rule(node, outs)
+            run.send(node, in_grads)
+            if not retain_graph:
+                node.release()
+        if inputs is None:
+            run.accumulate_into_leaves(create_graph)
+    finally:
+        _set(prev_mode)
+    return None if inputs is None else run.results(inputs, allow_unused)
 
-    # Nodes hash by identity, so they key the dicts directly; tensors (whose == is elementwise)
-    # are keyed by id().
-    pending: dict[Node, list[Any]] = {}  # node -> one summed gradient per output
-    leaf_sum: dict[int, list[Any]] = {}  # id(leaf) -> [leaf, summed gradient]
-    root_nodes = []
-    for r, g in zip(roots, root_grads):
-        if r._grad_fn is None:
-            slot = leaf_sum.setdefault(id(r), [r, None])
-            slot[1] = _add(slot[1], g)
-        else:
-            node = r._grad_fn
-            root_nodes.append(node)
-            root_slots = pending.setdefault(node, [None] * len(node.out_meta))
-            root_slots[r._out_idx] = _add(root_slots[r._out_idx], g)
 
-    nodes = reachable_nodes(root_nodes)
+class _Pass:
+    """The state of one backward pass: the gradients still travelling, and what to capture.
 
-    # For grad(): which (node, output) pairs and leaves to capture, and which nodes must run.
-    capture: dict[tuple[Node, int], int] = {}
-    leaf_targets: dict[int, int] = {}
-    needed: set[Node] | None = None
-    if inputs is not None:
+    Nodes hash by identity, so they key the dicts directly; tensors (whose == is elementwise) are
+    keyed by id().
+    """
+
+    def __init__(self, roots: Sequence[Tensor], root_grads: list[Tensor],
+                 inputs: Sequence[Tensor] | None) -> None:
+        self.pending: dict[Node, list[Any]] = {}  # node -> one summed gradient per output
+        self.leaf_sum: dict[int, list[Any]] = {}  # id(leaf) -> [leaf, summed gradient]
+        root_nodes = []
+        for r, g in zip(roots, root_grads):
+            if r._grad_fn is None:
+                self._add_to_leaf(r, g)
+            else:
+                root_nodes.append(r._grad_fn)
+                self._add_to_node(r._grad_fn, r._out_idx, g)
+        self.nodes = reachable_nodes(root_nodes)
+        # For grad(): the (node, output) pairs and leaves whose gradients are the results, and the
+        # nodes on a path to one of them (the others need not run).
+        self.capture: dict[tuple[Node, int], int] = {}
+        self.leaf_targets: dict[int, int] = {}
+        self.needed: set[Node] | None = None
+        self.captured: list[Tensor | None] = []
+        if inputs is not None:
+            self._plan(inputs)
+
+    def _plan(self, inputs: Sequence[Tensor]) -> None:
         for k, t in enumerate(inputs):
             if t._grad_fn is None:
-                leaf_targets[id(t)] = k
+                self.leaf_targets[id(t)] = k
             else:
-                capture[(t._grad_fn, t._out_idx)] = k
-        needed = set()
-        for node in reversed(nodes):  # inputs before outputs
+                self.capture[(t._grad_fn, t._out_idx)] = k
+        needed: set[Node] = set()
+        for node in reversed(self.nodes):  # inputs before outputs
             for e in node.next:
-                if (type(e) is tuple and (e[0] in needed or e in capture)) or \
-                        (e is not None and type(e) is not tuple and id(e) in leaf_targets):
+                if (type(e) is tuple and (e[0] in needed or e in self.capture)) or \
+                        (e is not None and type(e) is not tuple and id(e) in self.leaf_targets):
                     needed.add(node)
                     break
-    results: list[Tensor | None] = [None] * (len(inputs) if inputs is not None else 0)
+        self.needed = needed
+        self.captured = [None] * len(inputs)
 
-    prev_mode = is_grad_enabled()
-    _set(create_graph)
-    try:
-        for node in nodes:
-            popped = pending.pop(node, None)
-            if popped is None:
+    def _add_to_node(self, node: Node, i: int, g: Tensor) -> None:
+        slots = self.pending.get(node)
+        if slots is None:
+            slots = self.pending[node] = [None] * len(node.out_meta)
+        slots[i] = g if slots[i] is None else _add(slots[i], g)
+
+    def _add_to_leaf(self, leaf: Tensor, g: Tensor) -> None:
+        slot = self.leaf_sum.get(id(leaf))
+        if slot is None:
+            self.leaf_sum[id(leaf)] = [leaf, g]
+        else:
+            slot[1] = _add(slot[1], g)
+
+    def incoming(self, node: Node) -> list[Any] | None:
+        """The summed gradients of ``node``'s outputs (None if none arrived), after the tensor
+        hooks, retain_grad and grad()'s capture have seen them."""
+        outs = self.pending.pop(node, None)
+        if outs is None:
+            return None
+        if node.out_hooks:
+            for i, hooks in node.out_hooks.items():
+                if outs[i] is not None:
+                    outs[i] = _run_hooks(hooks, outs[i])
+        if node.retained:
+            for i, ref in node.retained.items():
+                t = ref()
+                if t is not None and outs[i] is not None:
+                    t.grad = outs[i] if t.grad is None else _add(t.grad, outs[i])
+        if self.capture:
+            for i, g in enumerate(outs):
+                k = self.capture.get((node, i))
+                if k is not None:
+                    self.captured[k] = g
+        return outs
+
+    def is_needed(self, node: Node) -> bool:
+        return self.needed is None or node in self.needed
+
+    def call_rule(self, node: Node, outs: list[Any]) -> tuple[Any, ...]:
+        """Run ``node``'s backward rule: one gradient (or None) per positional input."""
+        if node.released:
+            raise RuntimeError(
+                f"Trying to backward through the graph a second time (op '{node.name}'): its "
+                "saved arrays were freed after the first backward. Pass retain_graph=True to "
+                "the first .backward() or grad() call if you need to backward through it again.")
+        # An output nobody used has a zero gradient (unless the Function asked for None).
+        # (a plain "None in outs" would compare Tensors elementwise)
+        if (outs[0] is None if len(outs) == 1 else any(g is None for g in outs)) and \
+                node.ctx._materialize_grads:
+            for i, g in enumerate(outs):
+                if g is None:
+                    shape, dtype = node.out_meta[i]
+                    outs[i] = Tensor._wrap(np.zeros(shape, dtype=dtype))
+        # The common outcome (a tuple of the right length) is checked inline; anything else goes
+        # through _normalise for the explanation. In anomaly mode (node.trace set), _call_rule also
+        # says where a failing op was recorded.
+        if node.trace is None:
+            in_grads = node.fn.backward(node.ctx, *outs)
+            if type(in_grads) is not tuple or len(in_grads) != len(node.next):
+                in_grads = _normalise(node, in_grads)
+            return in_grads
+        return _call_rule(node, outs)
+
+    def send(self, node: Node, in_grads: tuple[Any, ...]) -> None:
+        """Add each input gradient to where it goes: the producing node's slot, or the leaf's sum."""
+        for i, (e, g) in enumerate(zip(node.next, in_grads)):
+            if e is None or g is None:
                 continue
-            outs: list[Any] = popped
-            if node.out_hooks:
-                for i, hooks in node.out_hooks.items():
-                    if outs[i] is not None:
-                        outs[i] = _run_hooks(hooks, outs[i])
-            if node.retained:
-                for i, ref in node.retained.items():
-                    t = ref()
-                    if t is not None and outs[i] is not None:
-                        t.grad = outs[i] if t.grad is None else _add(t.grad, outs[i])
-            if capture:
-                for i, g in enumerate(outs):
-                    slot_k = capture.get((node, i))
-                    if slot_k is not None:
-                        results[slot_k] = g
-            if needed is not None and node not in needed:
-                continue
-            if node.released:
-                raise RuntimeError(
-                    f"Trying to backward through the graph a second time (op '{node.name}'): its "
-                    "saved arrays were freed after the first backward. Pass retain_graph=True to "
-                    "the first .backward() or grad() call if you need to backward through it again.")
-            # (a plain "None in outs" would compare Tensors elementwise)
-            if (outs[0] is None if len(outs) == 1 else any(g is None for g in outs)) and \
-                    node.ctx._materialize_grads:
-                for i, g in enumerate(outs):
-                    if g is None:  # an output nobody used: its gradient is zero
-                        shape, dtype = node.out_meta[i]
-                        outs[i] = Tensor._make(np.zeros(shape, dtype=dtype), False, None, 0, None)
-            # The rule's common outcome (a tuple of the right length) is checked inline; anything
-            # else goes through _normalise for the explanation. In anomaly mode (node.trace set),
-            # _call_rule also says where a failing op was recorded.
-            if node.trace is None:
-                in_grads = node.fn.backward(node.ctx, *outs)
-                if type(in_grads) is not tuple or len(in_grads) != len(node.next):
-                    in_grads = _normalise(node, in_grads)
+            # The common case (a Tensor of exactly the input's shape and dtype) is checked inline;
+            # anything else goes through _fit, which sums broadcasts or explains.
+            shape, dtype = e[0].out_meta[e[1]] if type(e) is tuple else (e.data.shape, e.data.dtype)
+            if not (isinstance(g, Tensor) and g.data.shape == shape and g.data.dtype == dtype):
+                g = _fit(g, node, i, shape, dtype)
+            if anomaly["enabled"]:
+                _check_finite(node, i, g)
+            if type(e) is tuple:
+                self._add_to_node(e[0], e[1], g)
             else:
-                in_grads = _call_rule(node, outs)
-            i = -1
-            for e, g in zip(node.next, in_grads):
-                i += 1
-                if e is None or g is None:
-                    continue
-                # The common case (a Tensor of exactly the input's shape and dtype) is checked
-                # inline; anything else goes through _fit, which sums broadcasts or explains.
-                if type(e) is tuple:
-                    shape, dtype = e[0].out_meta[e[1]]
-                else:
-                    shape, dtype = e.data.shape, e.data.dtype
-                if not (isinstance(g, Tensor) and g.data.shape == shape and g.data.dtype == dtype):
-                    g = _fit(g, node, i, shape, dtype)
-                if anomaly["enabled"]:
-                    _check_finite(node, i, g)
-                if type(e) is tuple:
-                    key = e[0]
-                    slots = pending.get(key)
-                    if slots is None:
-                        slots = pending[key] = [None] * len(e[0].out_meta)
-                    prev = slots[e[1]]
-                    slots[e[1]] = g if prev is None else _add(prev, g)
-                else:
-                    leaf_slot = leaf_sum.get(id(e))
-                    if leaf_slot is None:
-                        leaf_sum[id(e)] = [e, g]
-                    else:
-                        leaf_slot[1] = _add(leaf_slot[1], g)
-            if not retain_graph:
-                node.released = True
-                node.ctx.release()
+                self._add_to_leaf(e, g)
 
-        for leaf, g in leaf_sum.values():
-            if inputs is not None:
-                leaf_k = leaf_targets.get(id(leaf))
-                if leaf_k is not None:
-                    results[leaf_k] = g
-                continue
+    def accumulate_into_leaves(self, create_graph: bool) -> None:
+        """``.backward()``'s end: leaf hooks, then ``leaf.grad += gradient``."""
+        for leaf, g in self.leaf_sum.values():
             if leaf._hooks:
                 g = _run_hooks(leaf._hooks, g)
             if leaf.grad is None:
                 leaf.grad = g if create_graph else g.detach()
             else:
                 leaf.grad = _add(leaf.grad, g)
-    finally:
-        _set(prev_mode)
 
-    if inputs is None:
-        return None
-    for k, (t, res) in enumerate(zip(inputs, results)):
-        if res is None and not allow_unused:
-            raise RuntimeError(
-                f"One of the differentiated Tensors (inputs[{k}], shape {t.shape}) appears to not "
-                "have been used in the graph. Set allow_unused=True if this is the desired behavior.")
-    return tuple(results)
+    def results(self, inputs: Sequence[Tensor], allow_unused: bool) -> tuple[Tensor | None, ...]:
+        """``grad()``'s answer: the gradient of each input, in order."""
+        for leaf, g in self.leaf_sum.values():
+            k = self.leaf_targets.get(id(leaf))
+            if k is not None:
+                self.captured[k] = g
+        for k, (t, res) in enumerate(zip(inputs, self.captured)):
+            if res is None and not allow_unused:
+                raise RuntimeError(
+                    f"One of the differentiated Tensors (inputs[{k}], shape {t.shape}) appears to not "
+                    "have been used in the graph. Set allow_unused=True if this is the desired behavior.")
+        return tuple(self.captured)
 
 
 def _call_rule(node: Node, outs: list[Any]) -> tuple[Any, ...]:

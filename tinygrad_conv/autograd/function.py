@@ -20,7 +20,7 @@ import functools
 import re
 import weakref
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 import numpy as np
 
@@ -31,6 +31,27 @@ from .tape import Node
 from .tape import _anomaly_state as anomaly
 
 _RELEASED = object()
+
+
+class SavedEntry(NamedTuple):
+    """One value ``save_for_backward`` kept, resolved right after forward.
+
+    ``kind`` is one of:
+
+    * ``"input"``: a Tensor (usually an input of the op, so a double backward can differentiate
+      through it); ``value`` is that Tensor;
+    * ``"output"``: an output of this op; ``value`` is ``(array, index)``, rebuilt as a Tensor on
+      access, so the node holds no Tensor that points back at it (no reference cycle);
+    * ``"constant"``: a NumPy array that is neither; ``"value"``: a plain Python value; ``"none"``.
+
+    ``version_box``/``version``: the tensor's version counter and its value at save time, compared
+    on access to catch an in-place change in between (None for the kinds without one).
+    """
+
+    kind: str
+    value: Any
+    version_box: list[int] | None = None
+    version: int = 0
 
 
 class Context:
@@ -86,10 +107,11 @@ class Context:
         """With False, backward receives None (not zeros) for outputs that got no gradient."""
         self._materialize_grads = bool(value)
 
-    # Saved entries are resolved right after forward (see Function.apply) into tuples
-    # (kind, payload, version_box, version): kind 't' a Tensor, 'o' an output of this op
-    # (payload = (array, index), rebuilt on access so the node holds no Tensor that points back at
-    # it), 'c' a constant array, 'v' a plain Python value, 'n' None.
+    def saved_entries(self) -> tuple[SavedEntry, ...]:
+        """What forward saved, as :class:`SavedEntry` records, without the version check (for
+        the graph drawer); empty after backward freed them."""
+        return () if self._saved is _RELEASED else tuple(self._saved)
+
     @property
     def saved_tensors(self) -> tuple[Any, ...]:
         if self._saved is _RELEASED:
@@ -97,27 +119,23 @@ class Context:
                 f"Trying to backward through the graph a second time (op '{self._op}'): its saved "
                 "arrays were freed after the first backward. Pass retain_graph=True to the first "
                 ".backward() or grad() call if you need to backward through it again.")
-        out = []
-        for kind, payload, box, version in self._saved:
-            if box is not None and box[0] != version:
-                shape = payload.shape if kind == "t" else payload[0].shape
-                raise RuntimeError(
-                    f"one of the tensors needed for gradient computation has been modified by an "
-                    f"in-place operation: a tensor of shape {tuple(shape)} saved by op '{self._op}' "
-                    f"is at version {box[0]}; expected version {version}. Do the in-place change "
-                    "after backward, or change a copy (.clone()) instead.")
-            if kind == "t":
-                out.append(payload)
-            elif kind == "o":
-                node = self._node() if self._node is not None else None
-                out.append(Tensor._make(payload[0], node is not None, node, payload[1], box))
-            elif kind == "c":
-                out.append(Tensor._make(payload, False, None, 0, None))
-            elif kind == "v":
-                out.append(payload)
-            else:
-                out.append(None)
-        return tuple(out)
+        return tuple([self._unpack(entry) for entry in self._saved])
+
+    def _unpack(self, entry: SavedEntry) -> Any:
+        kind, value, box, version = entry
+        if box is not None and box[0] != version:
+            shape = value.shape if kind == "input" else value[0].shape
+            raise RuntimeError(
+                f"one of the tensors needed for gradient computation has been modified by an "
+                f"in-place operation: a tensor of shape {tuple(shape)} saved by op '{self._op}' "
+                f"is at version {box[0]}; expected version {version}. Do the in-place change "
+                "after backward, or change a copy (.clone()) instead.")
+        if kind == "output":
+            node = self._node() if self._node is not None else None
+            return Tensor._make(value[0], node is not None, node, value[1], box)
+        if kind == "constant":
+            return Tensor._wrap(value)
+        return value  # "input": the Tensor; "value": the Python value; "none": None
 
     def release(self) -> None:
         """Free the saved values and any attributes backward stored (called after backward)."""
@@ -167,7 +185,7 @@ def once_differentiable(backward: Callable[..., Any]) -> Callable[..., Any]:
         # What the gradients depend on: the incoming gradients and what forward saved.
         deps = [g for g in grads if isinstance(g, Tensor) and g._requires_grad]
         if ctx._saved is not _RELEASED:
-            deps += [e[1] for e in ctx._saved if e[0] == "t" and e[1]._requires_grad]
+            deps += [e.value for e in ctx._saved if e.kind == "input" and e.value._requires_grad]
         if not deps:
             return result
         single = not isinstance(result, (tuple, list))
@@ -224,90 +242,36 @@ class Function:
 
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Any:
-        """Run the op on ``args`` (Tensors and plain values) and record it when needed."""
-        # This is the hot path of every op (a few microseconds matter): plain loops, no helpers
-        # on the common route of one array output.
-        ctx = Context()
-        if is_grad_enabled():
-            needs = []
-            datas = []
-            record = False
-            for a in args:
-                if isinstance(a, Tensor):
-                    if a._view is not None and a._view[2] != a._vbox[0]:
-                        sync_view(a)  # its base changed in place since: take the base's new history
-                    datas.append(a.data)
-                    if a._requires_grad:
-                        needs.append(True)
-                        record = True
-                        continue
-                else:
-                    datas.append(a)
-                needs.append(False)
-            ctx.needs_input_grad = tuple(needs)
-        else:  # nothing is recorded (inference, or a backward without create_graph)
-            record = False
-            datas = [a.data if isinstance(a, Tensor) else a for a in args]
-            ctx.needs_input_grad = (False,) * len(args)
-        ctx._op = cls.name
-        if cls.array_forward:
-            if anomaly["enabled"]:  # anomaly mode also checks that forward left its inputs alone
-                copies = [d.copy() if isinstance(a, Tensor) else None for a, d in zip(args, datas)]
-                raw = cls.forward(ctx, *datas, **kwargs)
-                _check_inputs_unchanged(cls, args, None, copies)
-            else:
-                raw = cls.forward(ctx, *datas, **kwargs)
-            outs: tuple[Any, ...]
-            arrays: tuple[Any, ...]
-            if type(raw) is np.ndarray:
-                if not record and not cls.view_op:  # the most common case: answer at once
-                    return Tensor._make(raw, False, None, 0, None)
-                multi, outs, arrays = False, (raw,), (raw,)
-            else:
-                multi = type(raw) is tuple
-                outs = raw if multi else (raw,)
-                # NumPy returns 0-d results as scalars: keep every output an ndarray.
-                arrays = tuple([o if type(o) is np.ndarray else np.asarray(o) for o in outs])
-        else:
-            outs, arrays, multi = cls._tensor_forward(ctx, args, kwargs)
+        """Run the op on ``args`` (Tensors and plain values) and record it when needed.
 
+        1. read the inputs: their arrays, and which of them need a gradient;
+        2. run forward (on the arrays, or on detached Tensors);
+        3. when nothing needs a gradient, wrap the outputs and return;
+        4. else record a Node (where each input's gradient goes), hang the outputs off it, and
+           resolve what forward saved into SavedEntry records.
+        """
+        # This is the hot path of every op (a few microseconds matter): the common route of one
+        # array output returns before any recording work.
+        ctx = Context()
+        ctx._op = cls.name
+        datas, record = _read_inputs(ctx, args)
+        outs, arrays, multi = cls._run_forward(ctx, args, datas, kwargs)
         vbox = None
         if cls.view_op and isinstance(args[0], Tensor) and np.may_share_memory(arrays[0], args[0].data):
-            vbox = args[0]._vbox
-
+            vbox = args[0]._vbox  # a view shares its input's memory, so its version counter too
         if not record:
-            if not multi:
-                out = Tensor._make(arrays[0], False, None, 0, vbox)
-                if vbox is not None:
-                    _link_view(out, args, kwargs, cls)
-                return out
-            return tuple([Tensor._make(a, False, None, 0, vbox) for a in arrays])
-
-        nxt: list[Any] = []
-        meta: list[Any] = []
-        for a, need in zip(args, needs):
-            if need:
-                fn = a._grad_fn
-                nxt.append(a if fn is None else (fn, a._out_idx))
-                meta.append(None)
-            elif isinstance(a, Tensor):
-                nxt.append(None)
-                meta.append(("const", a.data.shape, a.data.dtype))
-            else:
-                nxt.append(None)
-                meta.append(("value", a))
-        out_meta = tuple([(a.shape, a.dtype) for a in arrays]) if multi else \
-            ((arrays[0].shape, arrays[0].dtype),)
-        node = Node(cls, ctx, tuple(nxt), tuple(meta), kwargs, out_meta)
-        if multi:
-            # Integer outputs (max's indices) take no gradient and hang off no node.
-            results = tuple([
-                Tensor._make(a, True, node, i, vbox) if a.dtype.kind in "fc"
-                else Tensor._make(a, False, None, 0, None) for i, a in enumerate(arrays)])
-        else:
-            results = (Tensor._make(arrays[0], arrays[0].dtype.kind in "fc", node, 0, vbox),)
+            if multi:
+                return tuple([Tensor._make(a, False, None, 0, vbox) for a in arrays])
+            out = Tensor._make(arrays[0], False, None, 0, vbox)
             if vbox is not None:
-                _link_view(results[0], args, kwargs, cls)
+                _link_view(out, args, kwargs, cls)
+            return out
+
+        node = Node(cls, ctx, *_edges(args, ctx.needs_input_grad), kwargs,
+                    tuple([(a.shape, a.dtype) for a in arrays]))
+        results = _outputs_of(node, arrays, vbox)
+        if vbox is not None:
+            _link_view(results[0], args, kwargs, cls)
         if ctx._non_differentiable or ctx._dirty:
             results = _apply_marks(ctx, args, outs, results)
         if ctx._to_save:
@@ -315,6 +279,25 @@ class Function:
             ctx._node = weakref.ref(node)
             ctx._to_save = ()
         return results if multi else results[0]
+
+    @classmethod
+    def _run_forward(cls, ctx: Context, args: tuple[Any, ...], datas: list[Any],
+                     kwargs: dict[str, Any]) -> tuple[tuple[Any, ...], tuple[Any, ...], bool]:
+        """Forward's outputs as given, as arrays, and whether there are several (a tuple)."""
+        if not cls.array_forward:
+            return cls._tensor_forward(ctx, args, kwargs)
+        if anomaly["enabled"]:  # anomaly mode also checks that forward left its inputs alone
+            copies = [d.copy() if isinstance(a, Tensor) else None for a, d in zip(args, datas)]
+            raw = cls.forward(ctx, *datas, **kwargs)
+            _check_inputs_unchanged(cls, args, None, copies)
+        else:
+            raw = cls.forward(ctx, *datas, **kwargs)
+        if type(raw) is np.ndarray:
+            return (raw,), (raw,), False
+        multi = type(raw) is tuple
+        outs = raw if multi else (raw,)
+        # NumPy returns 0-d results as scalars: keep every output an ndarray.
+        return outs, tuple([o if type(o) is np.ndarray else np.asarray(o) for o in outs]), multi
 
     @classmethod
     def _tensor_forward(cls, ctx: Context, args: tuple[Any, ...],
@@ -369,6 +352,53 @@ class _DelayedError(Function):
             "another way, or write that backward with differentiable Tensor ops.")
 
 
+def _read_inputs(ctx: Context, args: tuple[Any, ...]) -> tuple[list[Any], bool]:
+    """The arrays inside the Tensor arguments (other arguments as they are), and whether to record;
+    sets ``ctx.needs_input_grad``."""
+    if not is_grad_enabled():  # nothing is recorded (inference, or a backward without create_graph)
+        ctx.needs_input_grad = (False,) * len(args)
+        return [a.data if isinstance(a, Tensor) else a for a in args], False
+    needs = []
+    datas = []
+    for a in args:
+        if isinstance(a, Tensor):
+            if a._view is not None and a._view[2] != a._vbox[0]:
+                sync_view(a)  # its base changed in place since: take the base's new history
+            datas.append(a.data)
+            needs.append(a._requires_grad)
+        else:
+            datas.append(a)
+            needs.append(False)
+    ctx.needs_input_grad = tuple(needs)
+    return datas, True in needs
+
+
+def _edges(args: tuple[Any, ...], needs: tuple[bool, ...]) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """For each positional argument: where its gradient goes (a ``(node, output index)`` pair, a
+    leaf Tensor, or None), and for those that take none, what the graph drawer shows."""
+    nxt: list[Any] = []
+    meta: list[Any] = []
+    for a, need in zip(args, needs):
+        if need:
+            fn = a._grad_fn
+            nxt.append(a if fn is None else (fn, a._out_idx))
+            meta.append(None)
+        elif isinstance(a, Tensor):
+            nxt.append(None)
+            meta.append(("const", a.data.shape, a.data.dtype))
+        else:
+            nxt.append(None)
+            meta.append(("value", a))
+    return tuple(nxt), tuple(meta)
+
+
+def _outputs_of(node: Node, arrays: tuple[Any, ...], vbox: list[int] | None) -> tuple[Tensor, ...]:
+    """The output Tensors of a recorded op; integer outputs (max's indices) take no gradient and
+    hang off no node."""
+    return tuple([Tensor._make(a, True, node, i, vbox) if a.dtype.kind in "fc" else Tensor._wrap(a)
+                  for i, a in enumerate(arrays)])
+
+
 def _apply_marks(ctx: Context, args: tuple[Any, ...], outs: tuple[Any, ...],
                  results: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
     """What ``mark_non_differentiable`` and ``mark_dirty`` said, applied to the recorded outputs."""
@@ -377,7 +407,7 @@ def _apply_marks(ctx: Context, args: tuple[Any, ...], outs: tuple[Any, ...],
     final = list(results)
     for i, o in enumerate(outs):
         if any(o is n for n in ctx._non_differentiable):
-            final[i] = Tensor._make(results[i].data, False, None, 0, None)
+            final[i] = Tensor._wrap(results[i].data)
             continue
         if not any(o is d for d in ctx._dirty):
             continue
@@ -439,24 +469,24 @@ def _resolve_saved(items: tuple[Any, ...], args: tuple[Any, ...], raw: tuple[Any
 
 
 def _resolve_one(item: Any, args: tuple[Any, ...], raw: tuple[Any, ...], arrays: tuple[Any, ...],
-                 results: tuple[Tensor, ...]) -> tuple[Any, Any, Any, int]:
+                 results: tuple[Tensor, ...]) -> SavedEntry:
     if item is None:
-        return ("n", None, None, 0)
+        return SavedEntry("none", None)
     if type(item) is float or type(item) is int:  # a Python scalar operand: kept as it is
-        return ("v", item, None, 0)
+        return SavedEntry("value", item)
     # Most often an input: kept as its Tensor, so a double backward can differentiate through it.
     # (A Tensor forward saves the detached input it was given: same array, so the same input.)
     for a in args:
         if isinstance(a, Tensor) and (a.data is item or a is item
                                       or (type(item) is Tensor and item.data is a.data)):
-            return ("t", a, a._vbox, a._vbox[0])
+            return SavedEntry("input", a, a._vbox, a._vbox[0])
     # An output of this op is kept as its array, not its Tensor (which points at this node).
     # (NumPy returns 0-d results as scalars, which apply wrapped: match the raw object too.)
     for i in range(len(arrays)):
         if item is arrays[i] or item is results[i] or item is raw[i]:
             box = results[i]._vbox
-            return ("o", (arrays[i], i), box, box[0])
+            return SavedEntry("output", (arrays[i], i), box, box[0])
     if isinstance(item, Tensor):
-        return ("t", item, item._vbox, item._vbox[0])
+        return SavedEntry("input", item, item._vbox, item._vbox[0])
     # Plain Python values (a scalar operand) come back as they are; arrays as constants.
-    return ("c" if isinstance(item, np.ndarray) else "v", item, None, 0)
+    return SavedEntry("constant" if isinstance(item, np.ndarray) else "value", item)

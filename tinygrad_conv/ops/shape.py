@@ -343,7 +343,7 @@ class CopySlices(Function):
     def backward(ctx: Context, g: Tensor) -> tuple[Any, ...]:
         g_base = g_src = None
         if ctx.needs_input_grad[0]:
-            zeros = Tensor._make(np.zeros(ctx.src_shape, dtype=g.dtype), False, None, 0, None)
+            zeros = Tensor._wrap(np.zeros(ctx.src_shape, dtype=g.dtype))
             g_base = CopySlices.apply(g, zeros, chain=ctx.chain)
         if ctx.needs_input_grad[1]:
             g_src = replay_view(g, ctx.chain)

@@ -413,18 +413,16 @@ class _Drawing:
         ctx = node.ctx
         names = arg_names(node.fn)
         rows: list[tuple[str, tuple[int, ...], Any, int]] = []
-        saved = getattr(ctx, "_saved", ())
-        for entry in saved if isinstance(saved, tuple) else ():
-            kind, payload = entry[0], entry[1]
-            if kind == "t":
-                role = self._saved_role(node, payload, names)
-                rows.append((role, payload.shape, payload.dtype, payload.data.nbytes))
-            elif kind == "o":
-                arr, idx = payload
+        for entry in ctx.saved_entries():
+            if entry.kind == "input":
+                t = entry.value
+                rows.append((self._saved_role(node, t, names), t.shape, t.dtype, t.data.nbytes))
+            elif entry.kind == "output":
+                arr, idx = entry.value
                 role = "output" if len(node.out_meta) == 1 else f"output {idx}"
                 rows.append((role, arr.shape, arr.dtype, arr.nbytes))
-            elif kind == "c":
-                rows.append(("array", payload.shape, payload.dtype, payload.nbytes))
+            elif entry.kind == "constant":
+                rows.append(("array", entry.value.shape, entry.value.dtype, entry.value.nbytes))
         for attr, value in vars(ctx).items():
             if attr.startswith("_") or attr == "needs_input_grad":
                 continue
