@@ -395,3 +395,16 @@ def test_zero_grad_requires_grad_and_apply_as_torch(torch: Any) -> None:
         assert m.apply(lambda mod, v=visited: v.append(type(mod).__name__)) is m
         assert visited == ["Linear"]
     assert ours.extra_repr() == theirs.extra_repr()
+
+
+def test_in_place_change_of_a_hooked_input_is_caught_as_torch(torch: Any) -> None:
+    """The hooks' identity op passes the input's own array on, so (as PyTorch's view) it shares the
+    input's version counter: changing the input in place after forward fails backward in both."""
+    for lib in (tc, torch):
+        lin = lib.nn.Linear(3, 2)
+        lin.register_full_backward_hook(lambda m, gi, go: None)
+        x = lib.ones(2, 3, requires_grad=True) * 1
+        y = lin(x)
+        x.mul_(2)
+        with pytest.raises(RuntimeError, match="modified by an in-?place operation|has been modified inplace"):
+            y.sum().backward()

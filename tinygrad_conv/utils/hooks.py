@@ -160,6 +160,9 @@ class BackwardHook:
         self.constant_inputs[which] = [(i, args[i].shape, args[i].dtype) for i in tensors_idx if i not in passed]
         arg_list = list(args)
         for i, t in zip(passed, new):
+            # The output is the input's array itself: like a view, it shares its version counter,
+            # so an in-place change through either is seen by the checks on saved tensors.
+            t._vbox = args[i]._vbox
             arg_list[i] = t
         out = tuple(arg_list) if type(args) is tuple else type(args)(*arg_list)
         return out, tensors_idx
