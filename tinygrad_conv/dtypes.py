@@ -216,8 +216,9 @@ def promote_operands(*operands: Any, true_divide: bool = False) -> tuple[np.dtyp
         ta, tb = type(a), type(b)
         if ta is np.ndarray:
             if tb is np.ndarray:
-                if a.dtype == b.dtype and (a.dtype.kind == "f" or not true_divide):
-                    return a.dtype, [a, b]
+                da = a.dtype
+                if (da is b.dtype or da == b.dtype) and (not true_divide or da.kind == "f"):
+                    return da, [a, b]
             elif (tb is builtins.float or tb is builtins.int) and a.dtype.kind == "f":
                 return a.dtype, [a, b]  # a float tensor with a Python number keeps its dtype
         elif tb is np.ndarray and (ta is builtins.float or ta is builtins.int) and b.dtype.kind == "f":
