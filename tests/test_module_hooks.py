@@ -408,3 +408,34 @@ def test_in_place_change_of_a_hooked_input_is_caught_as_torch(torch: Any) -> Non
         x.mul_(2)
         with pytest.raises(RuntimeError, match="modified by an in-?place operation|has been modified inplace"):
             y.sum().backward()
+
+
+def test_register_backward_hook_warns_where_torch_does(torch: Any) -> None:
+    """The older hook misses part of grad_input when the forward is more than one op: PyTorch warns
+    (FutureWarning) by the same tests, and so do we."""
+
+    def pair_lists(lib: Any) -> Any:
+        class Listed(lib.nn.Module):
+            def forward(self, x: Any) -> Any:
+                return [x * 2]
+
+        return Listed()
+
+    def cases(lib: Any) -> list[tuple[Any, Any]]:
+        return [(lib.nn.Conv2d(1, 1, 3), lambda: lib.ones(1, 1, 4, 4, requires_grad=True)),
+                (lib.nn.Tanh(), lambda: lib.ones(3, requires_grad=True) * 2),
+                (lib.nn.Tanh(), lambda: lib.ones(3, requires_grad=True)),
+                (pair_lists(lib), lambda: lib.ones(3, requires_grad=True) * 2)]
+
+    verdicts: dict[str, list[Any]] = {"ours": [], "theirs": []}
+    for key, lib in (("ours", tc), ("theirs", torch)):
+        for module, make in cases(lib):
+            module.register_backward_hook(lambda m, gi, go: None)
+            x = make()
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                module(x)
+            verdicts[key].append([str(w.message).split(" is deprecated")[0] for w in caught
+                                  if issubclass(w.category, FutureWarning)])
+    assert verdicts["ours"] == verdicts["theirs"]
+    assert [bool(v) for v in verdicts["ours"]] == [True, False, True, True]

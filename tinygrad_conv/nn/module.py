@@ -321,7 +321,7 @@ class Module:
                                   f"tuple of Tensors but received {type(result)}", stacklevel=3)
                 result = bw_hook.setup_output_hook(result)
             if legacy_hooks:
-                attach_legacy_hooks(self, result, legacy_hooks)
+                attach_legacy_hooks(self, args, result, legacy_hooks)
             return result
         except Exception:
             # Hooks registered with always_call=True still run when forward (or a hook) raised.
