@@ -300,13 +300,13 @@ def test_max_unpool_inverts_max_pool_like_torch(dtype, torch):
         np.testing.assert_allclose(yt.grad.data, tyt.grad.numpy(), **TOL[dtype])
 
 
-def test_max_unpool_adds_values_that_share_an_index():
-    # Overlapping windows pick the same maximum twice; the sum is the adjoint of max pooling
-    # (PyTorch keeps one of the values instead: documented difference).
+def test_max_unpool_writes_one_of_the_values_that_share_an_index():
+    # Overlapping windows pick the same maximum twice; max_unpool2d writes it once, as PyTorch's
+    # does (max_pool2d's own backward, a separate op, adds them: that is its adjoint).
     x = tc.Tensor(np.array([[[[0.0, 5.0, 0.0]]]]))
     y, idx = P.max_pool2d(x, (1, 2), stride=1, return_indices=True)
     assert idx.tolist() == [[[[1, 1]]]]
-    assert P.max_unpool2d(y, idx, (1, 2), stride=1).tolist() == [[[[0.0, 10.0, 0.0]]]]
+    assert P.max_unpool2d(y, idx, (1, 2), stride=1).tolist() == [[[[0.0, 5.0, 0.0]]]]
     # index -1 is skipped
     out = P.max_unpool2d(tc.Tensor(np.ones((1, 1, 1, 2))), tc.Tensor(np.array([[[[-1, 2]]]])), (1, 2))
     assert out.tolist() == [[[[0.0, 0.0, 1.0, 0.0]]]]

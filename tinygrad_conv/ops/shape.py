@@ -303,9 +303,9 @@ def index_put(input: Tensor, key: Any, value: Any) -> Tensor:
 
 # ------------------------------------------------------------------- writing through a view
 def _copy_slices_samples(rng: np.random.Generator, dtype: Any) -> Any:
-    rows = ((GetItem, ((slice(1, 3),),), {}),)
+    rows: tuple[Any, ...] = ((GetItem, ((slice(1, 3),),), {}),)
     yield Sample((randn(rng, dtype, 4, 3), randn(rng, dtype, 2, 3)), {"chain": rows}, name="rows")
-    column_of_t = ((Permute, ((1, 0),), {}), (GetItem, ((1,),), {}))
+    column_of_t: tuple[Any, ...] = ((Permute, ((1, 0),), {}), (GetItem, ((1,),), {}))
     yield Sample((randn(rng, dtype, 4, 3), randn(rng, dtype, 4)), {"chain": column_of_t},
                  name="a column of the transpose")
 
