@@ -69,9 +69,9 @@ def _compare(torch, ours, theirs, x: np.ndarray, hx=None, rtol: float = 1e-5, at
 
 
 # ------------------------------------------------------------------------------------------ cells
-@pytest.mark.parametrize("cls,kw", [("RNNCell", {}), ("RNNCell", {"nonlinearity": "relu"}), ("RNNCell", {"bias": False}),
-                                    ("LSTMCell", {}), ("LSTMCell", {"bias": False}), ("GRUCell", {}),
-                                    ("GRUCell", {"bias": False})])
+@pytest.mark.parametrize("cls,kw", [("RNNCell", {}), ("RNNCell", {"nonlinearity": "relu"}),
+                                    ("RNNCell", {"bias": False}), ("LSTMCell", {}), ("LSTMCell", {"bias": False}),
+                                    ("GRUCell", {}), ("GRUCell", {"bias": False})])
 @pytest.mark.parametrize("with_state", [False, True])
 def test_cells_match_torch(torch, cls, kw, with_state) -> None:
     ours, theirs = getattr(nn, cls)(5, 4, **kw), getattr(torch.nn, cls)(5, 4, **kw)

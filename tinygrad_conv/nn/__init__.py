@@ -51,11 +51,13 @@ from .loss import (
 )
 from .module import Identity, IncompatibleKeys, Module, ModuleList, Parameter, Sequential
 from .normalization import GroupNorm, LayerNorm
+from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .sparse import Embedding
 
 __all__ = ["CELU", "GLU", "SELU", "Hardsigmoid", "Hardswish", "LogSigmoid", "Mish", "PReLU", "Softsign",
            "BCELoss", "CosineSimilarity", "HuberLoss", "KLDivLoss", "L1Loss", "SmoothL1Loss",
            "Embedding", "GroupNorm", "LayerNorm", "ModuleDict", "ParameterDict", "ParameterList",
+           "GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "RNNCell",
            "ELU", "GELU", "AdaptiveAvgPool2d", "AvgPool2d", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d",
            "Conv2d", "ConvTranspose2d", "CrossEntropyLoss", "Dropout", "Flatten", "Hardtanh", "Identity",
            "IncompatibleKeys", "LeakyReLU", "Linear", "LogSoftmax", "MSELoss", "MaxPool2d", "MaxUnpool2d", "Module",
