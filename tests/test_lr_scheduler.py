@@ -32,6 +32,8 @@ def _build(module: Any, opt: Any, spec: tuple[str, dict[str, Any]] | list[Any]) 
     """A scheduler from (name, kwargs); SequentialLR's kwargs list its inner specs under 'inner'."""
     name, kwargs = spec
     kwargs = dict(kwargs)
+    if name == "ChainedScheduler":
+        return module.ChainedScheduler([_build(module, opt, inner) for inner in kwargs["inner"]])
     if name == "SequentialLR":
         kwargs["schedulers"] = [_build(module, opt, inner) for inner in kwargs.pop("inner")]
     return getattr(module, name)(opt, **kwargs)
@@ -63,6 +65,17 @@ SPECS: list[tuple[str, dict[str, Any]]] = [
                                 ("ExponentialLR", {"gamma": 0.7})], "milestones": [3]}),
     ("SequentialLR", {"inner": [("ConstantLikeLambda", {}), ("CosineAnnealingLR", {"T_max": 5}),
                                 ("MultiStepLR", {"milestones": [2, 4]})], "milestones": [2, 8]}),
+    ("MultiplicativeLR", {"lr_lambda": lambda e: 0.95 if e % 2 else 1.01}),
+    ("ConstantLR", {}),
+    ("ConstantLR", {"factor": 0.2, "total_iters": 3}),
+    ("PolynomialLR", {}),
+    ("PolynomialLR", {"total_iters": 8, "power": 2.5}),
+    ("CosineAnnealingWarmRestarts", {"T_0": 3, "T_mult": 2, "eta_min": 0.001}),
+    ("CosineAnnealingWarmRestarts", {"T_0": 4}),
+    ("ChainedScheduler", {"inner": [("ConstantLR", {"factor": 0.5, "total_iters": 4}),
+                                    ("ExponentialLR", {"gamma": 0.9})]}),
+    ("SequentialLR", {"inner": [("ConstantLR", {"factor": 0.1, "total_iters": 2}),
+                                ("PolynomialLR", {"total_iters": 6, "power": 2.0})], "milestones": [2]}),
 ]
 
 
@@ -133,7 +146,8 @@ def test_reduce_on_plateau_matches_torch(torch, kwargs: dict[str, Any]) -> None:
 @pytest.mark.parametrize("spec", [("StepLR", {"step_size": 2, "gamma": 0.5}),
                                   ("MultiStepLR", {"milestones": [1, 4], "gamma": 0.1}),
                                   ("ExponentialLR", {"gamma": 0.9}), ("LinearLR", {"total_iters": 3}),
-                                  ("CosineAnnealingLR", {"T_max": 6}), ("LambdaLR", {"lr_lambda": lambda e: e + 1})])
+                                  ("CosineAnnealingLR", {"T_max": 6}), ("LambdaLR", {"lr_lambda": lambda e: e + 1}),
+                                  ("ConstantLR", {"total_iters": 4}), ("PolynomialLR", {"power": 0.5})])
 def test_step_with_epoch_uses_the_closed_form_and_warns(torch, spec: tuple[str, dict[str, Any]]) -> None:
     opt, topt = _pair(torch)
     sched = _build(sched_mod, opt, spec)
@@ -146,6 +160,24 @@ def test_step_with_epoch_uses_the_closed_form_and_warns(torch, spec: tuple[str, 
         with pytest.warns(UserWarning):
             tsched.step(epoch)
         np.testing.assert_allclose(sched.get_last_lr(), tsched.get_last_lr(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("T_mult", [1, 3])
+def test_warm_restarts_with_fractional_epochs_match_torch(torch, T_mult: int) -> None:
+    opt, topt = _pair(torch)
+    sched = sched_mod.CosineAnnealingWarmRestarts(opt, T_0=2, T_mult=T_mult, eta_min=0.01)
+    tsched = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(topt, T_0=2, T_mult=T_mult, eta_min=0.01)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # per-batch fractional epochs are its documented use
+        for epoch in range(12):
+            for batch in range(4):
+                opt.step()
+                topt.step()
+                sched.step(epoch + batch / 4)
+                tsched.step(epoch + batch / 4)
+                np.testing.assert_allclose(sched.get_last_lr(), tsched.get_last_lr(), rtol=1e-12, atol=1e-16)
+    with pytest.raises(ValueError, match="non-negative epoch"):
+        sched.step(-1)
 
 
 def test_two_schedulers_on_one_optimizer_chain_as_in_torch(torch) -> None:
@@ -167,8 +199,7 @@ def test_two_schedulers_on_one_optimizer_chain_as_in_torch(torch) -> None:
         _same_groups(opt, topt)
 
 
-@pytest.mark.parametrize("spec", [spec for spec in SPECS if spec[0] != "LambdaLR"],
-                         ids=[f"{n}-{i}" for i, (n, _) in enumerate(SPECS) if n != "LambdaLR"])
+@pytest.mark.parametrize("spec", SPECS, ids=[f"{n}-{i}" for i, (n, _) in enumerate(SPECS)])
 def test_state_dicts_through_a_checkpoint_resume_exactly(torch, tmp_path: Path,
                                                          spec: tuple[str, dict[str, Any]]) -> None:
     """Stop after 6 steps, save the optimizer's and scheduler's state dicts with tc.save, rebuild both
@@ -257,6 +288,12 @@ def test_sequential_lr_and_resuming_errors_match_torch(torch) -> None:
         (lambda m, o, x: m.ReduceLROnPlateau(o, threshold_mode="pct"), ValueError, "threshold mode"),
         (lambda m, o, x: m.ReduceLROnPlateau(o, min_lr=[0.1]), ValueError, "min_lrs"),
         (lambda m, o, x: m.LambdaLR(o, [lambda e: 1.0]), ValueError, "lr_lambdas"),
+        (lambda m, o, x: m.MultiplicativeLR(o, 0.5), TypeError, "lr_lambda should be a function"),
+        (lambda m, o, x: m.ConstantLR(o, factor=1.5), ValueError, "factor"),
+        (lambda m, o, x: m.CosineAnnealingWarmRestarts(o, T_0=0), ValueError, "T_0"),
+        (lambda m, o, x: m.CosineAnnealingWarmRestarts(o, T_0=2, T_mult=0), ValueError, "T_mult"),
+        (lambda m, o, x: m.ChainedScheduler([]), ValueError, "at least one scheduler"),
+        (lambda m, o, x: m.ChainedScheduler([m.StepLR(o, 2), m.StepLR(x, 2)]), ValueError, "same optimizer"),
         (lambda m, o, x: m.StepLR("not an optimizer", 2), TypeError, "Optimizer"),
     ]
     for build, exc, words in cases:
