@@ -439,3 +439,22 @@ def test_register_backward_hook_warns_where_torch_does(torch: Any) -> None:
                                   if issubclass(w.category, FutureWarning)])
     assert verdicts["ours"] == verdicts["theirs"]
     assert [bool(v) for v in verdicts["ours"]] == [True, False, True, True]
+
+
+def test_get_submodule_parameter_buffer_as_torch(torch: Any) -> None:
+    found: dict[str, list[Any]] = {"ours": [], "theirs": []}
+    for key, lib in (("ours", tc), ("theirs", torch)):
+        net = lib.nn.Sequential(lib.nn.Linear(2, 3), lib.nn.Sequential(lib.nn.BatchNorm1d(3)))
+        net.register_module("extra", lib.nn.ReLU())
+        found[key].append(type(net.get_submodule("1.0")).__name__)
+        found[key].append(net.get_submodule("") is net)
+        found[key].append(tuple(net.get_parameter("0.weight").shape))
+        found[key].append(tuple(net.get_buffer("1.0.running_mean").shape))
+        found[key].append(type(net.get_submodule("extra")).__name__)
+        for call, target in ((net.get_submodule, "0.nope"), (net.get_submodule, "0.weight"),
+                             (net.get_parameter, "1.0.running_mean"), (net.get_buffer, "0.weight"),
+                             (net.get_parameter, "0.nope")):
+            with pytest.raises(AttributeError) as err:
+                call(target)
+            found[key].append(str(err.value).split(" (looking up")[0])
+    assert found["ours"] == found["theirs"]

@@ -527,6 +527,54 @@ class Module:
         for _, m in self.named_modules():
             yield m
 
+    def _get_name(self) -> str:
+        return type(self).__name__
+
+    def get_submodule(self, target: str) -> Module:
+        """The descendant at dotted path ``target`` (``''`` is this module), as PyTorch's.
+
+        >>> from tinygrad_conv import nn
+        >>> net = nn.Sequential(nn.Linear(2, 3), nn.Sequential(nn.ReLU()))
+        >>> type(net.get_submodule("1.0")).__name__
+        'ReLU'
+        """
+        if target == "":
+            return self
+        mod: Module = self
+        for item in target.split("."):
+            if not hasattr(mod, item):
+                raise AttributeError(f"{mod._get_name()} has no attribute `{item}` (looking up submodule '{target}')")
+            found = getattr(mod, item)
+            if not isinstance(found, Module):
+                raise AttributeError(f"`{item}` is not an nn.Module (looking up submodule '{target}')")
+            mod = found
+        return mod
+
+    def get_parameter(self, target: str) -> Parameter:
+        """The parameter at dotted path ``target`` (``'0.weight'``), as PyTorch's."""
+        module_path, _, name = target.rpartition(".")
+        mod = self.get_submodule(module_path)
+        if not hasattr(mod, name):
+            raise AttributeError(f"{mod._get_name()} has no attribute `{name}` (looking up parameter '{target}')")
+        param = getattr(mod, name)
+        if not isinstance(param, Parameter):
+            raise AttributeError(f"`{name}` is not an nn.Parameter (looking up parameter '{target}')")
+        return param
+
+    def get_buffer(self, target: str) -> Tensor:
+        """The buffer at dotted path ``target`` (``'0.running_mean'``), as PyTorch's."""
+        module_path, _, name = target.rpartition(".")
+        mod = self.get_submodule(module_path)
+        if not hasattr(mod, name):
+            raise AttributeError(f"{mod._get_name()} has no attribute `{name}` (looking up buffer '{target}')")
+        if name not in mod._buffers:
+            raise AttributeError(f"`{name}` is not a buffer (looking up buffer '{target}')")
+        return getattr(mod, name)  # type: ignore[no-any-return]
+
+    def register_module(self, name: str, module: Module | None) -> None:
+        """Alias of ``add_module``, as in PyTorch."""
+        self.add_module(name, module)
+
     def module_types(self) -> dict[str, str]:
         """{scope path: type name} for this model and its descendants (for the graph drawer).
 
