@@ -74,6 +74,12 @@ SPECS: list[tuple[str, dict[str, Any]]] = [
     ("CosineAnnealingWarmRestarts", {"T_0": 4}),
     ("ChainedScheduler", {"inner": [("ConstantLR", {"factor": 0.5, "total_iters": 4}),
                                     ("ExponentialLR", {"gamma": 0.9})]}),
+    ("CyclicLR", {"base_lr": 0.01, "max_lr": [0.1, 0.05], "step_size_up": 3, "step_size_down": 2}),
+    ("CyclicLR", {"base_lr": 0.01, "max_lr": 0.1, "step_size_up": 2, "mode": "triangular2",
+                  "base_momentum": 0.7, "max_momentum": 0.95}),
+    ("CyclicLR", {"base_lr": 0.01, "max_lr": 0.1, "step_size_up": 3, "mode": "exp_range", "gamma": 0.9}),
+    ("CyclicLR", {"base_lr": 0.01, "max_lr": 0.1, "step_size_up": 2, "scale_fn": lambda x: 0.8 ** x,
+                  "scale_mode": "iterations", "cycle_momentum": False}),
     ("SequentialLR", {"inner": [("ConstantLR", {"factor": 0.1, "total_iters": 2}),
                                 ("PolynomialLR", {"total_iters": 6, "power": 2.0})], "milestones": [2]}),
 ]
@@ -293,6 +299,8 @@ def test_sequential_lr_and_resuming_errors_match_torch(torch) -> None:
         (lambda m, o, x: m.CosineAnnealingWarmRestarts(o, T_0=0), ValueError, "T_0"),
         (lambda m, o, x: m.CosineAnnealingWarmRestarts(o, T_0=2, T_mult=0), ValueError, "T_mult"),
         (lambda m, o, x: m.ChainedScheduler([]), ValueError, "at least one scheduler"),
+        (lambda m, o, x: m.CyclicLR(o, 0.1, 1.0, mode="zigzag"), ValueError, "mode 'zigzag' is invalid"),
+        (lambda m, o, x: m.CyclicLR(o, [0.1], 1.0), ValueError, "base_lr"),
         (lambda m, o, x: m.ChainedScheduler([m.StepLR(o, 2), m.StepLR(x, 2)]), ValueError, "same optimizer"),
         (lambda m, o, x: m.StepLR("not an optimizer", 2), TypeError, "Optimizer"),
     ]
