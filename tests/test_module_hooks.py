@@ -458,3 +458,37 @@ def test_get_submodule_parameter_buffer_as_torch(torch: Any) -> None:
                 call(target)
             found[key].append(str(err.value).split(" (looking up")[0])
     assert found["ours"] == found["theirs"]
+
+
+def _global_hook_api(lib: Any) -> Any:
+    return tc.nn.module if lib is tc else lib.nn.modules.module
+
+
+def test_global_module_hooks_run_before_each_modules_own_as_torch(torch: Any) -> None:
+    logs: dict[str, list[Any]] = {"ours": [], "theirs": []}
+    for key, lib in (("ours", tc), ("theirs", torch)):
+        api, log = _global_hook_api(lib), logs[key]
+        model = lib.nn.Sequential(lib.nn.Linear(3, 2), lib.nn.Tanh())
+        model[0].register_forward_hook(lambda m, a, o, log=log: log.append(("own-post", type(m).__name__)))
+        model[0].register_full_backward_hook(lambda m, gi, go, log=log: log.append(("own-bw", type(m).__name__)))
+        handles = [
+            api.register_module_forward_pre_hook(lambda m, a, log=log: log.append(("pre", type(m).__name__))),
+            api.register_module_forward_hook(lambda m, a, o, log=log: log.append(("post", type(m).__name__))),
+            api.register_module_forward_hook(lambda m, a, k, o, log=log: log.append(("post-kw", sorted(k))),
+                                             with_kwargs=True),
+            api.register_module_full_backward_pre_hook(
+                lambda m, go, log=log: log.append(("bw-pre", type(m).__name__))),
+            api.register_module_full_backward_hook(lambda m, gi, go, log=log: log.append(("bw", type(m).__name__))),
+        ]
+        try:
+            with pytest.raises(RuntimeError, match="Cannot use both regular backward hooks and full backward hooks"):
+                api.register_module_backward_hook(lambda m, gi, go: None)
+            x = (tc.ones if lib is tc else torch.ones)(2, 3, requires_grad=True)
+            model(x).sum().backward()
+        finally:
+            for h in handles:
+                h.remove()
+        n = len(log)
+        model(x).sum().backward()  # only the module's own hooks are left
+        log.append(("after removal", len(log) - n))
+    assert logs["ours"] == logs["theirs"]

@@ -40,6 +40,77 @@ from ..utils.hooks import RemovableHandle
 # The modules whose forward is running in this thread, innermost last, with their scope paths.
 _running = threading.local()
 
+# Hooks for every module (torch.nn.modules.module.register_module_*_hook); they run before each
+# module's own hooks of the same kind.
+_global_forward_pre_hooks: OrderedDict[int, Callable[..., Any]] = OrderedDict()
+_global_forward_hooks: OrderedDict[int, Callable[..., Any]] = OrderedDict()
+_global_forward_hooks_with_kwargs: OrderedDict[int, bool] = OrderedDict()
+_global_forward_hooks_always_called: OrderedDict[int, bool] = OrderedDict()
+_global_backward_pre_hooks: OrderedDict[int, Callable[..., Any]] = OrderedDict()
+_global_backward_hooks: OrderedDict[int, Callable[..., Any]] = OrderedDict()
+_global_is_full_backward_hook: bool | None = None
+
+
+def register_module_forward_pre_hook(hook: Callable[..., Any]) -> RemovableHandle:
+    """Call ``hook(module, args)`` before every module's forward (before its own pre-hooks)."""
+    handle = RemovableHandle(_global_forward_pre_hooks)
+    _global_forward_pre_hooks[handle.id] = hook
+    return handle
+
+
+def register_module_forward_hook(hook: Callable[..., Any], *, with_kwargs: bool = False,
+                                 always_call: bool = False) -> RemovableHandle:
+    """Call ``hook(module, args, output)`` after every module's forward (before its own hooks).
+
+    >>> import tinygrad_conv as tc
+    >>> from tinygrad_conv import nn
+    >>> from tinygrad_conv.nn.module import register_module_forward_hook
+    >>> names = []
+    >>> with register_module_forward_hook(lambda m, args, out: names.append(type(m).__name__)):
+    ...     _ = nn.Sequential(nn.Linear(2, 2), nn.ReLU())(tc.ones(1, 2))
+    >>> names
+    ['Linear', 'ReLU', 'Sequential']
+    """
+    handle = RemovableHandle(_global_forward_hooks, extra_dict=[_global_forward_hooks_with_kwargs,
+                                                                _global_forward_hooks_always_called])
+    _global_forward_hooks[handle.id] = hook
+    if with_kwargs:
+        _global_forward_hooks_with_kwargs[handle.id] = True
+    if always_call:
+        _global_forward_hooks_always_called[handle.id] = True
+    return handle
+
+
+def register_module_full_backward_pre_hook(hook: Callable[..., Any]) -> RemovableHandle:
+    """``register_full_backward_pre_hook`` for every module (runs before each module's own)."""
+    handle = RemovableHandle(_global_backward_pre_hooks)
+    _global_backward_pre_hooks[handle.id] = hook
+    return handle
+
+
+def register_module_full_backward_hook(hook: Callable[..., Any]) -> RemovableHandle:
+    """``register_full_backward_hook`` for every module (runs before each module's own)."""
+    global _global_is_full_backward_hook
+    if _global_is_full_backward_hook is False:
+        raise RuntimeError("Cannot use both regular backward hooks and full backward hooks as a global Module hook. "
+                           "Please use only one of them.")
+    _global_is_full_backward_hook = True
+    handle = RemovableHandle(_global_backward_hooks)
+    _global_backward_hooks[handle.id] = hook
+    return handle
+
+
+def register_module_backward_hook(hook: Callable[..., Any]) -> RemovableHandle:
+    """The older ``register_backward_hook`` for every module (deprecated in PyTorch)."""
+    global _global_is_full_backward_hook
+    if _global_is_full_backward_hook is True:
+        raise RuntimeError("Cannot use both regular backward hooks and full backward hooks as a global Module hook. "
+                           "Please use only one of them.")
+    _global_is_full_backward_hook = False
+    handle = RemovableHandle(_global_backward_hooks)
+    _global_backward_hooks[handle.id] = hook
+    return handle
+
 
 class Parameter(Tensor):
     """A Tensor that a Module registers as a learnable parameter (``requires_grad=True``).
@@ -266,7 +337,8 @@ class Module:
             with scope(path):
                 d = self.__dict__
                 if (d.get("_forward_pre_hooks") or d.get("_forward_hooks") or d.get("_backward_hooks")
-                        or d.get("_backward_pre_hooks")):
+                        or d.get("_backward_pre_hooks") or _global_forward_pre_hooks or _global_forward_hooks
+                        or _global_backward_hooks or _global_backward_pre_hooks):
                     return self._call_with_hooks(args, kwargs)
                 return self.forward(*args, **kwargs)
         finally:
@@ -282,13 +354,12 @@ class Module:
         try:
             full_hooks: list[Callable[..., Any]] = []
             legacy_hooks: list[Callable[..., Any]] = []
-            if self._backward_hooks:
-                if self._is_full_backward_hook:
-                    full_hooks = list(self._backward_hooks.values())
-                else:
-                    legacy_hooks = list(self._backward_hooks.values())
-            pre_hooks = list(self._backward_pre_hooks.values())
-            for hook_id, hook in list(self._forward_pre_hooks.items()):
+            for flag, table in ((_global_is_full_backward_hook, _global_backward_hooks),
+                                (self._is_full_backward_hook, self._backward_hooks)):
+                if table:
+                    (full_hooks if flag else legacy_hooks).extend(table.values())
+            pre_hooks = [*_global_backward_pre_hooks.values(), *self._backward_pre_hooks.values()]
+            for hook_id, hook in [*_global_forward_pre_hooks.items(), *self._forward_pre_hooks.items()]:
                 if hook_id in self._forward_pre_hooks_with_kwargs:
                     new = hook(self, args, kwargs)
                     if new is not None:
@@ -306,10 +377,10 @@ class Module:
                 bw_hook = BackwardHook(self, full_hooks, pre_hooks)
                 args = bw_hook.setup_input_hook(args)
             result = self.forward(*args, **kwargs)
-            for hook_id, hook in list(self._forward_hooks.items()):
-                if hook_id in self._forward_hooks_always_called:
+            for hook_id, hook in [*_global_forward_hooks.items(), *self._forward_hooks.items()]:
+                if hook_id in self._forward_hooks_always_called or hook_id in _global_forward_hooks_always_called:
                     called_always.add(hook_id)
-                if hook_id in self._forward_hooks_with_kwargs:
+                if hook_id in self._forward_hooks_with_kwargs or hook_id in _global_forward_hooks_with_kwargs:
                     new = hook(self, args, kwargs, result)
                 else:
                     new = hook(self, args, result)
@@ -324,7 +395,18 @@ class Module:
                 attach_legacy_hooks(self, args, result, legacy_hooks)
             return result
         except Exception:
-            # Hooks registered with always_call=True still run when forward (or a hook) raised.
+            # Hooks registered with always_call=True still run when forward (or a hook) raised: the
+            # global ones first (called without kwargs, as PyTorch), then the module's.
+            for hook_id, hook in list(_global_forward_hooks.items()):
+                if hook_id not in _global_forward_hooks_always_called or hook_id in called_always:
+                    continue
+                try:
+                    new = hook(self, args, result)
+                    if new is not None:
+                        result = new
+                except Exception as e:
+                    warnings.warn("global module forward hook with ``always_call=True`` raised an exception that "
+                                  f"was silenced as another error was raised in forward: {e}", stacklevel=3)
             for hook_id, hook in list(self._forward_hooks.items()):
                 if hook_id not in self._forward_hooks_always_called or hook_id in called_always:
                     continue
