@@ -187,9 +187,9 @@ def _resumed_schedule(opt: Any, settings: _Settings, start_epoch: int, saved: di
     state = saved.get("scheduler")
     same_run = (isinstance(state, dict) and state.get("T_max") == settings.epochs
                 and state.get("base_lrs") == [settings.lr] * len(opt.param_groups))
-    sched = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=settings.epochs)
     if same_run and isinstance(state, dict):  # (isinstance again for mypy)
         lrs = [group["lr"] for group in opt.param_groups]  # the saved optimizer's rates
+        sched = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=settings.epochs)
         sched.load_state_dict(state)
         for group, lr in zip(opt.param_groups, lrs):
             group["lr"] = lr
