@@ -474,3 +474,18 @@ def test_many_workers_warn_as_torch() -> None:
         warnings.simplefilter("always")
         ud.DataLoader([1], num_workers=too_many)
     assert any(f"This DataLoader will create {too_many} worker processes" in str(w.message) for w in caught)
+
+
+def test_loader_over_subsets_of_a_tensor_dataset_matches_torch(torch: Any) -> None:
+    """Subsets (what random_split returns) of a TensorDataset, nested, batched as PyTorch does."""
+    x = np.random.default_rng(1).standard_normal((12, 3)).astype(np.float32)
+    y = np.arange(12) * 10
+    outer, inner = [4, 0, 2, 2, 5, -1], [11, 3, 7, 0, 1, 9, 8]
+    ours = ud.Subset(ud.Subset(ud.TensorDataset(tc.Tensor(x), tc.Tensor(y)), inner), outer)
+    tdata = torch.utils.data
+    theirs = tdata.Subset(tdata.Subset(tdata.TensorDataset(torch.from_numpy(x), torch.from_numpy(y)), inner), outer)
+    for kwargs in ({"batch_size": 4}, {"batch_size": 2, "num_workers": 2}):
+        assert ([_norm(b) for b in ud.DataLoader(ours, **kwargs)] ==
+                [_norm(b) for b in tdata.DataLoader(theirs, **kwargs)])
+    with pytest.raises(IndexError):
+        list(ud.DataLoader(ud.Subset(ud.TensorDataset(tc.Tensor(x)), [12]), batch_size=2))
