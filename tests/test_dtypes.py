@@ -332,3 +332,36 @@ def test_matmul_refuses_mixed_dtypes_as_torch(torch):
 def test_cast_names_the_bad_dtype():
     with pytest.raises(TypeError, match="unsupported dtype complex128"):
         tc.ones(2).to(np.complex128)
+
+
+OTHER_OPS = {
+    "sum int32": (lambda m, x: x.sum(), np.arange(6, dtype=np.int32).reshape(2, 3)),
+    "sum bool": (lambda m, x: x.sum(), np.array([True, False])),
+    "mean float16": (lambda m, x: x.mean(), np.ones(3, np.float16)),
+    "max int32": (lambda m, x: x.max(), np.arange(6, dtype=np.int32)),
+    "relu int64": (lambda m, x: m.nn.functional.relu(x) if m is not tc else tc.functional.relu(x),
+                   np.arange(6, dtype=np.int64)),
+    "abs int64": (lambda m, x: x.abs(), np.arange(6, dtype=np.int64) - 3),
+    "neg int8": (lambda m, x: -x, np.arange(6, dtype=np.int8)),
+    "softmax float64": (lambda m, x: x.softmax(0), np.ones(3)),
+    "reshape int16": (lambda m, x: x.reshape(3, 2), np.ones((2, 3), np.int16)),
+    "transpose uint8": (lambda m, x: x.transpose(0, 1), np.ones((2, 3), np.uint8)),
+    "getitem int8": (lambda m, x: x[0], np.ones((2, 3), np.int8)),
+    "float()": (lambda m, x: x.float(), np.ones(3, np.int64)),
+    "double()": (lambda m, x: x.double(), np.ones(3, np.float32)),
+    "long()": (lambda m, x: x.long(), np.ones(3, np.float64)),
+    "eq float scalar": (lambda m, x: x == 1.5, np.ones(3, np.int64)),
+    "lt mixed": (lambda m, x: x < x.float(), np.ones(3, np.int64)),
+    "where scalars": (lambda m, x: (m if m is not tc else tc.ops.elementwise).where(x > 0, 1.0, 0.0),
+                      np.arange(3) - 1),
+}
+
+
+@pytest.mark.parametrize("name", list(OTHER_OPS))
+def test_result_dtypes_of_other_op_families_match_torch(torch, name):
+    fn, arr = OTHER_OPS[name]
+    ref = fn(torch, torch.from_numpy(arr.copy()))
+    ours = fn(tc, tc.Tensor(arr.copy()))
+    assert ours.dtype == _np_name(ref.dtype)
+    np.testing.assert_allclose(np.asarray(ours.tolist(), dtype=np.float64), np.asarray(ref.tolist(), dtype=np.float64),
+                               rtol=1e-6)
