@@ -315,6 +315,7 @@ def _ce_samples(rng: np.random.Generator, dtype: Any) -> Any:
     t_ign = t.copy()
     t_ign[1] = -100
     yield Sample((x, t_ign), {"label_smoothing": 0.1}, name="ignore_index")
+    yield Sample((x, np.full_like(t, -100)), {"reduction": "sum", "label_smoothing": 0.1}, name="all ignored sum")
     yield Sample((randn(rng, dtype, 3, 4, 2, 2), _int_targets(rng, 4, 3, 2, 2)), name="spatial (N,C,H,W)")
     yield Sample((randn(rng, dtype, 4), np.array(2, dtype=np.int64)), name="unbatched (C,)")
     probs = rng.dirichlet(np.ones(4), 5).astype(dtype)
@@ -330,6 +331,10 @@ def _nll_samples(rng: np.random.Generator, dtype: Any) -> Any:
                  name="weights none")
     yield Sample((x, t), {"weight": rng.uniform(0.5, 2.0, 3).astype(dtype)}, name="weights mean")
     yield Sample((randn(rng, dtype, 2, 3, 4), _int_targets(rng, 3, 2, 4)), name="(N,C,L)")
+    t_ign = t.copy()
+    t_ign[::2] = -100
+    yield Sample((x, t_ign), {"reduction": "sum", "weight": rng.uniform(0.5, 2.0, 3).astype(dtype)},
+                 name="some ignored sum")
 
 
 def _mse_samples(rng: np.random.Generator, dtype: Any) -> Any:
