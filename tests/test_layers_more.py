@@ -257,3 +257,117 @@ def test_identity_accepts_and_ignores_arguments_as_torch(torch) -> None:
     m, tm = nn.Identity(54, unused_argument1=0.1), torch.nn.Identity(54, unused_argument1=0.1)
     x = tc.ones(2, 3)
     assert m(x) is x and repr(m) == repr(tm)
+
+
+# ------------------------------------------------------------------------------------------ interpolate
+@pytest.mark.parametrize("op", ["interpolate", "upsample", "adaptive_max_pool2d"])
+def test_resampling_ops_registered_and_checked(op: str) -> None:
+    report = check_op(op, raise_on_failure=False)
+    assert report.ok, str(report)
+    assert tc.ops.registry()[op].twice_differentiable
+
+
+INTERP = [
+    ((1, 2, 4, 5), {"scale_factor": 2}), ((2, 1, 5, 3), {"size": (7, 4)}), ((1, 1, 6, 6), {"size": 4}),
+    ((1, 2, 5, 5), {"scale_factor": 1.7}), ((1, 2, 5, 5), {"scale_factor": 1.7, "recompute_scale_factor": True}),
+    ((1, 1, 7, 4), {"scale_factor": (0.5, 2.5)}), ((2, 3, 9), {"scale_factor": 0.4}),
+    ((1, 2, 4, 4), {"scale_factor": 3, "mode": "bilinear"}),
+    ((1, 2, 5, 3), {"size": (8, 7), "mode": "bilinear", "align_corners": True}),
+    ((1, 2, 5, 3), {"size": (8, 7), "mode": "bilinear", "align_corners": False}),
+    ((2, 1, 8, 6), {"size": (3, 2), "mode": "bilinear"}),
+    ((1, 1, 5, 5), {"scale_factor": 1.3, "mode": "bilinear"}),
+    ((1, 1, 5, 5), {"scale_factor": 1.3, "mode": "bilinear", "recompute_scale_factor": True}),
+    ((1, 1, 4, 4), {"size": (1, 1), "mode": "bilinear", "align_corners": True}),
+    ((2, 2, 6), {"size": 11, "mode": "linear"}), ((1, 1, 3, 4, 2), {"scale_factor": 2, "mode": "trilinear"}),
+    ((1, 2, 5, 5), {"scale_factor": 1.5, "mode": "nearest-exact"}), ((1, 2, 6, 6), {"size": (3, 2), "mode": "area"}),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape,kw", INTERP, ids=[f"{s}-{kw}" for s, kw in INTERP])
+def test_interpolate_matches_torch(torch, shape, kw, dtype) -> None:
+    rng = np.random.default_rng(13)
+    x = rng.standard_normal(shape).astype(dtype)
+    xt, tx = tc.Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    y = F.interpolate(xt, **kw)
+    ty = torch.nn.functional.interpolate(tx, **kw)
+    assert y.shape == tuple(ty.shape) and y.dtype == dtype
+    g = rng.standard_normal(y.shape).astype(dtype)
+    y.backward(tc.Tensor(g))
+    ty.backward(torch.from_numpy(g))
+    tol = {"rtol": 2e-6, "atol": 2e-6} if dtype == np.float32 else {"rtol": 1e-12, "atol": 1e-12}
+    np.testing.assert_allclose(y.data, ty.detach().numpy(), **tol)
+    np.testing.assert_allclose(xt.grad.data, tx.grad.numpy(), **tol)
+
+
+def test_interpolate_nearest_keeps_integer_dtypes(torch) -> None:
+    x = np.arange(6, dtype=np.int64).reshape(1, 1, 2, 3)
+    y = F.interpolate(tc.Tensor(x), scale_factor=2)
+    ref = torch.nn.functional.interpolate(torch.tensor(x).float(), scale_factor=2).long().numpy()
+    assert y.dtype == np.int64 and (y.data == ref).all()
+
+
+def test_interpolate_errors_name_the_rule() -> None:
+    x = tc.ones(1, 1, 4, 4)
+    with pytest.raises(ValueError, match="either size or scale_factor should be defined"):
+        F.interpolate(x)
+    with pytest.raises(ValueError, match="only one of size or scale_factor should be defined"):
+        F.interpolate(x, size=3, scale_factor=2)
+    with pytest.raises(ValueError, match="align_corners option can only be set with the interpolating modes"):
+        F.interpolate(x, size=3, align_corners=True)
+    with pytest.raises(ValueError, match=r"same number of spatial dimensions, but got input with spatial dimensions "
+                                         r"of \[4, 4\] and output size of \(3,\)"):
+        F.interpolate(x, size=(3,))
+    with pytest.raises(NotImplementedError, match="mode='bicubic' is not supported"):
+        F.interpolate(x, size=3, mode="bicubic")
+    with pytest.raises(ValueError, match="unknown mode 'cubic'"):
+        F.interpolate(x, size=3, mode="cubic")
+    with pytest.raises(NotImplementedError, match="got 3D input, but bilinear mode needs 4D input"):
+        F.interpolate(tc.ones(1, 1, 4), size=3, mode="bilinear")
+    with pytest.raises(NotImplementedError, match="got 4D input, but linear mode needs 3D input"):
+        F.interpolate(x, size=3, mode="linear")
+    with pytest.raises(NotImplementedError, match="antialias=True is not supported"):
+        F.interpolate(x, size=3, mode="bilinear", antialias=True)
+
+
+@pytest.mark.parametrize("kw", [{"scale_factor": 2}, {"size": (5, 3), "mode": "bilinear"},
+                                {"scale_factor": 1.5, "mode": "bilinear", "align_corners": True},
+                                {"scale_factor": (2, 3)}, {"size": 4}])
+def test_upsample_module_matches_torch(torch, kw) -> None:
+    ours, theirs = nn.Upsample(**kw), torch.nn.Upsample(**kw)
+    assert repr(ours) == repr(theirs)
+    _module_pair(torch, ours, theirs, np.random.default_rng(14).standard_normal((1, 2, 3, 4)).astype(np.float32))
+
+
+@pytest.mark.parametrize("name", ["UpsamplingNearest2d", "UpsamplingBilinear2d"])
+def test_upsampling_2d_modules_match_torch(torch, name) -> None:
+    ours, theirs = getattr(nn, name)(scale_factor=2), getattr(torch.nn, name)(scale_factor=2)
+    assert repr(ours) == repr(theirs)
+    _module_pair(torch, ours, theirs, np.random.default_rng(15).standard_normal((1, 2, 3, 3)).astype(np.float32))
+
+
+# ------------------------------------------------------------------------------------------ AdaptiveMaxPool2d
+@pytest.mark.parametrize("shape,out", [((2, 3, 7, 5), (3, 2)), ((1, 2, 8, 8), 4), ((2, 4, 5), (None, 2)),
+                                       ((1, 1, 3, 3), 1), ((1, 2, 4, 6), (6, 7))])
+def test_adaptive_max_pool2d_matches_torch(torch, shape, out) -> None:
+    rng = np.random.default_rng(16)
+    x = rng.standard_normal(shape).astype(np.float32)
+    ours, theirs = nn.AdaptiveMaxPool2d(out, return_indices=True), torch.nn.AdaptiveMaxPool2d(out, return_indices=True)
+    assert repr(ours) == repr(theirs)
+    xt, tx = tc.Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    (y, idx), (ty, tidx) = ours(xt), theirs(tx)
+    np.testing.assert_array_equal(y.data, ty.detach().numpy())
+    np.testing.assert_array_equal(idx.data, tidx.numpy())
+    assert idx.dtype == np.int64
+    g = rng.standard_normal(y.shape).astype(np.float32)
+    y.backward(tc.Tensor(g))
+    ty.backward(torch.from_numpy(g))
+    np.testing.assert_allclose(xt.grad.data, tx.grad.numpy(), rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(F.adaptive_max_pool2d(tc.Tensor(x), out).data, ty.detach().numpy())
+
+
+def test_adaptive_max_pool2d_errors() -> None:
+    with pytest.raises(ValueError, match="expected a 3-d \\(C, H, W\\) or 4-d"):
+        F.adaptive_max_pool2d(tc.ones(4, 4), 2)
+    with pytest.raises(ValueError, match="output_size must be an int or a pair"):
+        F.adaptive_max_pool2d(tc.ones(1, 4, 4), (1, 2, 3))

@@ -53,11 +53,13 @@ from .module import Identity, IncompatibleKeys, Module, ModuleList, Parameter, S
 from .normalization import GroupNorm, LayerNorm
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .sparse import Embedding
+from .upsampling import AdaptiveMaxPool2d, Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 
 __all__ = ["CELU", "GLU", "SELU", "Hardsigmoid", "Hardswish", "LogSigmoid", "Mish", "PReLU", "Softsign",
            "BCELoss", "CosineSimilarity", "HuberLoss", "KLDivLoss", "L1Loss", "SmoothL1Loss",
            "Embedding", "GroupNorm", "LayerNorm", "ModuleDict", "ParameterDict", "ParameterList",
            "GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "RNNCell",
+           "AdaptiveMaxPool2d", "Upsample", "UpsamplingBilinear2d", "UpsamplingNearest2d",
            "ELU", "GELU", "AdaptiveAvgPool2d", "AvgPool2d", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d",
            "Conv2d", "ConvTranspose2d", "CrossEntropyLoss", "Dropout", "Flatten", "Hardtanh", "Identity",
            "IncompatibleKeys", "LeakyReLU", "Linear", "LogSoftmax", "MSELoss", "MaxPool2d", "MaxUnpool2d", "Module",

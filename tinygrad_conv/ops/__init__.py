@@ -1,6 +1,19 @@
 """Registered ops by family. Importing this package registers every built-in op."""
 
-from . import activation, conv, elementwise, embedding, loss, matmul, normalization, pool, reduce, shape  # noqa: F401  (registration happens on import)
+from . import (  # noqa: F401  (registration happens on import)
+    activation,
+    adaptive_pool,
+    conv,
+    elementwise,
+    embedding,
+    loss,
+    matmul,
+    normalization,
+    pool,
+    reduce,
+    resample,
+    shape,
+)
 from .registry import OpInfo, Sample, make_op_info, register, registry, unregister
 
 __all__ = ["OpInfo", "Sample", "make_op_info", "register", "registry", "unregister"]
