@@ -13,7 +13,8 @@ from .optimizer import Optimizer, ParamsT, lerp_
 class Adam(Optimizer):
     """Adam (Kingma and Ba, 2015) as PyTorch computes it. Per step t, with g the gradient::
 
-        g = g + weight_decay * p                    (Adam's L2 penalty; AdamW decays p instead)
+        g = g + weight_decay * p                    (L2 penalty; with decoupled_weight_decay=True,
+                                                     as AdamW, p = p * (1 - lr * weight_decay) instead)
         m = m + (1 - beta1) * (g - m)
         v = beta2 * v + (1 - beta2) * g * g
         v_hat = max(v_hat, v) if amsgrad else v
