@@ -246,6 +246,7 @@ def test_winograd_kernels_equal_reference(p: Conv, budget: int):
 def test_float32_convs_through_winograd_equal_reference(monkeypatch):
     """The conv kernels as the ops call them, with Winograd taking every float32 3x3 stride-1 conv."""
     monkeypatch.setattr(W, "MIN_CHANNELS", 1)
+    monkeypatch.setattr(K, "ALGORITHM", "winograd")
     assert W.applies(np.float32, (3, 3), (1, 1), (1, 1), 1, 2, 2)
     rng = np.random.default_rng(4)
     x, w, dy = (rng.standard_normal(s).astype(np.float32) for s in ((3, 5, 8, 7), (4, 5, 3, 3), (3, 4, 8, 5)))

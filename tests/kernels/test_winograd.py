@@ -24,14 +24,14 @@ BIG = 2**40  # a memory budget that never splits the batch
 
 def _direct(x, w, dy, padding):
     """The im2col kernels' forward, input gradient and weight gradient (Winograd switched off)."""
-    saved = W.MIN_CHANNELS
-    W.MIN_CHANNELS = 10**9
+    saved = K.ALGORITHM
+    K.ALGORITHM = "im2col"
     try:
         h, wd = x.shape[2:]
         return (K.conv2d(x, w, ONE, padding, ONE, 1), K.conv_transpose2d(dy, w, ONE, padding, ONE, 1, (h, wd)),
                 K.conv2d_weight_grad(x, dy, (3, 3), ONE, padding, ONE, 1))
     finally:
-        W.MIN_CHANNELS = saved
+        K.ALGORITHM = saved
 
 
 def _problem(n, c, h, w, f, padding, dtype, seed=0):
@@ -75,13 +75,14 @@ def test_batch_chunks_give_the_same_result(budget_samples):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
 
 
-def test_applies_only_where_it_was_measured_to_pay():
+def test_applies_only_where_it_can_pay():
     args = ((3, 3), ONE, ONE, 1)
-    assert W.applies(np.float32, *args, 64, 64)  # B4
-    assert W.applies(np.float32, *args, 256, 256)  # B6
+    assert W.applies(np.float32, *args, 64, 64)
+    assert W.applies(np.float32, *args, 256, 256)
+    assert W.applies(np.float32, *args, 32, 64)
     assert not W.applies(np.float64, *args, 64, 64)  # float64 keeps the direct sum
-    assert not W.applies(np.float32, *args, 3, 64)  # B3: too few input channels
-    assert not W.applies(np.float32, *args, 64, 32)
+    assert not W.applies(np.float32, *args, 3, 64)  # too few input channels
+    assert not W.applies(np.float32, *args, 64, 8)
     assert not W.applies(np.float32, (3, 3), (2, 2), ONE, 1, 64, 64)  # B5: strided
     assert not W.applies(np.float32, (3, 3), ONE, (2, 2), 1, 64, 64)
     assert not W.applies(np.float32, (3, 3), ONE, ONE, 2, 64, 64)
@@ -92,6 +93,7 @@ def test_applies_only_where_it_was_measured_to_pay():
 def winograd_everywhere(monkeypatch):
     """Run every float32 3x3 stride-1 conv of a test through Winograd, whatever its channels."""
     monkeypatch.setattr(W, "MIN_CHANNELS", 1)
+    monkeypatch.setattr(K, "ALGORITHM", "winograd")
 
 
 def _torch_reference(x, wt, dy, padding):
@@ -192,10 +194,11 @@ def test_memory_budget_bounds_peak_memory(winograd_everywhere, monkeypatch):
     assert peak(tiles_bytes // 16) < whole / 3
 
 
-def test_ops_take_the_winograd_path_and_match_torch():
-    """Through the autograd ops at a size where Winograd is chosen by default (64 channels):
+def test_ops_take_the_winograd_path_and_match_torch(monkeypatch):
+    """Through the autograd ops at a size where Winograd can run (64 channels), forced to run it:
     forward and both gradients with a random upstream gradient, and a double backward."""
     torch = pytest.importorskip("torch")
+    monkeypatch.setattr(K, "ALGORITHM", "winograd")
     assert W.applies(np.float32, (3, 3), ONE, ONE, 1, 64, 64)
     rng = np.random.default_rng(7)
     x = rng.standard_normal((2, 64, 6, 5)).astype(np.float32)
@@ -227,3 +230,64 @@ def test_exhaustive_small_sizes_against_im2col():
         np.testing.assert_allclose(W.conv2d(x, wt, padding, BIG), y, rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(W.input_grad(dy, wt, padding, BIG), dx, rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(W.weight_grad(x, dy, padding, BIG), dw, rtol=1e-12, atol=1e-12)
+
+
+class _FakeClock:
+    """A perf_counter that each timed kernel call advances by the cost it declares."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.mark.parametrize("winograd_cost,expect", [(1.0, True), (5.0, False)])
+def test_benchmark_mode_times_both_once_per_shape_and_keeps_the_faster(monkeypatch, winograd_cost, expect):
+    """As torch.backends.cudnn.benchmark: the first call of a shape times both algorithms, the
+    choice is cached for that key, and later calls run only the chosen one."""
+    clock = _FakeClock()
+    monkeypatch.setattr(K.time, "perf_counter", clock)
+    monkeypatch.setattr(K, "ALGORITHM", "benchmark")
+    monkeypatch.setattr(K, "_choices", {})
+    calls = {"fast": 0, "plain": 0}
+
+    def fast():
+        calls["fast"] += 1
+        clock.now += winograd_cost
+        return np.full(2, 1.0)
+
+    def plain():
+        calls["plain"] += 1
+        clock.now += 2.0
+        return np.full(2, 2.0)
+
+    first = K._pick(("k",), fast, plain)
+    assert K._choices == {("k",): expect}
+    assert calls == {"fast": K._TRIES, "plain": K._TRIES}
+    np.testing.assert_array_equal(first, np.full(2, 1.0 if expect else 2.0))
+    again = K._pick(("k",), fast, plain)
+    np.testing.assert_array_equal(again, first)
+    assert calls == {"fast": K._TRIES + expect, "plain": K._TRIES + (not expect)}
+
+
+def test_benchmark_mode_takes_im2col_when_winograd_is_not_finite(monkeypatch):
+    monkeypatch.setattr(K, "ALGORITHM", "benchmark")
+    monkeypatch.setattr(K, "_choices", {})
+    out = K._pick(("k",), lambda: None, lambda: np.zeros(3))
+    np.testing.assert_array_equal(out, np.zeros(3))
+    assert K._choices == {}  # no timing was recorded from a call that fell back
+
+
+def test_benchmark_mode_through_the_kernels_matches_im2col(monkeypatch):
+    """At a size where Winograd can run, the measured choice (either one) gives im2col's values to
+    rounding, and the choice is remembered for each of the three kernels."""
+    monkeypatch.setattr(K, "ALGORITHM", "benchmark")
+    monkeypatch.setattr(K, "_choices", {})
+    padding = ((1, 1), (1, 1))
+    x, wt, dy = _problem(2, 16, 6, 6, 16, padding, np.float32, seed=8)
+    y, dx, dw = _direct(x, wt, dy, padding)
+    np.testing.assert_allclose(K.conv2d(x, wt, ONE, padding, ONE, 1), y, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(K.conv_transpose2d(dy, wt, ONE, padding, ONE, 1, (6, 6)), dx, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(K.conv2d_weight_grad(x, dy, (3, 3), ONE, padding, ONE, 1), dw, rtol=1e-4, atol=1e-4)
+    assert sorted(key[0] for key in K._choices) == ["conv2d", "input_grad", "weight_grad"]

@@ -7,8 +7,9 @@ their dtype. Arguments arrive already normalised by the caller: ``stride`` and `
 How the fast path works
 -----------------------
 Every conv here is im2col + one GEMM per sample or batch chunk (+ col2im for the input
-gradient), except the float32 3x3 stride-1 layers with many channels, which go to Winograd's
-algorithm in winograd.py (see :func:`_use_winograd`). On a 2-core machine the GEMMs run near
+gradient). A float32 3x3 stride-1 layer with enough channels may run Winograd's algorithm
+(winograd.py) instead: its first call of each shape times both and keeps the faster (see
+:data:`ALGORITHM`). On a 2-core machine the GEMMs run near
 OpenBLAS's peak whatever the layout; what separates a fast NumPy conv from a slow one is the
 copying around them, and NumPy pays about 7 ns per inner loop of a strided copy and 35 ns per
 inner loop of a strided in-place add, on top of the bandwidth. So the layouts below exist to
@@ -20,23 +21,26 @@ make every copy and add a few long runs.
    gather and scatter with unit-stride runs too.
 2. *Flat rows with a pitch.* Each phase image is stored flat with a row pitch ``q`` slightly
    wider than the output width, so the ``OH`` rows of one tap are one run of ``OH*q`` elements
-   instead of ``OH`` runs of ``OW``. On 8-16 pixel wide images this halved im2col and col2im
-   (prototype timings: B4 col2im 5.8 -> 2.5 ms, B2 im2col 0.51 -> 0.21 ms). The ``q - OW``
-   extra "junk" columns per row cost that fraction of extra GEMM work (2/16 on B4, 4/8 on B2)
-   and are made harmless: their upstream gradient is zero, and junk outputs are never shown.
+   instead of ``OH`` runs of ``OW``. On 8-16 pixel wide images this halved im2col and col2im.
+   The ``q - OW`` extra "junk" columns per row cost that fraction of extra GEMM work (2/16 on a
+   16 pixel wide 3x3 layer, 4/8 on an 8 pixel wide 5x5 one) and are made harmless: their
+   upstream gradient is zero, and junk outputs are never shown.
 3. *Tap-major column gradient.* See :func:`_input_grad`: col2im adds one contiguous block per
    sample and tap.
 4. *Batch chunks sized for the cache.* The batch is processed in chunks whose column matrix is
    about ``_CACHE_TARGET`` bytes, so the GEMM output is still in cache when col2im reads it and
    the buffers are reused across chunks. This is also how the memory budget is honoured: one
-   forward + backward peaks well under the whole-batch column matrix (B4: 0.41x of 18.9 MB).
+   forward + backward peaks under the whole-batch column matrix.
 
 Layouts measured against these (whole-batch (N*OH*OW, K), (K, N*OH*OW) and per-sample columns)
-are in ``benchmarks/experiments/conv_layouts.py``.
+are in ``benchmarks/experiments/conv_layouts.py``; the measurements behind each choice are in
+``benchmarks/RESULTS.md``.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from math import gcd, prod
 from typing import Any
 
@@ -51,9 +55,8 @@ PadPairs = tuple[tuple[int, int], tuple[int, int]]
 # Upper bound (bytes) on the column matrix of one batch chunk; larger batches are split.
 _MEMORY_BUDGET = 512 * 2**20
 # Preferred size (bytes) of one chunk's column matrix: small enough that a chunk's GEMM output is
-# still in L2/L3 when col2im or the next GEMM reads it. Measured (forward+dx+dw, single-threaded
-# BLAS to keep machine noise out, ms): B4 25.8 / 25.0 / 24.7 / 31.5 and B3 7.0 / 7.8 / 8.6 / 8.9
-# for 1 / 2 / 4 MiB / whole batch; B1, B2 and B6 within noise of each other.
+# still in L2/L3 when col2im or the next GEMM reads it (1-4 MiB chunks measured alike, the whole
+# batch at once slower; see benchmarks/RESULTS.md).
 _CACHE_TARGET = 2 * 2**20
 
 
@@ -364,10 +367,54 @@ def _conv_plan(
 
 def _use_winograd(a: np.ndarray, kernel: Pair, stride: Pair, dilation: Pair, groups: int, c_in: int,
                   c_out: int) -> bool:
-    """Whether a conv of this shape goes to kernels/winograd.py (NumPy arrays only: it allocates its
-    work arrays with NumPy, where the im2col path follows the input's array namespace).
-    Its callers fall back to im2col when it returns None (a non-finite result)."""
-    return array_module(a) is np and winograd.applies(a.dtype, kernel, stride, dilation, groups, c_in, c_out)
+    """Whether Winograd (kernels/winograd.py) can run a conv of this shape: NumPy arrays only (it
+    allocates its work arrays with NumPy, where the im2col path follows the input's array namespace)
+    and the shapes :func:`winograd.applies` accepts. Whether it then runs is :func:`_pick`'s call."""
+    return (ALGORITHM != "im2col" and array_module(a) is np
+            and winograd.applies(a.dtype, kernel, stride, dilation, groups, c_in, c_out))
+
+
+#: How a conv that Winograd can run picks its algorithm. "benchmark" (the default) times Winograd
+#: and im2col on the first call of each kernel and shape and keeps the faster one for the rest of
+#: the process, as ``torch.backends.cudnn.benchmark`` does: which one wins depends on the machine
+#: (its BLAS kernels, caches and core count), so a threshold measured on one machine is wrong on
+#: another. "winograd" and "im2col" force one (tests and benchmarks use them). The two differ by
+#: rounding only.
+ALGORITHM = "benchmark"
+# (kernel, shapes, padding, dtype) -> whether Winograd won. Bounded: a process that sees ever new
+# shapes measures them again rather than growing without end.
+_choices: dict[tuple[Any, ...], bool] = {}
+_MAX_CHOICES = 1024
+# Calls of each algorithm timed on a shape's first call, alternating; the faster minimum wins.
+_TRIES = 2
+
+
+def _pick(key: tuple[Any, ...], fast: Callable[[], np.ndarray | None], plain: Callable[[], np.ndarray]
+          ) -> np.ndarray:
+    """The result of Winograd (``fast``; None when it was not finite) or of im2col (``plain``),
+    whichever :data:`ALGORITHM` and the timing cached for ``key`` choose."""
+    choice = True if ALGORITHM == "winograd" else _choices.get(key)
+    if choice is False:
+        return plain()
+    if choice is True:
+        out = fast()
+        return plain() if out is None else out
+    best = {True: float("inf"), False: float("inf")}
+    results: dict[bool, np.ndarray] = {}
+    for _ in range(_TRIES):
+        for use_fast in (True, False):
+            t0 = time.perf_counter()
+            out = fast() if use_fast else plain()
+            elapsed = time.perf_counter() - t0
+            if out is None:  # not finite: im2col's answer is the reference, and this is no timing
+                return plain()
+            best[use_fast] = min(best[use_fast], elapsed)
+            results[use_fast] = out
+    if len(_choices) >= _MAX_CHOICES:
+        _choices.clear()
+    winner = best[True] < best[False]
+    _choices[key] = winner
+    return results[winner]
 
 
 def conv2d(x: np.ndarray, w: np.ndarray, stride: Pair, padding: PadPairs, dilation: Pair, groups: int) -> np.ndarray:
@@ -376,8 +423,7 @@ def conv2d(x: np.ndarray, w: np.ndarray, stride: Pair, padding: PadPairs, dilati
     Returns a C-contiguous (N, F, OH, OW) array. When the kernel is wider than one stride the
     GEMM writes rows with a few junk columns and each chunk is then copied out without them:
     handing out a view that skips the junk instead would make every later elementwise op pay
-    NumPy's ~35 ns per row of a strided ufunc loop, while the copy pays ~7 ns per row (B3: bias
-    add on the view 2.3 ms, copy + bias add 1.0 ms).
+    NumPy's ~35 ns per row of a strided ufunc loop, while the copy pays ~7 ns per row.
     """
     _check_pair("conv2d", x, w, "weight")
     if x.shape[1] != w.shape[1] * groups or w.shape[0] % groups:
@@ -389,9 +435,14 @@ def conv2d(x: np.ndarray, w: np.ndarray, stride: Pair, padding: PadPairs, dilati
         ow = conv2d_output_size(x.shape[3], w.shape[3], stride[1], sum(padding[1]), dilation[1])
         return array_module(x).zeros((0, w.shape[0], oh, ow), dtype=x.dtype)
     if _use_winograd(x, w.shape[2:], stride, dilation, groups, x.shape[1], w.shape[0]):
-        y_fast = winograd.conv2d(x, w, padding, min(_CACHE_TARGET, _MEMORY_BUDGET))
-        if y_fast is not None:
-            return y_fast
+        budget = min(_CACHE_TARGET, _MEMORY_BUDGET)
+        return _pick(("conv2d", x.shape, w.shape, padding, x.dtype), lambda: winograd.conv2d(x, w, padding, budget),
+                     lambda: _conv2d_im2col(x, w, stride, padding, dilation, groups))
+    return _conv2d_im2col(x, w, stride, padding, dilation, groups)
+
+
+def _conv2d_im2col(x: np.ndarray, w: np.ndarray, stride: Pair, padding: PadPairs, dilation: Pair,
+                   groups: int) -> np.ndarray:
     xp = array_module(x)
     plan = _conv_plan(x.shape, w.shape[0], groups, w.shape[2:], stride, padding, dilation, False)
     n, g = plan.n, plan.g
@@ -433,8 +484,8 @@ def _input_grad(
     (the phase-image size), zero past the ``run`` the GEMM writes. Then the rows of one tap for
     all channels line up with the phase images of all channels, so col2im adds one contiguous
     block of C*flat elements per sample and tap instead of C*kh*kw runs: the zeros spill
-    harmlessly into the next channel. Measured 4-19% faster than the (C, kh, kw) row order on
-    B1-B6 (B4 8.1 vs 9.5 ms, single-threaded BLAS to keep machine noise out).
+    harmlessly into the next channel (measured faster than the (C, kh, kw) row order on every
+    benchmark shape).
     """
     xp = array_module(dy)
     n, f, oh, ow = dy.shape
@@ -445,9 +496,19 @@ def _input_grad(
         return xp.zeros((0, c) + tuple(x_hw), dtype=dy.dtype)
     if (_use_winograd(dy, (kh, kw), stride, dilation, groups, f, c) and max(pt, pb, pl, pr) <= 2
             and tuple(x_hw) == (oh + 2 - pt - pb, ow + 2 - pl - pr)):
-        dx_fast = winograd.input_grad(dy, w, padding, min(_CACHE_TARGET, _MEMORY_BUDGET))
-        if dx_fast is not None:
-            return dx_fast
+        budget = min(_CACHE_TARGET, _MEMORY_BUDGET)
+        return _pick(("input_grad", dy.shape, w.shape, padding, dy.dtype),
+                     lambda: winograd.input_grad(dy, w, padding, budget),
+                     lambda: _input_grad_im2col(dy, w, x_hw, stride, padding, dilation, groups))
+    return _input_grad_im2col(dy, w, x_hw, stride, padding, dilation, groups)
+
+
+def _input_grad_im2col(dy: np.ndarray, w: np.ndarray, x_hw: Pair, stride: Pair, padding: PadPairs,
+                       dilation: Pair, groups: int) -> np.ndarray:
+    xp = array_module(dy)
+    n, f, oh, ow = dy.shape
+    c = w.shape[1] * groups
+    kh, kw = w.shape[2], w.shape[3]
     plan = _Plan(n, c, x_hw, f, groups, (kh, kw), stride, padding, dilation, (oh, ow), cover_input=True)
     g, cg, fg = plan.g, plan.cg, plan.fg
     sh, sw = plan.ah.s, plan.aw.s
@@ -546,9 +607,15 @@ def conv2d_weight_grad(
         return array_module(x).zeros((dy.shape[1], x.shape[1] // groups) + tuple(kernel_size), dtype=x.dtype)
     if (_use_winograd(x, kernel_size, stride, dilation, groups, x.shape[1], dy.shape[1])
             and dy.shape[2:] == (x.shape[2] + sum(padding[0]) - 2, x.shape[3] + sum(padding[1]) - 2)):
-        dw_fast = winograd.weight_grad(x, dy, padding, min(_CACHE_TARGET, _MEMORY_BUDGET))
-        if dw_fast is not None:
-            return dw_fast
+        budget = min(_CACHE_TARGET, _MEMORY_BUDGET)
+        return _pick(("weight_grad", x.shape, dy.shape, padding, x.dtype),
+                     lambda: winograd.weight_grad(x, dy, padding, budget),
+                     lambda: _weight_grad_im2col(x, dy, kernel_size, stride, padding, dilation, groups))
+    return _weight_grad_im2col(x, dy, kernel_size, stride, padding, dilation, groups)
+
+
+def _weight_grad_im2col(x: np.ndarray, dy: np.ndarray, kernel_size: Pair, stride: Pair, padding: PadPairs,
+                        dilation: Pair, groups: int) -> np.ndarray:
     plan = _conv_plan(x.shape, dy.shape[1], groups, kernel_size, stride, padding, dilation, False, out_hw=dy.shape[2:])
     if not plan.has_junk:
         return _weight_grad(plan, x, dy, zero_junk=False)
@@ -584,8 +651,8 @@ def _weight_grad(plan: _Plan, x: np.ndarray, dy: np.ndarray, zero_junk: bool) ->
             dyt_flat = _flat_buffer(xp, (plan.f, m, oh, q), x.dtype, zero=True)  # fresh zero junk
         dyt = _prefix(dyt_flat, (plan.f, m, oh, q))
         dyt[..., :ow] = dy[n0 : n0 + m].transpose(1, 0, 2, 3)
-        # computed transposed, (Kg, M) @ (M, Fg): OpenBLAS runs this orientation ~20% faster than
-        # (Fg, M) @ (M, Kg) (B4: 3.3 vs 4.2 ms), and transposing the small result is free
+        # computed transposed, (Kg, M) @ (M, Fg): OpenBLAS ran this orientation faster than
+        # (Fg, M) @ (M, Kg), and transposing the small result is free
         part = xp.matmul(
             cols.reshape(g, plan.kg, m * plan.run), dyt.reshape(g, plan.fg, m * plan.run).transpose(0, 2, 1)
         )

@@ -19,19 +19,19 @@ transform before and the output transform after. The three gradients stay in the
 
 Layout: everything runs pixel-major, (rows, cols, N, C), so every transform step is one NumPy
 operation over long contiguous runs of N*C values rather than many runs of a few pixels (a first
-version on (N, C, tiles, 4, 4) window views took 6.8 ms for B4's input transform, this layout
-1.6 ms in the same run). As in conv.py, the batch goes in chunks of about 2 MiB of transformed
-input, so each chunk's GEMM reads its tiles from cache (B4: 11.8 ms with 2 MiB chunks against
-29 ms with the whole batch at once).
+version on (N, C, tiles, 4, 4) window views was about 4 times slower in the input transform). As in
+conv.py, the batch goes in chunks of about 2 MiB of transformed input, so each chunk's GEMM reads
+its tiles from cache. benchmarks/RESULTS.md has the measurements behind these choices.
 
-Where it is used (see conv.py): float32 only, kernel 3x3, stride 1, dilation 1, groups 1, and at
-least :data:`MIN_CHANNELS` input and output channels; elsewhere GEMMs are small or copies
-dominate and im2col is as fast. In float32 the result differs from the direct sum by rounding
-only (the transforms have entries 0, +-1 and +-1/2; on B4 the largest error against a float64
-reference was 4.7e-6 for outputs up to 11.8, against 6.3e-6 for im2col). Inputs with
-inf or nan can turn into nan in the transforms where the direct sum gives inf, so every function
-here returns None when its result is not finite, and the caller then uses im2col, whose answer
-is the reference.
+Where it can be used: float32 only, kernel 3x3, stride 1, dilation 1, groups 1, and at least
+:data:`MIN_CHANNELS` input and output channels (:func:`applies`). Whether it is used is measured:
+conv.py times it against im2col on the first call of each shape and keeps the faster (its GEMMs
+are 2.25 times smaller, but its transforms are memory-bound passes, and which side of that trade
+wins depends on the machine's BLAS and caches). In float32 the result differs from the direct sum
+by rounding only (the transforms have entries 0, +-1 and +-1/2; errors against a float64 reference
+are of the size of im2col's). Inputs with inf or nan can turn into nan in the transforms where
+the direct sum gives inf, so every function here returns None when its result is not finite, and
+the caller then uses im2col, whose answer is the reference.
 """
 
 from __future__ import annotations
@@ -40,12 +40,11 @@ from typing import Any
 
 import numpy as np
 
-#: Both the input and the output channel counts must reach this for Winograd to pay off: its
-#: transforms cost the same per channel whatever the layer, its GEMM saving grows with the other
-#: channel count. Measured forward + both gradients by benchmarks/experiments/winograd_vs_im2col.py (Winograd /
-#: im2col time): 64 -> 64 channels 0.92 at 16x16 (B4), 0.76 at 8x8, 1.01 at 32x32; 128 channels
-#: 0.71-0.78; B6 (256) 0.62; but 32 channels 0.97 at 8x8 and 1.26 at 32x32, 16 channels 1.59.
-MIN_CHANNELS = 64
+#: Both the input and the output channel counts must reach this for Winograd to be considered
+#: (and timed against im2col, see conv.py): its GEMM saving grows with C*F while its transforms
+#: grow with C+F, so with fewer channels it lost clearly even on the machine where it did best,
+#: and timing it there would be wasted work.
+MIN_CHANNELS = 16
 
 # G (4x3) maps a 3-tap filter to the 4 "frequencies" of F(2, 3); kron(G, G) (16x9) does both axes
 # of a flattened 3x3 filter at once. Its entries are 0, +-1, +-1/2 and +-1/4: exact in float32.
@@ -57,7 +56,8 @@ Pads = tuple[tuple[int, int], tuple[int, int]]
 
 def applies(dtype: Any, kernel: tuple[int, int], stride: tuple[int, int], dilation: tuple[int, int],
             groups: int, in_channels: int, out_channels: int) -> bool:
-    """Whether a conv2d of this shape runs with Winograd (see the module docstring)."""
+    """Whether Winograd can run a conv2d of this shape (see the module docstring): conv.py then
+    times it against im2col once per shape."""
     return (np.dtype(dtype) == np.float32 and tuple(kernel) == (3, 3) and tuple(stride) == (1, 1)
             and tuple(dilation) == (1, 1) and groups == 1
             and min(in_channels, out_channels) >= MIN_CHANNELS)
@@ -128,7 +128,7 @@ def _to_pixel_major(src: np.ndarray, dst: np.ndarray, work: _Work) -> None:
     stride is 4 KiB, every read maps to the same cache set, and the copy ran 4x slower than the
     same copy at 14x14. So the planes are first copied (fast, contiguous runs) into a staging
     buffer whose row pitch is 64 bytes longer, and the strided copy reads from there
-    (measured (2, 64, 32, 32): 0.24 -> 0.06 ms).
+    (several times faster on 32x32 images).
     """
     m, c, h, w = src.shape
     stage = work.take("stage", (m * c, h * w + _PITCH_PAD))[:, : h * w]
