@@ -390,3 +390,14 @@ def test_every_random_draw_in_the_library_follows_manual_seed():
     for a, b, c in zip(first, second, again):
         np.testing.assert_array_equal(a, c)
         assert not np.array_equal(a, b)
+
+
+def test_tensor_of_a_list_of_tensors_and_ragged_lists(torch):
+    ours = tc.tensor([tc.tensor(1.5), tc.tensor(2.0)])
+    ref = torch.tensor([torch.tensor(1.5), torch.tensor(2.0)])
+    assert ours.tolist() == ref.tolist() and ours.dtype == _np(ref.dtype)
+    assert tc.tensor([[1, 2], [3, tc.tensor(4)]]).tolist() == [[1, 2], [3, 4]]
+    with pytest.raises(ValueError, match="expected sequence of length"):
+        torch.tensor([[1, 2], [3]])
+    with pytest.raises(ValueError, match="Tensor: the nested lists are ragged.*got lengths \\[2, 1\\]"):
+        tc.tensor([[1, 2], [3]])

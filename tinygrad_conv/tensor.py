@@ -25,7 +25,11 @@ def _as_array(data: Any, dtype: Any) -> np.ndarray:
     if isinstance(data, (np.ndarray, np.generic)):
         arr = np.asarray(data, dtype=dtype)
     else:
-        arr = np.asarray(data, dtype=dtype)
+        try:
+            arr = np.asarray(data, dtype=dtype)
+        except (TypeError, ValueError):
+            # Lists holding Tensors (torch.tensor([t0, t1]) works), or ragged lists: say which.
+            arr = np.asarray(_unwrap_nested(data), dtype=dtype) if _is_regular(data) else _ragged(data)
         if dtype is None and arr.dtype == np.float64:
             default = get_default_dtype()
             if default != np.float64:
@@ -34,6 +38,37 @@ def _as_array(data: Any, dtype: Any) -> np.ndarray:
         raise TypeError(f"Tensor: unsupported data type {arr.dtype} (from {type(data).__name__}); "
                         "use numbers, nested lists or a numeric NumPy array")
     return arr
+
+
+def _unwrap_nested(data: Any) -> Any:
+    if isinstance(data, Tensor):
+        return data.data
+    if isinstance(data, (list, tuple)):
+        return [_unwrap_nested(x) for x in data]
+    return data
+
+
+def _shape_of(data: Any) -> tuple[int, ...] | None:
+    """The shape nested lists (and Tensors inside them) describe, or None when they are ragged."""
+    if isinstance(data, Tensor):
+        return data.shape
+    if not isinstance(data, (list, tuple)):
+        return np.shape(data)
+    shapes = {_shape_of(x) for x in data}
+    if len(shapes) > 1:
+        return None
+    inner = shapes.pop() if shapes else ()
+    return None if inner is None else (len(data), *inner)
+
+
+def _is_regular(data: Any) -> bool:
+    return _shape_of(data) is not None
+
+
+def _ragged(data: Any) -> np.ndarray:
+    lengths = [len(x) if isinstance(x, (list, tuple, Tensor, np.ndarray)) else "a number" for x in data]
+    raise ValueError(f"Tensor: the nested lists are ragged: the items of one list must all be numbers or all "
+                     f"have one shape, got lengths {lengths} (PyTorch: 'expected sequence of length ...')")
 
 
 class RemovableHandle:
