@@ -365,3 +365,29 @@ def test_result_dtypes_of_other_op_families_match_torch(torch, name):
     assert ours.dtype == _np_name(ref.dtype)
     np.testing.assert_allclose(np.asarray(ours.tolist(), dtype=np.float64), np.asarray(ref.tolist(), dtype=np.float64),
                                rtol=1e-6)
+
+
+@pytest.mark.parametrize("which", ["cat", "stack"])
+def test_cat_and_stack_promote_as_torch(torch, which):
+    from tinygrad_conv.ops import shape
+
+    parts = [(np.ones((2, 3), np.float32), True), (np.arange(6).reshape(2, 3), False),
+             (np.ones((2, 3), np.float64), True), (np.ones((2, 3), bool), False)]
+    for a_arr, a_grad in parts:
+        for b_arr, b_grad in parts:
+            a = tc.Tensor(a_arr, requires_grad=a_grad)
+            b = tc.Tensor(b_arr, requires_grad=b_grad)
+            ta = torch.from_numpy(a_arr.copy()).requires_grad_(a_grad)
+            tb = torch.from_numpy(b_arr.copy()).requires_grad_(b_grad)
+            out, ref = getattr(shape, which)([a, b], dim=1), getattr(torch, which)([ta, tb], dim=1)
+            assert out.dtype == _np_name(ref.dtype), (a_arr.dtype, b_arr.dtype)
+            np.testing.assert_array_equal(out.numpy() if not out.requires_grad else out.detach().numpy(),
+                                          ref.detach().numpy())
+            if ref.requires_grad:
+                g = np.random.default_rng(0).standard_normal(ref.shape).astype(out.dtype)
+                out.backward(tc.Tensor(g))
+                ref.backward(torch.from_numpy(g))
+                for ours, theirs in ((a, ta), (b, tb)):
+                    if theirs.requires_grad:
+                        assert ours.grad.dtype == _np_name(theirs.grad.dtype)
+                        np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-6)

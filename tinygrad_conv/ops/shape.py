@@ -13,6 +13,7 @@ import numpy as np
 
 from ..autograd.function import Context, Function
 from ..autograd.inplace import replay_view, replay_view_array
+from ..dtypes import promote_types
 from ..tensor import Tensor
 from .registry import Sample, register
 from .samples import randn
@@ -375,8 +376,11 @@ class Cat(Function):
 
     @staticmethod
     def forward(ctx: Context, *arrays: Any, dim: int = 0) -> Any:
+        dtype = arrays[0].dtype if arrays else None
+        for a in arrays[1:]:  # PyTorch's promotion (float32 with int64 is float32), not NumPy's
+            dtype = promote_types(dtype, a.dtype)
         try:
-            out = np.concatenate(arrays, axis=dim)
+            out = np.concatenate(arrays, axis=dim, dtype=dtype, casting="unsafe")
         except ValueError:
             raise ValueError(f"cat: the shapes {[a.shape for a in arrays]} must match except in dim "
                              f"{dim}") from None
@@ -393,23 +397,98 @@ class Cat(Function):
         return tuple(grads)
 
 
+def _tensor_list(op: str, tensors: Any) -> list[Tensor]:
+    """The sequence of Tensors ``cat``/``stack`` take (a list or a tuple), checked as PyTorch checks it."""
+    if not isinstance(tensors, (list, tuple)):
+        raise TypeError(f"{op}(): argument 'tensors' (position 1) must be tuple of Tensors, not "
+                        f"{type(tensors).__name__}")
+    for k, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{op}(): expected Tensor as element {k} in argument 0, but got {type(t).__name__}")
+    return list(tensors)
+
+
+def _join_dim(op: str, dim: Any, ndim: int) -> int:
+    if isinstance(dim, (bool, np.bool_)) or not isinstance(dim, (int, np.integer)):
+        raise TypeError(f"{op}(): argument 'dim' must be int, not {type(dim).__name__}")
+    if not -ndim <= dim < ndim:
+        raise IndexError(f"{op}: Dimension out of range (expected to be in range of [{-ndim}, {ndim - 1}], "
+                         f"but got {dim})")
+    return int(dim) % ndim
+
+
 def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
-    """Concatenate along ``dim``, as ``torch.cat``."""
-    return Cat.apply(*tensors, dim=dim)
+    """Concatenate a list or tuple of tensors along ``dim``, as ``torch.cat`` (dtypes promote; 1-d
+    empty tensors are skipped, as PyTorch's legacy rule).
+
+    >>> import tinygrad_conv as tc
+    >>> tc.cat((tc.zeros(1, 2), tc.ones(1, 2)), 1).tolist()
+    [[0.0, 0.0, 1.0, 1.0]]
+    """
+    ts = _tensor_list("cat", tensors)
+    if not ts:
+        raise ValueError("cat(): expected a non-empty list of Tensors")
+    for k, t in enumerate(ts):
+        if t.ndim == 0:
+            raise RuntimeError(f"cat: zero-dimensional tensor (at position {k}) cannot be concatenated")
+    kept = [t for t in ts if not (t.ndim == 1 and t.shape[0] == 0)] or ts[:1]
+    d = _join_dim("cat", dim, kept[0].ndim)
+    for k, t in enumerate(kept):
+        if t.ndim != kept[0].ndim:
+            raise RuntimeError(f"cat: Tensors must have same number of dimensions: got {kept[0].ndim} and {t.ndim}")
+        for ax in range(t.ndim):
+            if ax != d and t.shape[ax] != kept[0].shape[ax]:
+                raise RuntimeError(f"cat: Sizes of tensors must match except in dimension {d}. Expected size "
+                                   f"{kept[0].shape[ax]} but got size {t.shape[ax]} for tensor number {k} in the list.")
+    return Cat.apply(*kept, dim=d)
 
 
 def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
-    """Join along a new dim, as ``torch.stack``."""
-    shapes = {t.shape for t in tensors}
-    if len(shapes) != 1:
-        raise ValueError(f"stack: all tensors must have the same shape, got {[t.shape for t in tensors]}")
-    return cat([unsqueeze(t, dim) for t in tensors], dim=dim)
+    """Join a list or tuple of same-shape tensors along a new dim, as ``torch.stack``.
+
+    >>> import tinygrad_conv as tc
+    >>> tc.stack((tc.zeros(2), tc.ones(2)), dim=1).tolist()
+    [[0.0, 1.0], [0.0, 1.0]]
+    """
+    ts = _tensor_list("stack", tensors)
+    if not ts:
+        raise RuntimeError("stack expects a non-empty TensorList")
+    for k, t in enumerate(ts):
+        if t.shape != ts[0].shape:
+            raise RuntimeError(f"stack expects each tensor to be equal size, but got {list(ts[0].shape)} at entry 0 "
+                               f"and {list(t.shape)} at entry {k}")
+    d = _join_dim("stack", dim, ts[0].ndim + 1)
+    return Cat.apply(*[unsqueeze(t, d) for t in ts], dim=d)
 
 
+def _sequence_form(args: tuple[Any, ...], dim: Any) -> tuple[Any, Any]:
+    """The registered entries take the tensors as arguments (``F.cat(a, b, dim=1)``, what the op
+    checker passes) or PyTorch's way, one list or tuple (``F.cat((a, b), 1)``)."""
+    if args and isinstance(args[0], (list, tuple)):
+        if len(args) > 2:
+            raise TypeError(f"cat/stack: after the sequence of tensors only dim may follow, got {len(args) - 1} "
+                            "more arguments")
+        return args[0], (args[1] if len(args) == 2 else dim)
+    return args, dim
+
+
+def _cat_entry(*tensors: Any, dim: int = 0) -> Tensor:
+    """Concatenate along ``dim``: ``cat((a, b), 1)`` as ``torch.cat``, or ``cat(a, b, dim=1)``."""
+    seq, d = _sequence_form(tensors, dim)
+    return cat(seq, d)
+
+
+def _stack_entry(*tensors: Any, dim: int = 0) -> Tensor:
+    """Join along a new dim: ``stack((a, b), 1)`` as ``torch.stack``, or ``stack(a, b, dim=1)``."""
+    seq, d = _sequence_form(tensors, dim)
+    return stack(seq, d)
+
+
+_cat_entry.__name__, _stack_entry.__name__ = "cat", "stack"
 register("cat", method=False, samples=_cat_samples, nodes=(Cat,),
-         reference=lambda torch, *ts, dim=0: torch.cat(ts, dim=dim))(lambda *ts, dim=0: cat(ts, dim))
+         reference=lambda torch, *ts, dim=0: torch.cat(ts, dim=dim))(_cat_entry)
 register("stack", method=False, samples=_join_samples, nodes=(Cat,),
-         reference=lambda torch, *ts, dim=0: torch.stack(ts, dim=dim))(lambda *ts, dim=0: stack(ts, dim))
+         reference=lambda torch, *ts, dim=0: torch.stack(ts, dim=dim))(_stack_entry)
 
 
 # ------------------------------------------------------------------- padding
