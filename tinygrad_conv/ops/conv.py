@@ -19,32 +19,14 @@ import numpy as np
 from ..autograd.function import Context, Function
 from ..kernels import conv as K
 from ..tensor import Tensor
+from ._args import Pair, check_input, check_nonempty, is_int, pair
 from .registry import Sample, register
 from .samples import randn
 
-Pair = tuple[int, int]
 PadPairs = tuple[tuple[int, int], tuple[int, int]]
 
 
 # ----------------------------------------------------------------------------- argument checks
-def _pair(value: Any, op: str, name: str, *, minimum: int) -> Pair:
-    """An int or a pair of ints, each at least ``minimum``."""
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        pair = (int(value), int(value))
-    elif isinstance(value, (tuple, list)) and len(value) == 2 and \
-            all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value):
-        pair = (int(value[0]), int(value[1]))
-    elif isinstance(value, (tuple, list)):
-        raise ValueError(f"{op}: {name} must be an int or a pair of ints (height, width), got "
-                         f"{tuple(value)!r} with {len(value)} element(s)")
-    else:
-        raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
-    if min(pair) < minimum:
-        rule = "positive" if minimum == 1 else "non-negative"
-        raise ValueError(f"{op}: {name} must be {rule}, got {value!r}")
-    return pair
-
-
 def _padding(padding: Any, op: str, kernel: Pair, stride: Pair, dilation: Pair) -> PadPairs:
     """Padding as ((top, bottom), (left, right)); 'same' puts an odd extra row/col bottom/right."""
     if isinstance(padding, str):
@@ -60,20 +42,13 @@ def _padding(padding: Any, op: str, kernel: Pair, stride: Pair, dilation: Pair) 
                 pads.append((total // 2, total - total // 2))
             return (pads[0], pads[1])
         raise ValueError(f"{op}: padding string must be 'valid' or 'same', got {padding!r}")
-    p = _pair(padding, op, "padding", minimum=0)
+    p = pair(padding, op, "padding", minimum=0)
     return ((p[0], p[0]), (p[1], p[1]))
 
 
-def _check_input(x: Tensor, op: str) -> bool:
-    """True when the input is unbatched (C, H, W)."""
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{op}: input must be a Tensor, got {type(x).__name__}")
-    if x.ndim not in (3, 4):
-        raise ValueError(f"{op}: expected a 3-d (C, H, W) or 4-d (N, C, H, W) input, got shape {x.shape} "
-                         f"({x.ndim}-d)")
-    if x.dtype.kind != "f":
-        raise TypeError(f"{op}: input must be a float tensor, got {x.dtype}")
-    return x.ndim == 3
+def _check_groups(groups: Any, op: str) -> None:
+    if not is_int(groups) or groups < 1:
+        raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
 
 
 def _check_weight(w: Tensor, op: str, layout: str) -> None:
@@ -105,18 +80,16 @@ def _check_same_dtype(op: str, input: Tensor, other: Tensor, name: str) -> None:
 
 def _check_common(input: Tensor, weight: Tensor, groups: Any, op: str, layout: str) -> tuple[bool, Tensor]:
     """The checks both convs share; returns (unbatched?, the input with a batch dim)."""
-    unbatched = _check_input(input, op)
+    # The input's emptiness is checked after the weight's, so that an input and weight that both
+    # have no channels are reported as the weight's empty dimension.
+    unbatched = check_input(input, op, nonempty=False)
     _check_weight(weight, op, layout)
     _check_same_dtype(op, input, weight, "weight")
-    if not isinstance(groups, (int, np.integer)) or isinstance(groups, bool) or groups < 1:
-        raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
+    _check_groups(groups, op)
     if 0 in weight.shape:
         raise ValueError(f"{op}: the weight {weight.shape} has an empty dimension; every dimension of {layout} "
                          "must be at least 1")
-    # Only the batch may be empty, as in PyTorch.
-    if 0 in input.shape[-3:]:
-        raise ValueError(f"{op}: expected non-empty channel, height and width dimensions, got input shape "
-                         f"{input.shape} (only the batch dimension may be 0)")
+    check_nonempty(input, op)
     return unbatched, (input.unsqueeze(0) if unbatched else input)
 
 
@@ -286,8 +259,8 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: An
                          f"expects in_channels/groups = {cg}, i.e. {cg * groups} input channels with "
                          f"groups={groups}")
     _check_bias(bias, f, op, x)
-    stride_p = _pair(stride, op, "stride", minimum=1)
-    dil = _pair(dilation, op, "dilation", minimum=1)
+    stride_p = pair(stride, op, "stride", minimum=1)
+    dil = pair(dilation, op, "dilation", minimum=1)
     pads = _padding(padding, op, (kh, kw), stride_p, dil)
     _out_size_error(op, x.shape[2:], (kh, kw), stride_p, pads, dil)
     out = Conv2d.apply(x, weight, bias, stride=stride_p, padding=pads, dilation=dil, groups=int(groups))
@@ -317,13 +290,13 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
         raise ValueError(f"{op}: channel mismatch: the input has {c} channels but the weight {weight.shape} "
                          f"has in_channels = {cin} (transposed-conv weights are (in, out/groups, kh, kw))")
     _check_bias(bias, fg * groups, op, x)
-    stride_p = _pair(stride, op, "stride", minimum=1)
-    dil = _pair(dilation, op, "dilation", minimum=1)
+    stride_p = pair(stride, op, "stride", minimum=1)
+    dil = pair(dilation, op, "dilation", minimum=1)
     if isinstance(padding, str):
         raise ValueError(f"{op}: padding must be an int or a pair; strings like {padding!r} are only "
                          "accepted by conv2d")
-    pad = _pair(padding, op, "padding", minimum=0)
-    opad = _pair(output_padding, op, "output_padding", minimum=0)
+    pad = pair(padding, op, "padding", minimum=0)
+    opad = pair(output_padding, op, "output_padding", minimum=0)
     out_hw = []
     for a, name in ((0, "height"), (1, "width")):
         if opad[a] >= stride_p[a] and opad[a] >= dil[a]:
@@ -358,17 +331,18 @@ def conv2d_weight_grad(input: Tensor, grad_output: Tensor, kernel_size: Any, str
     (3, 2, 3, 3)
     """
     op = "conv2d_weight_grad"
-    _check_input(input, op)
+    # Empty channels are fine here (the weight gradient is then empty too, as in PyTorch); an empty
+    # height or width is reported as a kernel that does not fit.
+    check_input(input, op, nonempty=False)
     if not isinstance(grad_output, Tensor) or grad_output.ndim != input.ndim:
         got = grad_output.shape if isinstance(grad_output, Tensor) else type(grad_output).__name__
         raise ValueError(f"{op}: grad_output must be a Tensor with as many dimensions as the input "
                          f"{input.shape}, got {got}")
     _check_same_dtype(op, input, grad_output, "grad_output")
-    if not isinstance(groups, (int, np.integer)) or isinstance(groups, bool) or groups < 1:
-        raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
-    k = _pair(kernel_size, op, "kernel_size", minimum=1)
-    stride_p = _pair(stride, op, "stride", minimum=1)
-    dil = _pair(dilation, op, "dilation", minimum=1)
+    _check_groups(groups, op)
+    k = pair(kernel_size, op, "kernel_size", minimum=1)
+    stride_p = pair(stride, op, "stride", minimum=1)
+    dil = pair(dilation, op, "dilation", minimum=1)
     pads = _padding(padding, op, k, stride_p, dil)
     x = input.unsqueeze(0) if input.ndim == 3 else input
     dy = grad_output.unsqueeze(0) if grad_output.ndim == 3 else grad_output

@@ -45,10 +45,10 @@ import numpy as np
 from ..autograd.function import Context, Function
 from ..kernels import pool as kernels
 from ..tensor import Tensor
+from ._args import Pair, check_input, is_int, pair
 from .registry import Sample, register
 from .samples import distinct, randn
 
-Pair = tuple[int, int]
 IntOrPair = int | Sequence[int]
 
 _AXES = ("height", "width")
@@ -58,38 +58,15 @@ _AXES = ("height", "width")
 # argument checks (clear errors here, so the kernels can trust their input)
 
 
-def _is_int(v: Any) -> bool:
-    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
-
-
-def _pair(value: Any, op: str, arg: str) -> Pair:
-    """An int or a sequence of one or two ints as an (h, w) pair, as PyTorch's pooling takes them."""
-    if _is_int(value):
-        return int(value), int(value)
-    if isinstance(value, (tuple, list)) and len(value) in (1, 2) and all(_is_int(v) for v in value):
-        return (int(value[0]), int(value[-1]))
-    if isinstance(value, (tuple, list)) and all(_is_int(v) for v in value):
-        raise ValueError(f"{op}: {arg} must be a single int or a tuple of two ints (height, width), "
-                         f"got {arg}={tuple(value)!r} with {len(value)} elements")
-    raise TypeError(f"{op}: {arg} must be a single int or a tuple of two ints (height, width), "
-                    f"got {value!r} of type {type(value).__name__}")
-
-
 def _stride_pair(stride: Any, kernel: Pair, op: str) -> Pair:
     # None or an empty sequence means "stride = kernel_size", as in PyTorch.
     if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0):
         return kernel
-    return _pair(stride, op, "stride")
-
-
-def _check_positive(value: Pair, op: str, arg: str) -> None:
-    if value[0] <= 0 or value[1] <= 0:
-        raise ValueError(f"{op}: {arg} must be positive in both dimensions, got {arg}={value}")
+    return pair(stride, op, "stride", minimum=1)
 
 
 def _check_padding(padding: Pair, kernel: Pair, op: str) -> None:
-    if padding[0] < 0 or padding[1] < 0:
-        raise ValueError(f"{op}: padding must be non-negative, got padding={padding}")
+    """PyTorch's pooling rule for a (non-negative) padding: at most half the kernel."""
     for a in (0, 1):
         if padding[a] > kernel[a] // 2:
             raise ValueError(
@@ -97,22 +74,6 @@ def _check_padding(padding: Pair, kernel: Pair, op: str) -> None:
                 f"got padding={padding} with kernel_size={kernel}: the {_AXES[a]} padding "
                 f"{padding[a]} exceeds {kernel[a]} // 2 = {kernel[a] // 2}. Use a smaller padding "
                 "or a larger kernel_size")
-
-
-def _check_input(x: Any, op: str) -> Tensor:
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{op}: expected a Tensor as input, got {type(x).__name__}")
-    shape = x.shape
-    if x.ndim not in (3, 4):
-        raise ValueError(f"{op}: expected a 3D (C, H, W) or 4D (N, C, H, W) input, got shape {shape}")
-    # A 4D input may have an empty batch, as in PyTorch; every other dimension must be non-empty.
-    if 0 in shape[-3:]:
-        raise ValueError(f"{op}: expected non-empty channel, height and width dimensions, got input "
-                         f"shape {shape}")
-    if x.dtype.kind != "f":
-        raise TypeError(f"{op}: expected a floating-point input, got dtype {x.dtype}; convert it "
-                        "with .float() or .double()")
-    return x
 
 
 def _output_hw(op: str, shape: tuple[int, ...], kernel: Pair, stride: Pair, padding: Pair,
@@ -259,14 +220,11 @@ def max_pool2d(input: Tensor, kernel_size: IntOrPair, stride: IntOrPair | None =
     [[[[0.0, 0.0, 0.0, 0.0], [1.0, 0.0, 1.0, 0.0]]]]
     """
     op = "max_pool2d"
-    _check_input(input, op)
-    k = _pair(kernel_size, op, "kernel_size")
+    check_input(input, op)
+    k = pair(kernel_size, op, "kernel_size", minimum=1)
     s = _stride_pair(stride, k, op)
-    p = _pair(padding, op, "padding")
-    d = _pair(dilation, op, "dilation")
-    _check_positive(k, op, "kernel_size")
-    _check_positive(s, op, "stride")
-    _check_positive(d, op, "dilation")
+    p = pair(padding, op, "padding", minimum=0)
+    d = pair(dilation, op, "dilation", minimum=1)
     _check_padding(p, k, op)
     _output_hw(op, input.shape, k, s, p, d, bool(ceil_mode))
     return MaxPool2d.apply(input, kernel_size=k, stride=s, padding=p, dilation=d,
@@ -284,7 +242,7 @@ def _unpool_output_size(op: str, shape: tuple[int, ...], kernel: Pair, stride: P
         if isinstance(output_size, Tensor):
             output_size = output_size.tolist()
         given = tuple(output_size) if isinstance(output_size, (tuple, list)) else None
-        if given is None or not all(_is_int(v) for v in given) or len(given) not in (2, 4):
+        if given is None or not all(is_int(v) for v in given) or len(given) not in (2, 4):
             raise ValueError(f"{op}: output_size must be (H, W) or (N, C, H, W) ints, got "
                              f"output_size={output_size!r}")
         size = tuple(int(v) for v in given[-2:])
@@ -321,7 +279,7 @@ def max_unpool2d(input: Tensor, indices: Tensor, kernel_size: IntOrPair, stride:
     [[[[0.0, 0.0], [4.0, 0.0]]]]
     """
     op = "max_unpool2d"
-    _check_input(input, op)
+    check_input(input, op)
     if not isinstance(indices, Tensor):
         indices = Tensor(np.asarray(indices))
     if indices.dtype.kind not in "iu":
@@ -330,13 +288,9 @@ def max_unpool2d(input: Tensor, indices: Tensor, kernel_size: IntOrPair, stride:
     if indices.shape != input.shape:
         raise ValueError(f"{op}: indices must have the shape of the input {input.shape}, got "
                          f"{indices.shape}; pass the indices max_pool2d returned with this input")
-    k = _pair(kernel_size, op, "kernel_size")
+    k = pair(kernel_size, op, "kernel_size", minimum=1)
     s = _stride_pair(stride, k, op)
-    p = _pair(padding, op, "padding")
-    _check_positive(k, op, "kernel_size")
-    _check_positive(s, op, "stride")
-    if p[0] < 0 or p[1] < 0:
-        raise ValueError(f"{op}: padding must be non-negative, got padding={p}")
+    p = pair(padding, op, "padding", minimum=0)
     h, w = _unpool_output_size(op, input.shape, k, s, p, output_size)
     idx = indices.data
     if idx.dtype != np.int64:
@@ -494,15 +448,13 @@ def avg_pool2d(input: Tensor, kernel_size: IntOrPair, stride: IntOrPair | None =
     [[[[1.0, 2.5], [4.0, 5.5]]]]
     """
     op = "avg_pool2d"
-    _check_input(input, op)
-    k = _pair(kernel_size, op, "kernel_size")
+    check_input(input, op)
+    k = pair(kernel_size, op, "kernel_size", minimum=1)
     s = _stride_pair(stride, k, op)
-    p = _pair(padding, op, "padding")
-    _check_positive(k, op, "kernel_size")
-    _check_positive(s, op, "stride")
+    p = pair(padding, op, "padding", minimum=0)
     _check_padding(p, k, op)
     if divisor_override is not None:
-        if not _is_int(divisor_override):
+        if not is_int(divisor_override):
             raise TypeError(f"{op}: divisor_override must be an int or None, got {divisor_override!r}")
         if divisor_override == 0:
             raise ValueError(f"{op}: divisor_override must not be zero (it divides every window "
@@ -610,9 +562,9 @@ def adaptive_avg_pool2d(input: Tensor, output_size: int | None | Sequence[int | 
     [[[[3.0, 4.0]]]]
     """
     op = "adaptive_avg_pool2d"
-    _check_input(input, op)
+    check_input(input, op)
     hw = input.shape[-2:]
-    if output_size is None or _is_int(output_size):
+    if output_size is None or is_int(output_size):
         given: tuple[Any, ...] = (output_size, output_size)
     elif isinstance(output_size, (tuple, list)) and len(output_size) == 2:
         given = tuple(output_size)
@@ -623,7 +575,7 @@ def adaptive_avg_pool2d(input: Tensor, output_size: int | None | Sequence[int | 
     for a, v in enumerate(given):
         if v is None:
             size.append(hw[a])
-        elif not _is_int(v):
+        elif not is_int(v):
             raise TypeError(f"{op}: output_size must hold ints or None, got {output_size!r}")
         elif v < 0:
             raise ValueError(f"{op}: output_size must be non-negative, got {output_size!r}")
