@@ -6,7 +6,8 @@ close under differentiation (see docs/convolution.md):
 * conv2d_weight_grad(x, dy) = dw:   d/dx = conv_transpose2d(dy, ggw)   d/ddy = conv2d(x, ggw)
 
 The public functions validate their arguments (errors show the size rule with the user's numbers),
-normalise them to pairs, and call the ops; the ops call the NumPy kernels in kernels/conv.py.
+normalise them to pairs, and call the ops; the ops call the NumPy kernels in kernels/conv.py, or the
+textbook ones in kernels/reference.py inside ``tc.kernels.use_reference()``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 
 from ..autograd.function import Context, Function
 from ..kernels import conv as K
+from ..kernels import pick
 from ..tensor import Tensor
 from ._args import Pair, check_input, check_nonempty, is_int, pair
 from .registry import Sample, register
@@ -141,7 +143,7 @@ class Conv2d(Function):
     @staticmethod
     def forward(ctx: Context, x: Any, w: Any, b: Any, stride: Pair = (1, 1),
                 padding: PadPairs = ((0, 0), (0, 0)), dilation: Pair = (1, 1), groups: int = 1) -> Any:
-        y = K.conv2d(x, w, stride, padding, dilation, groups)
+        y = pick(K).conv2d(x, w, stride, padding, dilation, groups)
         return _add_bias_and_save(ctx, y, x, w, b, (stride, padding, dilation, groups))
 
     @staticmethod
@@ -167,7 +169,8 @@ class ConvTranspose2d(Function):
     def forward(ctx: Context, x: Any, w: Any, b: Any, stride: Pair = (1, 1),
                 padding: PadPairs = ((0, 0), (0, 0)), dilation: Pair = (1, 1), groups: int = 1,
                 output_size: Pair = (0, 0)) -> Any:
-        y = K.conv_transpose2d(x, w, stride, padding, dilation, groups, (int(output_size[0]), int(output_size[1])))
+        out_hw = (int(output_size[0]), int(output_size[1]))
+        y = pick(K).conv_transpose2d(x, w, stride, padding, dilation, groups, out_hw)
         return _add_bias_and_save(ctx, y, x, w, b, (stride, padding, dilation, groups))
 
     @staticmethod
@@ -218,8 +221,8 @@ class Conv2dWeightGrad(Function):
         ctx.save_for_backward(x, dy)
         ctx.conf = (stride, padding, dilation, groups)
         ctx.x_hw = x.shape[2:]
-        return K.conv2d_weight_grad(x, dy, (int(kernel_size[0]), int(kernel_size[1])), stride, padding, dilation,
-                                    groups)
+        kernel = (int(kernel_size[0]), int(kernel_size[1]))
+        return pick(K).conv2d_weight_grad(x, dy, kernel, stride, padding, dilation, groups)
 
     @staticmethod
     def backward(ctx: Context, ggw: Tensor) -> tuple[Any, ...]:

@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 
 from ..autograd.function import Context, Function
+from ..kernels import pick
 from ..kernels import pool as kernels
 from ..tensor import Tensor
 from ._args import Pair, check_input, is_int, pair
@@ -126,7 +127,7 @@ class MaxPool2d(Function):
     @staticmethod
     def forward(ctx: Context, x: Any, kernel_size: Pair, stride: Pair, padding: Pair, dilation: Pair,
                 ceil_mode: bool, return_indices: bool) -> Any:
-        out, idx = kernels.max_pool2d(_batched(x), kernel_size, stride, padding, dilation, ceil_mode)
+        out, idx = pick(kernels).max_pool2d(_batched(x), kernel_size, stride, padding, dilation, ceil_mode)
         out, idx = _unbatch_like(out, x), _unbatch_like(idx, x)
         ctx.input_hw = x.shape[-2:]
         if not return_indices:
@@ -155,7 +156,9 @@ class MaxPool2dBackward(Function):
     @staticmethod
     def forward(ctx: Context, g: Any, indices: Any, output_size: Pair) -> Any:
         ctx.save_for_backward(indices)
-        return _unbatch_like(kernels.scatter_add_plane(_batched(g), _batched(indices), output_size), g)
+        # Both kernel modules name this scatter-add max_unpool2d, the textbook name of max pool's
+        # backward; the public max_unpool2d op writes instead (unpool_plane).
+        return _unbatch_like(pick(kernels).max_unpool2d(_batched(g), _batched(indices), output_size), g)
 
     @staticmethod
     def backward(ctx: Context, gg: Tensor) -> Any:
@@ -173,6 +176,8 @@ class MaxUnpool2d(Function):
     @staticmethod
     def forward(ctx: Context, x: Any, indices: Any, output_size: Pair) -> Any:
         ctx.save_for_backward(indices)
+        # Always the fast kernel: reference.py has no textbook form of this write (the last of
+        # repeated indices wins), so use_reference() leaves it as it is.
         return _unbatch_like(kernels.unpool_plane(_batched(x), _batched(indices), output_size), x)
 
     @staticmethod
@@ -194,7 +199,7 @@ class MaxUnpool2dBackward(Function):
     def forward(ctx: Context, x: Any, indices: Any) -> Any:
         ctx.save_for_backward(indices)
         ctx.output_size = x.shape[-2:]
-        return _unbatch_like(kernels.gather_plane(_batched(x), _batched(indices)), x)
+        return _unbatch_like(pick(kernels).gather_plane(_batched(x), _batched(indices)), x)
 
     @staticmethod
     def backward(ctx: Context, g: Tensor) -> Any:
@@ -401,7 +406,7 @@ class AvgPool2d(Function):
                 count_include_pad: bool, divisor_override: int | None) -> Any:
         ctx.input_hw = x.shape[-2:]
         ctx.params = (kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
-        return _unbatch_like(kernels.avg_pool2d(_batched(x), kernel_size, stride, padding, ceil_mode,
+        return _unbatch_like(pick(kernels).avg_pool2d(_batched(x), kernel_size, stride, padding, ceil_mode,
                                                 count_include_pad, divisor_override), x)
 
     @staticmethod
@@ -421,7 +426,7 @@ class AvgPool2dBackward(Function):
     def forward(ctx: Context, g: Any, input_size: Pair, kernel_size: Pair, stride: Pair, padding: Pair,
                 ceil_mode: bool, count_include_pad: bool, divisor_override: int | None) -> Any:
         ctx.params = (kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
-        return _unbatch_like(kernels.avg_pool2d_backward(_batched(g), input_size, kernel_size, stride,
+        return _unbatch_like(pick(kernels).avg_pool2d_backward(_batched(g), input_size, kernel_size, stride,
                                                          padding, ceil_mode, count_include_pad,
                                                          divisor_override), g)
 
@@ -525,7 +530,7 @@ class AdaptiveAvgPool2d(Function):
     @staticmethod
     def forward(ctx: Context, x: Any, output_size: Pair) -> Any:
         ctx.input_hw = x.shape[-2:]
-        return _unbatch_like(kernels.adaptive_avg_pool2d(_batched(x), output_size), x)
+        return _unbatch_like(pick(kernels).adaptive_avg_pool2d(_batched(x), output_size), x)
 
     @staticmethod
     def backward(ctx: Context, g: Tensor) -> Any:
@@ -541,7 +546,7 @@ class AdaptiveAvgPool2dBackward(Function):
     @staticmethod
     def forward(ctx: Context, g: Any, input_size: Pair) -> Any:
         ctx.output_hw = g.shape[-2:]
-        return _unbatch_like(kernels.adaptive_avg_pool2d_backward(_batched(g), input_size), g)
+        return _unbatch_like(pick(kernels).adaptive_avg_pool2d_backward(_batched(g), input_size), g)
 
     @staticmethod
     def backward(ctx: Context, gg: Tensor) -> Any:
