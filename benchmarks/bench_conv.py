@@ -1,52 +1,46 @@
-"""Cases B1-B6, T1 (speed) and M1-M2 (memory) of shared/benchmark-cases.json, side by side with
-PyTorch CPU in the same process, through the autograd ops (forward + every gradient, a fixed random
-upstream gradient, float32).
+"""conv2d cases B1-B6 and conv_transpose2d T1 (speed), M1-M2 (memory), from benchmarks/cases.json.
 
-    python benchmarks/bench_conv.py [--repeats 7]
+Each case is one forward + backward through the autograd op (every gradient, a fixed random
+upstream gradient, float32), timed against three others in the same run (timing.py's protocol):
 
-Times are milliseconds (min and median over repeats after a warm-up); ratios are ours / PyTorch's.
+- PyTorch CPU, the same op;
+- "GEMMs alone": only the three matrix products of im2col at whole-batch shapes, with
+  preallocated operands (forward (F, K) @ (K, P), input gradient (K, F) @ (F, P), weight gradient
+  (F, P) @ (P, K), K = C*kh*kw, P = N*OH*OW; for T1 the conv2d whose input gradient it is). No
+  copy, col2im, transform or bias is in it: it is the floor of the im2col design on this BLAS;
+- for the cases Winograd can run, ours forced to Winograd and forced to im2col, to show what the
+  one-time measurement (kernels/conv.py's ALGORITHM = "benchmark") chose and what it gained.
 
-The "GEMMs alone" column times only the matrix products our algorithm needs for the case (forward,
-input gradient, weight gradient), at whole-batch shapes, with preallocated operands and no junk
-columns: im2col's (F, C*kh*kw) x (C*kh*kw, N*OH*OW) and its two adjoints, or for the layers that
-go to Winograd (kernels/winograd.py) its 16 batched products per pass over 2x2-output tiles. No
-copy, transform or col2im is in it, so its ratio to PyTorch's whole time is a floor for this
-design with this BLAS. The environment line says which GEMM kernels each side runs.
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_conv.py [--quick]
 """
 
 from __future__ import annotations
 
 import argparse
-import math
-import os
 import tracemalloc
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
-from timing import timed
+from timing import FULL, QUICK, Protocol, compare, geomean, import_torch, load_cases, machine_line
 
 import tinygrad_conv as tc
 import tinygrad_conv.functional as F
+from tinygrad_conv.kernels import conv as K
 from tinygrad_conv.kernels import winograd
 
-CONV = {
-    "B1": ((64, 1, 28, 28), (8, 1, 5, 5), 1, 0),
-    "B2": ((64, 8, 12, 12), (16, 8, 5, 5), 1, 0),
-    "B3": ((32, 3, 32, 32), (64, 3, 3, 3), 1, 1),
-    "B4": ((32, 64, 16, 16), (64, 64, 3, 3), 1, 1),
-    "B5": ((32, 64, 32, 32), (128, 64, 3, 3), 2, 1),
-    "B6": ((8, 256, 14, 14), (256, 256, 3, 3), 1, 1),
-}
-CONVT = {"T1": ((32, 64, 16, 16), (64, 32, 4, 4), 2, 1)}
+Case = dict[str, Any]
 
 
-def make_case(x_shape, w_shape, transposed: bool, stride: int, padding: int):
+def make_ours(case: Case, transposed: bool) -> tuple[Callable[[], None], tuple[np.ndarray, ...]]:
+    """Our forward + backward of the case, and its arrays (x, w, b, upstream gradient)."""
     rng = np.random.default_rng(0)
-    x = rng.standard_normal(x_shape).astype(np.float32)
-    w = (rng.standard_normal(w_shape) * 0.1).astype(np.float32)
-    out_c = w_shape[1] if transposed else w_shape[0]
+    x = rng.standard_normal(case["input"]).astype(np.float32)
+    w = (rng.standard_normal(case["weight"]) * 0.1).astype(np.float32)
+    out_c = case["weight"][1] if transposed else case["weight"][0]
     b = rng.standard_normal(out_c).astype(np.float32)
     op = F.conv_transpose2d if transposed else F.conv2d
+    stride, padding = case["stride"], case["padding"]
     tx, tw, tb = (tc.Tensor(a, requires_grad=True) for a in (x, w, b))
     y_shape = op(tc.Tensor(x), tc.Tensor(w), stride=stride, padding=padding).shape
     g = tc.Tensor(rng.standard_normal(y_shape).astype(np.float32))
@@ -58,68 +52,82 @@ def make_case(x_shape, w_shape, transposed: bool, stride: int, padding: int):
     return ours, (x, w, b, g.data)
 
 
-def gemm_shapes(x_shape, w_shape, transposed: bool, stride: int, padding: int) -> list[tuple[int, int, int, int]]:
-    """(batch, m, k, n) of each matrix product in one forward + backward, for the case's conv2d (for
-    a transposed conv, the conv2d it is the input gradient of: the same three products)."""
-    n, c, h, w = x_shape
-    f, _, kh, kw = w_shape
-    if transposed:  # that conv2d maps the transposed conv's output (c_out channels) back to x
-        c, f = w_shape[1], w_shape[0]
-        h, w = (h - 1) * stride - 2 * padding + kh, (w - 1) * stride - 2 * padding + kw
-    oh = (h + 2 * padding - kh) // stride + 1
-    ow = (w + 2 * padding - kw) // stride + 1
-    if not transposed and winograd.applies(np.float32, (kh, kw), (stride, stride), (1, 1), 1, c, f):
-        tiles = n * -(-oh // 2) * -(-ow // 2)
-        return [(16, f, c, tiles), (16, c, f, tiles), (16, f, tiles, c)]
-    k, p = c * kh * kw, n * oh * ow
-    return [(1, f, k, p), (1, k, f, p), (1, f, p, k)]
-
-
-def gemm_runner(shapes: list[tuple[int, int, int, int]]) -> Callable[[], None]:
-    rng = np.random.default_rng(1)
-    operands = [(rng.standard_normal((b, m, k)).astype(np.float32), rng.standard_normal((b, k, n)).astype(np.float32),
-                 np.empty((b, m, n), np.float32)) for b, m, k, n in shapes]
+def forced(fn: Callable[[], None], algorithm: str) -> Callable[[], None]:
+    """``fn`` run with the conv kernels' algorithm choice forced."""
 
     def run() -> None:
-        for a, b, out in operands:
+        saved = K.ALGORITHM
+        K.ALGORITHM = algorithm
+        try:
+            fn()
+        finally:
+            K.ALGORITHM = saved
+
+    return run
+
+
+def conv2d_geometry(case: Case, transposed: bool) -> tuple[int, int, int, int, int, int]:
+    """(N, C, F, kh*kw, OH, OW) of the conv2d whose three products the case needs (for a
+    transposed conv, the conv2d it is the input gradient of)."""
+    n, c, h, w = case["input"]
+    f, _, kh, kw = case["weight"]
+    s, p = case["stride"], case["padding"]
+    if transposed:  # that conv2d maps the transposed conv's output (C_out channels) back to x
+        c, f = case["weight"][1], case["weight"][0]
+        h, w = (h - 1) * s - 2 * p + kh, (w - 1) * s - 2 * p + kw
+    return n, c, f, kh * kw, (h + 2 * p - kh) // s + 1, (w + 2 * p - kw) // s + 1
+
+
+def gemms_alone(case: Case, transposed: bool) -> Callable[[], None]:
+    n, c, f, taps, oh, ow = conv2d_geometry(case, transposed)
+    k, p = c * taps, n * oh * ow
+    rng = np.random.default_rng(1)
+
+    def mats(a: int, b: int, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return (rng.standard_normal((a, b)).astype(np.float32), rng.standard_normal((b, m)).astype(np.float32),
+                np.empty((a, m), np.float32))
+
+    products = [mats(f, k, p), mats(k, f, p), mats(f, p, k)]
+
+    def run() -> None:
+        for a, b, out in products:
             np.matmul(a, b, out=out)
 
     return run
 
 
-def environment_line(torch) -> str:
-    """Which GEMM kernels each side runs: NumPy's OpenBLAS honours OPENBLAS_CORETYPE (an AVX2
-    'Haswell' pin makes it ~1.6x slower than its AVX-512 kernels on an AVX-512 machine), while
-    PyTorch picks its own kernels from the CPU."""
-    blas = os.environ.get("OPENBLAS_CORETYPE", "(unset: detected from the CPU)")
-    cap = torch.backends.cpu.get_cpu_capability() if torch is not None else "-"
-    return f"NumPy {np.__version__}, OPENBLAS_CORETYPE={blas}; PyTorch CPU capability {cap}"
-
-
-def torch_runner(arrays, transposed: bool, stride: int, padding: int):
-    import torch
-
+def torch_side(torch: Any, arrays: tuple[np.ndarray, ...], case: Case, transposed: bool) -> Callable[[], None]:
     x, w, b, g = (torch.from_numpy(a) for a in arrays)
     x.requires_grad_(), w.requires_grad_(), b.requires_grad_()
     op = torch.nn.functional.conv_transpose2d if transposed else torch.nn.functional.conv2d
 
     def run() -> None:
         x.grad = w.grad = b.grad = None
-        op(x, w, b, stride=stride, padding=padding).backward(g)
+        op(x, w, b, stride=case["stride"], padding=case["padding"]).backward(g)
 
     return run
 
 
-def peak_multiple(case: str) -> tuple[float, float]:
+def winograd_can_run(case: Case, transposed: bool) -> bool:
+    f, c, kh, kw = case["weight"]
+    return not transposed and winograd.applies(np.float32, (kh, kw), (case["stride"],) * 2, (1, 1), 1, c, f)
+
+
+def chosen_algorithm(case: Case) -> str:
+    """What the one-time measurement chose for the case's forward, input and weight gradient."""
+    found = [(key[0], won) for key, won in K._choices.items()
+             if key[1] == tuple(case["input"]) and key[0] in ("conv2d", "weight_grad")
+             or key[0] == "input_grad" and key[2] == tuple(case["weight"])]
+    names = {"conv2d": "fwd", "input_grad": "dx", "weight_grad": "dw"}
+    return " ".join(f"{names[k]}:{'W' if won else 'i'}" for k, won in sorted(found)) or "-"
+
+
+def peak_multiple(case: Case) -> tuple[float, float]:
     """Peak traced memory of one forward + backward, and the column matrix, in MB."""
-    x_shape, w_shape, stride, padding = CONV[case]
-    ours, _ = make_case(x_shape, w_shape, False, stride, padding)
-    ours()  # warm caches and buffers outside the measurement
-    n, c, h, w = x_shape
-    f, _, kh, kw = w_shape
-    oh = (h + 2 * padding - kh) // stride + 1
-    ow = (w + 2 * padding - kw) // stride + 1
-    cols = c * kh * kw * n * oh * ow * 4 / 1e6
+    ours, _ = make_ours(case, False)
+    ours()  # warm caches, buffers and the algorithm choice outside the measurement
+    n, c, _, taps, oh, ow = conv2d_geometry(case, False)
+    cols = c * taps * n * oh * ow * 4 / 1e6
     tracemalloc.start()
     try:
         base, _ = tracemalloc.get_traced_memory()
@@ -130,43 +138,72 @@ def peak_multiple(case: str) -> tuple[float, float]:
     return (peak - base) / 1e6, cols
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--repeats", type=int, default=7)
-    args = parser.parse_args()
-    try:
-        import torch
-
-        torch.set_num_threads(2)
-    except ImportError:
-        torch = None
-    print(environment_line(torch) + "\n")
-    print("| case | ours ms (min / median) | PyTorch ms (min / median) | ratio (min) "
-          "| GEMMs alone ms (min) | GEMMs alone / PyTorch |")
-    print("|---|---|---|---|---|---|")
-    ratios = {}
-    for table, transposed in ((CONV, False), (CONVT, True)):
-        for case, (x_shape, w_shape, stride, padding) in table.items():
-            ours, arrays = make_case(x_shape, w_shape, transposed, stride, padding)
-            o_min, o_med = timed(ours, args.repeats)
-            g_min, _ = timed(gemm_runner(gemm_shapes(x_shape, w_shape, transposed, stride, padding)), args.repeats)
-            if torch is None:
-                print(f"| {case} | {o_min:.1f} / {o_med:.1f} | - | - | {g_min:.1f} | - |")
-                continue
-            t_min, t_med = timed(torch_runner(arrays, transposed, stride, padding), args.repeats)
-            ratios[case] = o_min / t_min
-            print(f"| {case} | {o_min:.1f} / {o_med:.1f} | {t_min:.1f} / {t_med:.1f} | {ratios[case]:.2f} "
-                  f"| {g_min:.1f} | {g_min / t_min:.2f} |")
-    conv_ratios = [ratios[c] for c in CONV if c in ratios]
-    if conv_ratios:
-        geo = math.exp(sum(math.log(r) for r in conv_ratios) / len(conv_ratios))
-        print(f"\ngeometric mean B1-B6: {geo:.2f} (target <= 1.2), worst {max(conv_ratios):.2f} (target <= 1.6); "
-              f"T1: {ratios.get('T1', float('nan')):.2f} (target <= 1.4)")
-    print("\n| case | peak traced MB | column matrix MB | multiple (target <= 1.5) |")
+def report(protocol: Protocol, torch: Any) -> dict[str, float]:
+    """Print the conv and memory tables; return the figures the targets are judged on."""
+    cases = load_cases()
+    table = [(c, False) for c in cases["conv2d"]] + [(c, True) for c in cases["conv_transpose2d"]]
+    print("### conv2d B1-B6, conv_transpose2d T1: forward + backward, ms (min)\n")
+    print("| case | ours | PyTorch | GEMMs alone | ours / PyTorch | ours / GEMMs | GEMMs / PyTorch | algorithm |")
+    print("|---|---|---|---|---|---|---|---|")
+    out: dict[str, float] = {}
+    tricks = []
+    for case, transposed in table:
+        ours, arrays = make_ours(case, transposed)
+        sides = {"ours": ours, "gemms": gemms_alone(case, transposed)}
+        if torch is not None:
+            sides["torch"] = torch_side(torch, arrays, case, transposed)
+        if winograd_can_run(case, transposed):
+            sides["winograd"] = forced(ours, "winograd")
+            sides["im2col"] = forced(ours, "im2col")
+        best = compare(sides, protocol)
+        cid = case["id"]
+        t = best.get("torch", float("nan"))
+        out[f"{cid} ours/torch"] = best["ours"] / t
+        out[f"{cid} ours/gemms"] = best["ours"] / best["gemms"]
+        out[f"{cid} gemms/torch"] = best["gemms"] / t
+        algo = chosen_algorithm(case) if "winograd" in sides else "im2col"
+        print(f"| {cid} | {best['ours']:.2f} | {t:.2f} | {best['gemms']:.2f} | {best['ours'] / t:.2f} "
+              f"| {best['ours'] / best['gemms']:.2f} | {best['gemms'] / t:.2f} | {algo} |")
+        if "winograd" in sides:
+            tricks.append((cid, best["winograd"], best["im2col"], best["ours"], algo))
+    conv_ids = [c["id"] for c in cases["conv2d"]]
+    all_ids = conv_ids + [c["id"] for c in cases["conv_transpose2d"]]
+    out["floor geomean"] = geomean(out[f"{i} ours/gemms"] for i in all_ids)
+    out["floor worst"] = max(out[f"{i} ours/gemms"] for i in all_ids)
+    out["torch geomean"] = geomean(out[f"{i} ours/torch"] for i in conv_ids)
+    out["gemms/torch geomean"] = geomean(out[f"{i} gemms/torch"] for i in conv_ids)
+    out["T1"] = out["T1 ours/torch"]
+    print(f"\nours / GEMMs alone: geo-mean over {', '.join(all_ids)} {out['floor geomean']:.2f} (target <= 1.6), "
+          f"worst {out['floor worst']:.2f} (target <= 2.2)")
+    print(f"ours / PyTorch: geo-mean over {', '.join(conv_ids)} {out['torch geomean']:.2f} (target <= 1.5; "
+          f"the GEMMs alone take {out['gemms/torch geomean']:.2f}x PyTorch's whole time), "
+          f"T1 {out['T1']:.2f} (target <= 1.8; GEMMs alone {out['T1 gemms/torch']:.2f})")
+    print("algorithm: what the one-time measurement chose for forward / input gradient / weight gradient "
+          "(W Winograd, i im2col)")
+    if tricks:
+        print("\n### Winograd against im2col, same run (forward + backward, ms, min)\n")
+        print("| case | Winograd forced | im2col forced | Winograd / im2col | measured choice | ours (measured) |")
+        print("|---|---|---|---|---|---|")
+        for cid, wt, it, ot, algo in tricks:
+            print(f"| {cid} | {wt:.2f} | {it:.2f} | {wt / it:.2f} | {algo} | {ot:.2f} |")
+    print("\n### Memory M1-M2: peak traced memory of one conv2d forward + backward\n")
+    print("| case | peak MB | column matrix MB | multiple (target <= 1.5) |")
     print("|---|---|---|---|")
-    for mem_case, conv_case in (("M1", "B4"), ("M2", "B6")):
-        peak, cols = peak_multiple(conv_case)
-        print(f"| {mem_case} ({conv_case}) | {peak:.1f} | {cols:.1f} | {peak / cols:.2f} |")
+    by_id = {c["id"]: c for c in cases["conv2d"]}
+    for mem in cases["memory"]:
+        peak, cols = peak_multiple(by_id[mem["case"]])
+        out[mem["id"]] = peak / cols
+        print(f"| {mem['id']} ({mem['case']}) | {peak:.1f} | {cols:.1f} | {peak / cols:.2f} |")
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a smoke test: 1 block of 2 calls per side")
+    args = parser.parse_args(argv)
+    torch = import_torch()
+    print(machine_line(torch) + "\n")
+    report(QUICK if args.quick else FULL, torch)
 
 
 if __name__ == "__main__":

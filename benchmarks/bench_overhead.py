@@ -1,32 +1,29 @@
-"""Case O1: autograd overhead per op, side by side with PyTorch in the same process.
+"""Case O1 of benchmarks/cases.json: autograd overhead per op, against PyTorch in the same run.
 
 A chain of 2000 elementwise ops (x = x * 1.0001 + 0.0001) on a 1-element float32 tensor, then sum
-and backward; reported as microseconds per op (forward + backward), min and median over repeats.
+and backward; reported as microseconds per op (forward + backward), the min of timing.py's
+protocol. Two tapes written below run in the same blocks, to show what the per-op checks cost:
 
-Three references run in the same process so that the figure can be compared across machines (the
-issue's 8 us target was set on a machine where PyTorch took 19.4 us, a minimal NumPy tape 5.7 and
-raw NumPy 2.1, so it is 1.40 times that tape):
-
-- PyTorch;
-- a minimal NumPy tape written below (each op appends a closure that adds its gradient into its
-  parent's slot; no checks, no hooks, no versions, no dtypes);
-- a skeleton tape, also below: the least that issue 2's semantics need on every op, and nothing
-  more. A tensor object with a version counter, a recorded node with its inputs and the versions of
-  what it saved, a per-thread grad-mode check, a version check at backward and gradients summed per
+- a minimal NumPy tape (each op appends a closure that adds its gradient into its parent's slot;
+  no checks, no hooks, no versions, no dtypes);
+- a skeleton tape: the least that the tape's semantics need on every op, and nothing more. A
+  tensor object with a version counter, a recorded node with its inputs and the versions of what it
+  saved, a per-thread grad-mode check, a version check at backward and gradients summed per
   tensor. Its backward rules work on arrays (ours are tensor ops, for create_graph), and it has no
-  hooks, dtypes, broadcasting, retain_grad or registry, and knows its two ops by a flag. Its ratio
-  to the minimal tape shows how much of the 1.40 those checks alone take.
+  hooks, dtypes, broadcasting, retain_grad or registry, and knows its two ops by a flag.
 
-    python benchmarks/bench_overhead.py
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_overhead.py [--quick]
 """
 
 from __future__ import annotations
 
+import argparse
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
-from timing import timed
+from timing import FULL, QUICK, Protocol, compare, import_torch, machine_line
 
 import tinygrad_conv as tc
 
@@ -155,13 +152,7 @@ def mini_tape() -> None:
     tape.backward(x)
 
 
-def torch_case() -> Callable[[], None] | None:
-    try:
-        import torch
-    except ImportError:
-        return None
-    torch.set_num_threads(2)
-
+def torch_case(torch: Any) -> Callable[[], None]:
     def run() -> None:
         x0 = torch.ones(1, requires_grad=True)
         x = x0
@@ -172,30 +163,32 @@ def torch_case() -> Callable[[], None] | None:
     return run
 
 
-def per_op_us(fn: Callable[[], None], repeats: int = 15) -> tuple[float, float]:
-    """Min and median microseconds per recorded op (each chain records 2 * STEPS ops)."""
-    best_ms, median_ms = timed(fn, repeats)
-    return best_ms * 1e3 / (2 * STEPS), median_ms * 1e3 / (2 * STEPS)
-
-
-def main() -> None:
-    ours_min, ours_med = per_op_us(ours)
-    mini_min, mini_med = per_op_us(mini_tape)
-    skel_min, skel_med = per_op_us(skeleton_tape)
-    print("| case | ours us/op (min / median) | minimal NumPy tape | skeleton tape | PyTorch "
-          "| ours / minimal | skeleton / minimal | ours / PyTorch |")
+def report(protocol: Protocol, torch: Any) -> dict[str, float]:
+    sides = {"ours": ours, "minimal tape": mini_tape, "skeleton tape": skeleton_tape}
+    if torch is not None:
+        sides["PyTorch"] = torch_case(torch)
+    best = compare(sides, protocol)
+    us = {name: ms * 1e3 / (2 * STEPS) for name, ms in best.items()}  # each chain records 2 * STEPS ops
+    print("### O1: autograd overhead per op, us (min)\n")
+    print("| case | ours | PyTorch | minimal NumPy tape | skeleton tape | ours / PyTorch | ours / minimal "
+          "| skeleton / minimal |")
     print("|---|---|---|---|---|---|---|---|")
-    t = torch_case()
-    th = per_op_us(t) if t is not None else None
-    th_text = f"{th[0]:.2f} / {th[1]:.2f}" if th else "(torch not installed)"
-    th_ratio = f"{ours_min / th[0]:.2f}" if th else "-"
-    print(
-        f"| O1 | {ours_min:.2f} / {ours_med:.2f} | {mini_min:.2f} / {mini_med:.2f} "
-        f"| {skel_min:.2f} / {skel_med:.2f} | {th_text} "
-        f"| {ours_min / mini_min:.2f} | {skel_min / mini_min:.2f} | {th_ratio} |"
-    )
-    print(f"\ntarget: at most 8 us/op, set where a minimal tape took 5.7 (a ratio of {8 / 5.7:.2f} to it); "
-          "the skeleton tape has issue 2's per-op checks and nothing else")
+    t = us.get("PyTorch", float("nan"))
+    print(f"| O1 | {us['ours']:.2f} | {t:.2f} | {us['minimal tape']:.2f} | {us['skeleton tape']:.2f} "
+          f"| {us['ours'] / t:.2f} | {us['ours'] / us['minimal tape']:.2f} "
+          f"| {us['skeleton tape'] / us['minimal tape']:.2f} |")
+    print(f"\nO1 ours / PyTorch {us['ours'] / t:.2f} (target <= 1.0)")
+    return {"O1": us["ours"] / t, "O1 skeleton/torch": us["skeleton tape"] / t,
+            "O1 minimal/torch": us["minimal tape"] / t}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a smoke test: 1 block of 2 calls per side")
+    args = parser.parse_args(argv)
+    torch = import_torch()
+    print(machine_line(torch) + "\n")
+    report(QUICK if args.quick else FULL, torch)
 
 
 if __name__ == "__main__":

@@ -1,205 +1,141 @@
-"""Benchmark: max_pool2d (P1-P3) and relu (R1) forward + backward, side by side with PyTorch.
-
-Run: python benchmarks/bench_pool.py [--repeats 40] [--warmup 3] [--torch-threads 2]
+"""max_pool2d cases P1-P3 and relu R1 from benchmarks/cases.json, forward + backward, against PyTorch.
 
 Each figure is one forward and one backward through the autograd ops (``F.max_pool2d`` /
 ``F.relu`` on a Tensor that requires grad, then ``y.backward(dy)`` with a fixed random upstream
-gradient), float32, against the same with PyTorch CPU (2 threads) in the same process. Ours and
-PyTorch's runs alternate, so drifts in machine load hit both. Times are milliseconds, min and
-median over the repeats after warm-up; ratio = ours / PyTorch. Targets (benchmark-cases.json,
-issue 4): geometric mean of the min ratios over P1-P3 <= 1.8, R1 <= 1.3.
+gradient), float32, against the same in PyTorch CPU, timed in one run by timing.py's protocol.
 
-Two extra rows, timed the same way, show how much of R1 no change to the tape can remove:
-- "R1 kernels alone" runs only the NumPy passes of relu's forward and backward
-  (kernels/elementwise.py: relu, then masked with the output as the mask), without the tape;
-- "R1 floor" runs the least NumPy work a relu forward + backward can do: our forward, then one
-  pass over the upstream gradient and the output into a new gradient array, as PyTorch's
-  threshold_backward does. NumPy has no one-pass select, so the pass is a product (wrong at an
-  inf or NaN upstream gradient, which is why masked() takes two): a lower bound, not a kernel.
+A second table weighs the tricks in relu's kernels (kernels/elementwise.py) against the plain NumPy
+expressions, on R1's array, without the tape: relu's forward as it runs (in cache-sized blocks
+against a block of zeros, split over the threads of kernels/parallel.py when that is on), the same
+on one thread, and plain ``np.maximum(x, 0)``; its backward as it runs (the select on the integer
+view of the bits), on one thread, and the plain ``np.where(y, dy, 0)``. A trick stays only where it
+gains at least 10% in this run.
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_pool.py [--quick]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import math
-import os
-import statistics
-import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
+from timing import FULL, QUICK, Protocol, compare, geomean, import_torch, load_cases, machine_line
 
 import tinygrad_conv as tc
+import tinygrad_conv.functional as F
 from tinygrad_conv.kernels import elementwise
-from tinygrad_conv.kernels.parallel import parallel_for
-from tinygrad_conv.ops import activation, pool
-
-CASES_FILES = [Path(__file__).resolve().parents[2] / "shared" / "benchmark-cases.json",
-               Path("/work/shared/benchmark-cases.json")]
-# The same cases, for a checkout without the shared folder.
-DEFAULT_CASES: dict[str, list[dict[str, Any]]] = {
-    "max_pool2d": [
-        {"id": "P1", "input": [64, 16, 24, 24], "kernel_size": 2, "stride": 2},
-        {"id": "P2", "input": [32, 64, 32, 32], "kernel_size": 2, "stride": 2},
-        {"id": "P3", "input": [32, 64, 32, 32], "kernel_size": 3, "stride": 2, "padding": 1},
-    ],
-    "relu": [{"id": "R1", "input": [32, 64, 32, 32]}],
-}
 
 
-def load_cases() -> dict[str, list[dict[str, Any]]]:
-    for path in CASES_FILES:
-        if path.exists():
-            data = json.loads(path.read_text())
-            return {"max_pool2d": data["max_pool2d"], "relu": data["relu"]}
-    return DEFAULT_CASES
-
-
-def runners(op: str, case: dict[str, Any], torch: Any, rng: np.random.Generator
-            ) -> tuple[Callable[[], None], Callable[[], None]]:
-    """(ours, theirs): each runs one forward + backward on the same data. For "relu kernels alone",
-    ours is relu's NumPy passes with no tape."""
+def sides(op: str, case: dict[str, Any], torch: Any) -> dict[str, Callable[[], None]]:
+    """{"ours": ..., "torch": ...}: each runs one forward + backward of the case on the same data."""
+    rng = np.random.default_rng(0)
     x_np = rng.standard_normal(case["input"]).astype(np.float32)
     if op == "max_pool2d":
-        kw = {"kernel_size": case["kernel_size"], "stride": case.get("stride"),
-              "padding": case.get("padding", 0)}
+        kw = {"kernel_size": case["kernel_size"], "stride": case.get("stride"), "padding": case.get("padding", 0)}
 
         def ours_fwd(x: tc.Tensor) -> tc.Tensor:
-            return pool.max_pool2d(x, **kw)
-
-        def torch_fwd(t: Any) -> Any:
-            return torch.nn.functional.max_pool2d(t, **kw)
+            return F.max_pool2d(x, **kw)
     else:
         def ours_fwd(x: tc.Tensor) -> tc.Tensor:
-            return activation.relu(x)
+            return F.relu(x)
 
-        def torch_fwd(t: Any) -> Any:
-            return torch.nn.functional.relu(t)
-
-    out_shape = torch_fwd(torch.from_numpy(x_np)).shape
-    dy_np = rng.standard_normal(tuple(out_shape)).astype(np.float32)
     x = tc.Tensor(x_np, requires_grad=True)
+    dy_np = rng.standard_normal(ours_fwd(x).shape).astype(np.float32)
     dy = tc.Tensor(dy_np)
-    tx = torch.from_numpy(x_np.copy()).requires_grad_(True)
-    tdy = torch.from_numpy(dy_np)
 
     def ours() -> None:
         x.grad = None
-        y = ours_fwd(x)
-        y.backward(dy)
+        ours_fwd(x).backward(dy)
 
-    def theirs() -> None:
-        tx.grad = None
-        ty = torch_fwd(tx)
-        ty.backward(tdy)
+    out: dict[str, Callable[[], None]] = {"ours": ours}
+    if torch is not None:
+        tfn = torch.nn.functional
+        tx = torch.from_numpy(x_np.copy()).requires_grad_(True)
+        tdy = torch.from_numpy(dy_np)
 
-    if op == "relu kernels alone":
-        def kernels() -> None:
-            y = elementwise.relu(x_np)
-            elementwise.masked(dy_np, y)
+        def theirs() -> None:
+            tx.grad = None
+            y = tfn.max_pool2d(tx, **kw) if op == "max_pool2d" else tfn.relu(tx)
+            y.backward(tdy)
 
-        return kernels, theirs
-    if op == "relu floor":
-        def floor() -> None:
-            # Our forward pass, then one pass that reads the upstream gradient and the output and
-            # writes the gradient (a product, standing in for a one-pass select NumPy lacks).
-            y = elementwise.relu(x_np).reshape(-1)
-            flat_dy, flat_out = dy_np.reshape(-1), np.empty(dy_np.size, dtype=dy_np.dtype)
-
-            def body(lo: int, hi: int) -> None:
-                np.multiply(flat_dy[lo:hi], y[lo:hi], out=flat_out[lo:hi])
-
-            parallel_for(flat_out.size, body)
-
-        return floor, theirs
-    return ours, theirs
+        out["torch"] = theirs
+    return out
 
 
-def measure(pairs: list[tuple[Callable[[], None], Callable[[], None]]], repeats: int,
-            warmup: int, block: int) -> list[tuple[list[float], list[float]]]:
-    """Times in ms of each (ours, theirs) pair, ``repeats`` calls each. Each round runs every case,
-    ``block`` calls of ours and then ``block`` of PyTorch's, so a burst of load from other processes
-    lands on both sides and on all cases alike.
+def on_one_thread(fn: Callable[[], Any]) -> Callable[[], None]:
+    def run() -> None:
+        before = tc.get_num_threads()
+        tc.set_num_threads(1)
+        try:
+            fn()
+        finally:
+            tc.set_num_threads(before)
 
-    ``block=1`` (the default) alternates call by call, so each side starts with the caches the
-    other left. That costs us a thread too: PyTorch's OpenMP threads keep spinning after each of
-    its calls, so our second thread shares a core with a spinner (on 2 cores, R1 measured 1.57 ms
-    median call by call, and 1.06 ms with PyTorch's threads set to sleep, OMP_WAIT_POLICY=PASSIVE).
-    Larger blocks time each side in its own steady state, as bench_conv.py does.
-    """
-    for _ in range(warmup):
-        for ours, theirs in pairs:
-            ours()
-            theirs()
-    times: list[tuple[list[float], list[float]]] = [([], []) for _ in pairs]
-    for done in range(0, repeats, block):
-        calls = min(block, repeats - done)
-        for pair, pair_times in zip(pairs, times):
-            for fn, fn_times in zip(pair, pair_times):
-                for _ in range(calls):
-                    t0 = time.perf_counter()
-                    fn()
-                    fn_times.append((time.perf_counter() - t0) * 1e3)
-    return times
+    return run
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=40)
-    parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--block", type=int, default=1,
-                        help="calls of one side in a row before the other side's (1: call by call)")
-    parser.add_argument("--torch-threads", type=int, default=2,
-                        help="PyTorch's intra-op threads (2, as benchmark-cases.json says)")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="our threads for the large elementwise passes (default: tc.get_num_threads())")
-    args = parser.parse_args()
-
-    import torch
-
-    torch.set_num_threads(args.torch_threads)
-    if args.threads is not None:
-        tc.set_num_threads(args.threads)
+def relu_kernel_sides(shape: list[int]) -> dict[str, Callable[[], Any]]:
+    """relu's kernels as they run, on one thread, and the plain NumPy expressions, without the tape."""
     rng = np.random.default_rng(0)
-    cases = load_cases()
-    labelled = [(op, case) for op in ("max_pool2d", "relu") for case in cases[op]]
-    pairs = [runners(op, case, torch, rng) for op, case in labelled]
-    for extra in ("relu kernels alone", "relu floor"):
-        labelled += [(extra, case) for case in cases["relu"]]
-        pairs += [runners(extra, case, torch, rng) for case in cases["relu"]]
-    rows = []
-    ratios: dict[str, float] = {}
-    for (op, case), (t_ours, t_theirs) in zip(labelled, measure(pairs, args.repeats, args.warmup, args.block)):
-        o_min, t_min = min(t_ours), min(t_theirs)
-        o_med, t_med = statistics.median(t_ours), statistics.median(t_theirs)
-        ratios[case["id"] if op in ("max_pool2d", "relu") else f"{case['id']} {op}"] = o_min / t_min
-        desc = f"{op} {tuple(case['input'])}" + (
-            f" k{case['kernel_size']} s{case.get('stride')} p{case.get('padding', 0)}"
-            if op == "max_pool2d" else "")
-        rows.append(f"| {case['id']} {desc} | {o_min:.2f} | {t_min:.2f} | {o_min / t_min:.2f} | "
-                    f"{o_med:.2f} | {t_med:.2f} | {o_med / t_med:.2f} |")
+    x = rng.standard_normal(shape).astype(np.float32)
+    dy = rng.standard_normal(shape).astype(np.float32)
+    y = np.maximum(x, 0)
+    zero = np.zeros((), np.float32)
+    return {
+        "relu as it runs": lambda: elementwise.relu(x),
+        "relu one thread": on_one_thread(lambda: elementwise.relu(x)),
+        "np.maximum(x, 0)": lambda: np.maximum(x, 0),
+        "masked as it runs": lambda: elementwise.masked(dy, y),
+        "masked one thread": on_one_thread(lambda: elementwise.masked(dy, y)),
+        "np.where(y, dy, 0)": lambda: np.where(y, dy, zero),
+    }
 
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    order = "call by call" if args.block == 1 else f"in blocks of {args.block} calls"
-    print(f"forward + backward, float32, min and median of {args.repeats} repeats after "
-          f"{args.warmup} warm-up, ours and PyTorch's alternating {order}, "
-          f"PyTorch {torch.__version__} with {torch.get_num_threads()} threads, "
-          f"ours with {tc.get_num_threads()} (relu; pooling runs on one), NumPy {np.__version__}, "
-          f"{os.cpu_count()} CPUs, load average {load:.1f} at the end\n")
-    print("| case | ours ms (min) | torch ms (min) | ratio | ours ms (median) | torch ms (median) "
-          "| ratio (median) |")
-    print("|---|---|---|---|---|---|---|")
-    print("\n".join(rows))
+
+def report(protocol: Protocol, torch: Any) -> dict[str, float]:
+    cases = load_cases()
+    print(f"### max_pool2d P1-P3, relu R1: forward + backward, ms (min); ours with {tc.get_num_threads()} "
+          "threads for relu's passes\n")
+    print("| case | ours | PyTorch | ours / PyTorch |")
+    print("|---|---|---|---|")
+    out: dict[str, float] = {}
+    for op in ("max_pool2d", "relu"):
+        for case in cases[op]:
+            best = compare(sides(op, case, torch), protocol)
+            t = best.get("torch", float("nan"))
+            out[case["id"]] = best["ours"] / t
+            desc = f"{op} {tuple(case['input'])}"
+            if op == "max_pool2d":
+                desc += f" k{case['kernel_size']} s{case.get('stride')} p{case.get('padding', 0)}"
+            print(f"| {case['id']} {desc} | {best['ours']:.3f} | {t:.3f} | {out[case['id']]:.2f} |")
     pool_ids = [c["id"] for c in cases["max_pool2d"]]
-    geo = math.exp(sum(math.log(ratios[i]) for i in pool_ids) / len(pool_ids))
-    print(f"\ngeometric mean of the min ratios over {', '.join(pool_ids)}: {geo:.2f} (target <= 1.8)")
-    for c in cases["relu"]:
-        print(f"{c['id']} min ratio: {ratios[c['id']]:.2f} (target <= 1.3); its NumPy kernels alone, with no "
-              f"tape: {ratios[c['id'] + ' relu kernels alone']:.2f}; the floor: "
-              f"{ratios[c['id'] + ' relu floor']:.2f}")
+    out["pool geomean"] = geomean(out[i] for i in pool_ids)
+    relu_id = cases["relu"][0]["id"]
+    print(f"\n{', '.join(pool_ids)} geo-mean {out['pool geomean']:.2f} (target <= 1.3); "
+          f"{relu_id} {out[relu_id]:.2f} (target <= 1.5)")
+
+    print(f"\n### relu's kernel tricks on {relu_id}'s array, no tape, same run (ms, min)\n")
+    kernels = compare(relu_kernel_sides(cases["relu"][0]["input"]), protocol)
+    print("| kernel | ms | against the plain expression |")
+    print("|---|---|---|")
+    for name, t in kernels.items():
+        plain = kernels["np.maximum(x, 0)" if name.startswith(("relu", "np.max")) else "np.where(y, dy, 0)"]
+        print(f"| {name} | {t:.3f} | {t / plain:.2f} |")
+    out["relu split/one"] = kernels["relu as it runs"] / kernels["relu one thread"]
+    out["masked split/one"] = kernels["masked as it runs"] / kernels["masked one thread"]
+    print(f"\nthreads against one thread: relu {out['relu split/one']:.2f}, masked {out['masked split/one']:.2f} "
+          "(a trick stays where it gains >= 10%, a ratio <= 0.91)")
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a smoke test: 1 block of 2 calls per side")
+    args = parser.parse_args(argv)
+    torch = import_torch()
+    print(machine_line(torch) + "\n")
+    report(QUICK if args.quick else FULL, torch)
 
 
 if __name__ == "__main__":

@@ -1,133 +1,185 @@
-"""Time per training epoch of the default digits LeNet: tinygrad_conv against PyTorch on this machine.
+"""Time per training epoch of `tinygrad-conv train`'s default model (LeNet on the 8x8 digits), against PyTorch.
 
 Both frameworks train the same architecture from the same initial weights on the same batches
-(Adam, batch 32, cross entropy with label smoothing 0.1, as ``tinygrad-conv train``), one epoch at a
-time. The first epoch is a warm-up (PyTorch sets up its kernels, NumPy its buffers) and is not
-timed; the median of the timed epochs is reported, with the test accuracy after the last epoch as a
-check that both really trained.
+(Adam, batch 32, cross entropy with label smoothing 0.1, as ``tinygrad-conv train``), one epoch per
+timed call, by timing.py's protocol (epochs back to back in blocks, alternating, min per side).
+Two settings, each in its own run of the protocol:
 
-    python benchmarks/bench_train_torch.py             # 1 warm-up + 5 timed epochs each
-    python benchmarks/bench_train_torch.py --epochs 5 --threads 1
+- one thread each: NumPy's BLAS, our elementwise passes and PyTorch all on one thread;
+- default threads: ours as ``tinygrad-conv train`` runs by default (its ``--threads 1`` limits
+  the BLAS to one thread; our elementwise passes use ``tc.get_num_threads()``), PyTorch with its
+  own default thread count.
+
+The test accuracy of both after the last epoch is printed as a check that both really trained.
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_train_torch.py [--quick]
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import os
-import statistics
-import time
+import itertools
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
+from timing import FULL, QUICK, Protocol, compare, import_torch, machine_line
+
+BATCH = 32
+LR = 3e-3
+SMOOTHING = 0.1
+# Batches per epoch: None for the whole training set (a smoke test takes a few).
+BATCHES: int | None = None
 
 
-def our_epoch_times(epochs: int, batch_size: int) -> tuple[list[float], float, dict[str, np.ndarray]]:
-    import tinygrad_conv as tc
-    import tinygrad_conv.functional as F
-    from tinygrad_conv import nn, optim
-    from tinygrad_conv.data import DataLoader, TensorDataset, load_digits
-    from tinygrad_conv.nn.models import build_model
-
-    nn.init.manual_seed(0)
-    model = build_model("lenet", "digits")
-    initial = {k: v.data.copy() for k, v in model.state_dict().items()}
-    xtr, ytr = load_digits("train")
-    xte, yte = load_digits("test")
-    opt = optim.Adam(model.parameters(), lr=3e-3)
-    loader = DataLoader(TensorDataset(xtr, ytr), batch_size=batch_size, shuffle=True, seed=0)
-    times = []
-    for _ in range(epochs + 1):
-        t0 = time.perf_counter()
-        for xb, yb in loader:
-            loss = F.cross_entropy(model(xb), yb, label_smoothing=0.1)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-        times.append(time.perf_counter() - t0)
-    model.eval()
-    with tc.no_grad():
-        acc = float((model(tc.Tensor(xte)).data.argmax(1) == yte).mean())
-    return times[1:], acc, initial
-
-
-def torch_epoch_times(torch: Any, epochs: int, batch_size: int,
-                      initial: dict[str, np.ndarray]) -> tuple[list[float], float]:
-    from tinygrad_conv.data import DataLoader, TensorDataset, load_digits
-
-    tnn: Any = torch.nn
-
-    class LeNet(tnn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.features = tnn.Sequential(tnn.Conv2d(1, 32, 3, padding=1), tnn.ReLU(), tnn.MaxPool2d(2),
-                                           tnn.Conv2d(32, 64, 3, padding=1), tnn.ReLU(), tnn.MaxPool2d(2))
-            self.classifier = tnn.Sequential(tnn.Flatten(), tnn.Linear(256, 128), tnn.ReLU(), tnn.Linear(128, 10))
-
-        def forward(self, x: Any) -> Any:
-            return self.classifier(self.features(x))
-
-    model = LeNet()
-    model.load_state_dict({k: torch.from_numpy(v) for k, v in initial.items()})
-    xtr, ytr = load_digits("train")
-    xte, yte = load_digits("test")
-    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    loader = DataLoader(TensorDataset(xtr, ytr), batch_size=batch_size, shuffle=True, seed=0)
-    times = []
-    for _ in range(epochs + 1):
-        t0 = time.perf_counter()
-        for xb, yb in loader:  # the same batches, converted without copying
-            loss = torch.nn.functional.cross_entropy(model(torch.from_numpy(xb.data)), torch.from_numpy(yb.data),
-                                                     label_smoothing=0.1)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-        times.append(time.perf_counter() - t0)
-    model.eval()
-    with torch.no_grad():
-        acc = float((model(torch.from_numpy(xte)).argmax(1).numpy() == yte).mean())
-    return times[1:], acc
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=5,
-                        help="timed epochs per framework, after one warm-up epoch (default 5)")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--threads", type=int, default=None,
-                        help="PyTorch intra-op threads (default: PyTorch's own choice)")
-    parser.add_argument("--blas-threads", type=int, default=1,
-                        help="BLAS threads for NumPy's matrix products, as `tinygrad-conv train --threads` "
-                             "(default 1; 0 leaves NumPy's setting; needs threadpoolctl)")
-    args = parser.parse_args()
+@contextlib.contextmanager
+def blas_threads(n: int) -> Iterator[None]:
+    """NumPy's BLAS limited to ``n`` threads for the block (as ``tinygrad-conv train --threads``)."""
     try:
-        import torch
+        from threadpoolctl import threadpool_limits
     except ImportError:
-        raise SystemExit("PyTorch is not installed: pip install torch (CPU build) to run this comparison") from None
-    if args.threads:
-        torch.set_num_threads(args.threads)
+        yield
+        return
+    with threadpool_limits(limits=n, user_api="blas"):
+        yield
 
-    limits: Any = contextlib.nullcontext()
-    blas = "NumPy's default BLAS threads"
-    if args.blas_threads > 0:
-        try:
-            from threadpoolctl import threadpool_limits
 
-            limits = threadpool_limits(limits=args.blas_threads, user_api="blas")
-            blas = f"{args.blas_threads} BLAS thread(s) for NumPy"
-        except ImportError:
-            blas += " (threadpoolctl is not installed)"
-    with limits:
-        ours, our_acc, initial = our_epoch_times(args.epochs, args.batch_size)
-    theirs, their_acc = torch_epoch_times(torch, args.epochs, args.batch_size, initial)
-    o, t = statistics.median(ours), statistics.median(theirs)
-    print(f"LeNet on the 8x8 digits, 1438 training images, batch {args.batch_size}, Adam; "
-          f"{os.cpu_count()} CPUs, PyTorch {torch.__version__} with {torch.get_num_threads()} threads, "
-          f"NumPy {np.__version__} with {blas}")
-    print(f"{'':14}{'median epoch':>14}{'timed epochs (s)':>40}{'test acc':>10}")
-    print(f"{'tinygrad_conv':14}{o:13.3f}s{' '.join(f'{x:.3f}' for x in ours):>40}{100 * our_acc:9.2f}%")
-    print(f"{'PyTorch':14}{t:13.3f}s{' '.join(f'{x:.3f}' for x in theirs):>40}{100 * their_acc:9.2f}%")
-    print(f"tinygrad_conv takes {o / t:.1f}x PyTorch's time per epoch")
+class Ours:
+    """Our model, optimizer and loader; ``epoch()`` trains one epoch."""
+
+    def __init__(self) -> None:
+        import tinygrad_conv.functional as F
+        from tinygrad_conv import nn, optim
+        from tinygrad_conv.data import DataLoader, TensorDataset, load_digits
+        from tinygrad_conv.nn.models import build_model
+
+        nn.init.manual_seed(0)
+        self.F = F
+        self.model = build_model("lenet", "digits")
+        self.initial = {k: v.data.copy() for k, v in self.model.state_dict().items()}
+        xtr, ytr = load_digits("train")
+        self.test = load_digits("test")
+        self.opt = optim.Adam(self.model.parameters(), lr=LR)
+        self.loader = DataLoader(TensorDataset(xtr, ytr), batch_size=BATCH, shuffle=True, seed=0)
+
+    def epoch(self) -> None:
+        for xb, yb in itertools.islice(self.loader, BATCHES):
+            loss = self.F.cross_entropy(self.model(xb), yb, label_smoothing=SMOOTHING)
+            self.opt.zero_grad()
+            loss.backward()
+            self.opt.step()
+
+    def accuracy(self) -> float:
+        import tinygrad_conv as tc
+
+        xte, yte = self.test
+        self.model.eval()
+        with tc.no_grad():
+            acc = float((self.model(tc.Tensor(xte)).data.argmax(1) == yte).mean())
+        self.model.train()
+        return acc
+
+
+class Theirs:
+    """The same model in PyTorch, from the same initial weights, on the same batches."""
+
+    def __init__(self, torch: Any, initial: dict[str, np.ndarray]) -> None:
+        from tinygrad_conv.data import DataLoader, TensorDataset, load_digits
+
+        tnn: Any = torch.nn
+        self.torch = torch
+
+        class LeNet(tnn.Module):  # ours, with the same parameter names
+            def __init__(self) -> None:
+                super().__init__()
+                self.features = tnn.Sequential(tnn.Conv2d(1, 32, 3, padding=1), tnn.ReLU(), tnn.MaxPool2d(2),
+                                               tnn.Conv2d(32, 64, 3, padding=1), tnn.ReLU(), tnn.MaxPool2d(2))
+                self.classifier = tnn.Sequential(tnn.Flatten(), tnn.Linear(256, 128), tnn.ReLU(),
+                                                 tnn.Linear(128, 10))
+
+            def forward(self, x: Any) -> Any:
+                return self.classifier(self.features(x))
+
+        self.model = LeNet()
+        self.model.load_state_dict({k: torch.from_numpy(v) for k, v in initial.items()})
+        xtr, ytr = load_digits("train")
+        self.test = load_digits("test")
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=LR)
+        self.loader = DataLoader(TensorDataset(xtr, ytr), batch_size=BATCH, shuffle=True, seed=0)
+
+    def epoch(self) -> None:
+        f = self.torch.nn.functional
+        for xb, yb in itertools.islice(self.loader, BATCHES):  # the same batches, converted without copying
+            out = self.model(self.torch.from_numpy(xb.data))
+            loss = f.cross_entropy(out, self.torch.from_numpy(yb.data), label_smoothing=SMOOTHING)
+            self.opt.zero_grad()
+            loss.backward()
+            self.opt.step()
+
+    def accuracy(self) -> float:
+        xte, yte = self.test
+        self.model.eval()
+        with self.torch.no_grad():
+            acc = float((self.model(self.torch.from_numpy(xte)).argmax(1).numpy() == yte).mean())
+        self.model.train()
+        return acc
+
+
+def one_setting(protocol: Protocol, torch: Any, one_thread: bool) -> tuple[float, float, float, float]:
+    """(our min epoch s, PyTorch's, our test accuracy, PyTorch's) under one thread setting."""
+    import tinygrad_conv as tc
+
+    ours = Ours()
+    sides = {"ours": ours.epoch}
+    theirs = Theirs(torch, ours.initial) if torch is not None else None
+    if theirs is not None:
+        sides["torch"] = theirs.epoch
+    tc_before = tc.get_num_threads()
+    torch_before = torch.get_num_threads() if torch is not None else 0
+    try:
+        if one_thread:
+            tc.set_num_threads(1)
+            if torch is not None:
+                torch.set_num_threads(1)
+        with blas_threads(1):  # one thread, and `tinygrad-conv train`'s default --threads 1
+            best = compare(sides, protocol)
+    finally:
+        tc.set_num_threads(tc_before)
+        if torch is not None:
+            torch.set_num_threads(torch_before)
+    t_acc = theirs.accuracy() if theirs is not None else float("nan")
+    return best["ours"] / 1e3, best.get("torch", float("nan")) / 1e3, ours.accuracy(), t_acc
+
+
+def report(protocol: Protocol, torch: Any) -> dict[str, float]:
+    import tinygrad_conv as tc
+
+    print(f"### One training epoch of the default LeNet on the digits (batch {BATCH}, Adam), s (min)\n")
+    print("| threads | ours | PyTorch | ours / PyTorch | test accuracy ours / PyTorch |")
+    print("|---|---|---|---|---|")
+    out = {}
+    for label, one in (("one thread each", True), ("default", False)):
+        if one:
+            threads = "BLAS 1, ours 1, PyTorch 1"
+        else:
+            threads = (f"BLAS 1, ours {tc.get_num_threads()}, "
+                       f"PyTorch {torch.get_num_threads() if torch is not None else '-'}")
+        o, t, o_acc, t_acc = one_setting(protocol, torch, one)
+        out[f"train {label}"] = o / t
+        print(f"| {label} ({threads}) | {o:.3f} | {t:.3f} | {o / t:.2f} | {100 * o_acc:.1f}% / {100 * t_acc:.1f}% |")
+    print(f"\ntarget: at most 1.5 in both settings (one thread each {out['train one thread each']:.2f}, "
+          f"default {out['train default']:.2f})")
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a smoke test: 1 block of 2 epochs per side")
+    args = parser.parse_args(argv)
+    torch = import_torch()
+    print(machine_line(torch) + "\n")
+    report(QUICK if args.quick else FULL, torch)
 
 
 if __name__ == "__main__":
