@@ -16,7 +16,7 @@ from tinygrad_conv import nn
 from tinygrad_conv.testing import check_op
 
 NEW_OPS = ["selu", "celu", "mish", "hardswish", "hardsigmoid", "prelu", "logsigmoid", "softsign", "glu",
-           "elu_backward", "softplus_backward"]
+           "elu_backward", "softplus_backward", "silu_backward"]
 TOL = {np.float32: {"rtol": 3e-6, "atol": 2e-6}, np.float64: {"rtol": 1e-12, "atol": 1e-13}}
 
 
@@ -58,6 +58,9 @@ CASES = [
     ("elu alpha 0.3", lambda x: F.elu(x, 0.3), lambda TF, x: TF.elu(x, 0.3)),
     ("softplus", lambda x: F.softplus(x), lambda TF, x: TF.softplus(x)),
     ("softplus beta 2 threshold 3", lambda x: F.softplus(x, 2.0, 3.0), lambda TF, x: TF.softplus(x, 2.0, 3.0)),
+    ("gelu", lambda x: F.gelu(x), lambda TF, x: TF.gelu(x)),
+    ("leaky_relu", lambda x: F.leaky_relu(x), lambda TF, x: TF.leaky_relu(x)),
+    ("leaky_relu slope -1.5", lambda x: F.leaky_relu(x, -1.5), lambda TF, x: TF.leaky_relu(x, -1.5)),
 ]
 
 
@@ -94,7 +97,9 @@ def test_tails_are_accurate_relative_to_the_value(torch, name, ours, theirs) -> 
 def test_nan_and_inf_propagate_as_in_torch(torch) -> None:
     x = np.array([np.nan, np.inf, -np.inf, 1.0], dtype=np.float32)
     for name, ours, theirs in CASES:
-        if name == "glu":
+        # glu halves its input; PyTorch's float32 gelu gives NaN at +inf (its float64 gives inf, as
+        # ours does in both): a quirk of its vectorised erf we do not copy.
+        if name in ("glu", "gelu"):
             continue
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -104,7 +109,8 @@ def test_nan_and_inf_propagate_as_in_torch(torch) -> None:
         np.testing.assert_allclose(y[~np.isnan(y)], ref[~np.isnan(ref)], rtol=1e-6, err_msg=name)
 
 
-@pytest.mark.parametrize("name", ["selu", "celu", "mish", "hardswish", "logsigmoid", "softsign", "elu", "softplus"])
+@pytest.mark.parametrize("name", ["selu", "celu", "mish", "hardswish", "logsigmoid", "softsign", "elu", "softplus",
+                                  "silu"])
 def test_second_derivative_matches_torch(torch, name) -> None:
     ours, theirs = next((o, t) for n, o, t in CASES if n == name)
     x = np.linspace(-4.5, 4.5, 19) + 0.013  # off the kinks

@@ -154,9 +154,12 @@ class LeakyRelu(Function):
 
     @staticmethod
     def forward(ctx: Context, x: Any, negative_slope: float) -> Any:
-        # factor = 1 where x > 0, else the slope (NaN too): one table lookup, exact for any slope.
-        table = np.array([negative_slope, 1.0], dtype=x.dtype)
-        factor = table[np.greater(x, 0).view(np.uint8)]
+        # factor = 1 where x > 0, else the slope (NaN too), selected on the bits: exact for any
+        # slope, and 10x faster than the table lookup it replaces (2 ms on 1.2M float32).
+        if x.dtype.kind == "f" and x.dtype.itemsize in (2, 4, 8):
+            factor = smooth.leaky_relu_factor(x, negative_slope)
+        else:
+            factor = np.array([negative_slope, 1.0], dtype=x.dtype)[np.greater(x, 0).view(np.uint8)]
         if ctx.needs_input_grad[0]:
             ctx.factor = factor
         return x * factor
@@ -382,6 +385,10 @@ class Gelu(Function):
         if approximate == "tanh":
             inner = _TANH_C * (x + _TANH_K * x * x * x)
             return (0.5 * x * (1.0 + np.tanh(inner))).astype(x.dtype, copy=False)
+        if x.dtype == np.float32:
+            # A float32-accurate erfc in ~25 blocked float32 passes: 59 ms -> 3 ms on 1.2M elements
+            # against the float64 erfc below, whose extra digits float32 cannot hold.
+            return smooth.gelu_f32(x)
         return (x * _normal_cdf(x)).astype(x.dtype, copy=False)
 
     @staticmethod
@@ -405,6 +412,8 @@ class GeluBackward(Function):
     @staticmethod
     def forward(ctx: Context, g: Any, x: Any) -> Any:
         ctx.save_for_backward(g, x)
+        if g.dtype == np.float32 and x.dtype == np.float32:
+            return smooth.gelu_grad_f32(g, x)
         slope = _normal_cdf(x) + x * _normal_pdf(x)
         return (g * slope).astype(np.result_type(g, x), copy=False)
 
@@ -456,8 +465,31 @@ class Silu(Function):
     @staticmethod
     def backward(ctx: Context, g: Tensor) -> Any:
         (x,) = ctx.saved_tensors
-        s = sigmoid(x)
-        return g * s * (x * (1.0 - s) + 1.0)
+        return SiluBackward.apply(g, x)
+
+
+class SiluBackward(Function):
+    """g * silu'(x) = g * s * (1 + x * (1 - s)), s = sigmoid(x), in one blocked array pass (the
+    same expression in Tensor ops made five full-size temporaries); its own backward uses
+    silu''(x) = s (1 - s) (2 + x (1 - 2 s)), written with registered ops."""
+
+    name = "silu_backward"
+    array_forward = True
+
+    @staticmethod
+    def forward(ctx: Context, g: Any, x: Any) -> Any:
+        ctx.save_for_backward(g, x)
+        return smooth.silu_grad(g, x)
+
+    @staticmethod
+    def backward(ctx: Context, gg: Tensor) -> Any:
+        g, x = ctx.saved_tensors
+        d_g = SiluBackward.apply(gg, x) if ctx.needs_input_grad[0] else None
+        d_x = None
+        if ctx.needs_input_grad[1]:
+            s = sigmoid(x)
+            d_x = gg * g * s * (1.0 - s) * (x * (1.0 - s * 2.0) + 2.0)
+        return d_g, d_x
 
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
@@ -756,10 +788,14 @@ class Hardswish(Function):
         (x,) = ctx.saved_tensors
         # slope = x * c1 + c0 with constant pieces: c1 = 1/3 and c0 = 0.5 on (-3, 3), c1 = 0 and
         # c0 = 1 from 3 up, both 0 up to -3 (PyTorch's bounds: 0 at -3, 1 at 3).
+        # Built by arithmetic on the masks: np.where on a random mask costs 10x a pass.
         xd = x.data
-        middle = (xd > -3.0) & (xd < 3.0)
-        c1 = _const((middle / 3.0).astype(xd.dtype))
-        c0 = _const(np.where(middle, 0.5, np.where(xd >= 3.0, 1.0, 0.0)).astype(xd.dtype))
+        middle = np.greater(xd, -3.0)
+        middle &= np.less(xd, 3.0)
+        c1 = np.multiply(middle, 1.0 / 3.0, dtype=xd.dtype)
+        c0 = np.multiply(middle, 0.5, dtype=xd.dtype)
+        c0 += np.greater_equal(xd, 3.0)
+        c1, c0 = _const(c1), _const(c0)
         return g * (x * c1 + c0)
 
 
@@ -928,6 +964,9 @@ register("softplus_backward", method=False, functional=False, samples=_softplus_
          nondifferentiable_points=True,
          reference=lambda torch, g, x, beta=1.0, threshold=20.0: torch.ops.aten.softplus_backward(g, x, beta, threshold)
          )(SoftplusBackward)
+register("silu_backward", method=False, functional=False, samples=_gelu_backward_samples,
+         # aten.silu_backward has no derivative in PyTorch: the same formula in its ops instead.
+         reference=lambda torch, g, x: g * torch.sigmoid(x) * (1 + x * (1 - torch.sigmoid(x))))(SiluBackward)
 register("selu", method=False, samples=unary(away_from_zero), nondifferentiable_points=True, nodes=(Elu,),
          reference=lambda torch, x: torch.nn.functional.selu(x))(selu)
 register("celu", method=False, samples=_kwarg_samples(away_from_zero, {"alpha": 0.5}, {"alpha": 2.0},
