@@ -18,6 +18,7 @@ from tinygrad_conv.kernels import conv as fast_conv
 from tinygrad_conv.kernels import elementwise as fast_elementwise
 from tinygrad_conv.kernels import pick, reference
 from tinygrad_conv.kernels import pool as fast_pool
+from tinygrad_conv.testing import check_op
 
 # The kernels the switch routes, by the module the ops call when it is off.
 ROUTED = {
@@ -25,6 +26,11 @@ ROUTED = {
     fast_pool: ("max_pool2d", "max_unpool2d", "gather_plane", "avg_pool2d", "avg_pool2d_backward",
                 "adaptive_avg_pool2d", "adaptive_avg_pool2d_backward"),
 }
+
+# The registered ops whose kernels those are: each runs its registry samples on the reference kernels.
+OPS = ("conv2d", "conv_transpose2d", "conv2d_weight_grad", "max_pool2d", "max_pool2d_backward", "max_unpool2d",
+       "max_unpool2d_backward", "avg_pool2d", "avg_pool2d_backward", "adaptive_avg_pool2d",
+       "adaptive_avg_pool2d_backward")
 
 
 @pytest.fixture
@@ -152,3 +158,13 @@ def test_the_switch_nests_restores_on_error_and_decorates():
         return pick(fast_elementwise)
 
     assert which() is reference and pick(fast_elementwise) is fast_elementwise
+
+
+@pytest.mark.parametrize("name", OPS)
+def test_every_routed_op_passes_check_op_on_the_reference_kernels(name: str):
+    """The registry's samples (groups, dilation, unbatched, ceil_mode, ...) in float32 and float64:
+    values against PyTorch where it is installed, gradients and second gradients by finite
+    differences, all on the textbook kernels."""
+    with tc.kernels.use_reference():
+        report = check_op(name, raise_on_failure=False)
+    assert report.ok, "\n" + str(report)
