@@ -21,6 +21,13 @@ from .autograd import (Context, Function, backward, detect_anomaly, enable_grad,
                        set_grad_enabled)
 from . import ops
 from . import functional
+from .device import device
+from . import accelerator, backends, cuda
+from .torch_functions import (abs, allclose, argmax, argmin, bmm, cat, chunk, clamp, clip, concat, concatenate, cos,
+                              einsum, eq, exp, flatten, flip, gather, ge, gt, le, log, lt, matmul, max, maximum, mean,
+                              min, minimum, mm, ne, norm, numel, permute, reshape, scatter, scatter_add, sigmoid, sin,
+                              split, sqrt, squeeze, stack, std, sum, t, tanh, transpose, unsqueeze, var, where)
+from . import torch_functions
 from . import data, nn, optim
 from . import utils
 from .io import load, save
@@ -40,5 +47,11 @@ __all__ = ["Context", "Function", "Tensor", "arange", "as_tensor", "autograd", "
            "linspace", "load", "long", "manual_seed", "nn", "no_grad", "ones", "ones_like", "ops", "optim",
            "promote_types", "rand", "rand_like", "randint", "randint_like", "randn", "randn_like", "random",
            "result_type", "save", "set_default_dtype", "set_grad_enabled", "set_num_threads", "short", "tensor",
-           "testing", "uint8", "utils", "viz", "zeros", "zeros_like"]
+           "testing", "uint8", "utils", "viz", "zeros", "zeros_like",
+           # devices (the CPU only) and the torch.* functions that mirror Tensor methods
+           "accelerator", "backends", "cuda", "device", "torch_functions", "abs", "allclose", "argmax", "argmin",
+           "bmm", "cat", "chunk", "clamp", "clip", "concat", "concatenate", "cos", "einsum", "eq", "exp", "flatten",
+           "flip", "gather", "ge", "gt", "le", "log", "lt", "matmul", "max", "maximum", "mean", "min", "minimum", "mm",
+           "ne", "norm", "numel", "permute", "reshape", "scatter", "scatter_add", "sigmoid", "sin", "split", "sqrt",
+           "squeeze", "stack", "std", "sum", "t", "tanh", "transpose", "unsqueeze", "var", "where"]
 __version__ = "0.1.0"

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from . import dtypes
+from .device import check_device
 from .dtypes import as_dtype, get_default_dtype
 from .random import default_generator
 from .tensor import Tensor
@@ -37,13 +38,7 @@ __all__ = ["arange", "as_tensor", "empty", "empty_like", "eye", "from_numpy", "f
 # ----------------------------------------------------------------------------- argument checks
 def _check_device(device: Any, op: str) -> None:
     """Accept the CPU in any of PyTorch's spellings; refuse any other device, saying why."""
-    if device is None:
-        return
-    kind = getattr(device, "type", device)  # a device object (ours or torch's) has .type
-    if isinstance(kind, str) and kind.split(":")[0] == "cpu":
-        return
-    raise RuntimeError(f"{op}: device {device!r} is not available: tinygrad_conv only supports the CPU "
-                       "(device=None or 'cpu')")
+    check_device(device, op)
 
 
 def _check_pin_memory(pin_memory: bool, op: str) -> None:

@@ -71,6 +71,64 @@ def _ragged(data: Any) -> np.ndarray:
                      f"have one shape, got lengths {lengths} (PyTorch: 'expected sequence of length ...')")
 
 
+# PyTorch's legacy type names (``torch.FloatTensor`` ...), by dtype.
+_TYPE_NAMES = {np.dtype(np.float32): "FloatTensor", np.dtype(np.float64): "DoubleTensor",
+               np.dtype(np.float16): "HalfTensor", np.dtype(np.int64): "LongTensor", np.dtype(np.int32): "IntTensor",
+               np.dtype(np.int16): "ShortTensor", np.dtype(np.int8): "CharTensor", np.dtype(np.uint8): "ByteTensor",
+               np.dtype(np.bool_): "BoolTensor"}
+
+_TO_SIGNATURES = ("to(dtype, non_blocking=False, copy=False), to(device=None, dtype=None, non_blocking=False, "
+                  "copy=False) or to(other, non_blocking=False, copy=False), with the keyword memory_format=None")
+
+
+def _is_device_like(x: Any) -> bool:
+    from .device import device
+
+    return isinstance(x, (str, device)) or type(x).__name__ == "device"
+
+
+def _to_arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any, bool, bool]:
+    """(dtype, device, non_blocking, copy) from ``Tensor.to``'s three overloads, as PyTorch parses them."""
+    unknown = set(kwargs) - {"dtype", "device", "non_blocking", "copy", "memory_format"}
+    if unknown:
+        raise TypeError(f"to() got an unexpected keyword argument '{sorted(unknown)[0]}'; expected {_TO_SIGNATURES}")
+    if kwargs.get("memory_format") is not None:
+        raise TypeError("to(): memory_format is not supported: tinygrad_conv tensors have one layout (NumPy's); "
+                        "pass memory_format=None")
+    rest = list(args)
+    dtype, device = kwargs.get("dtype"), kwargs.get("device")
+    if rest and isinstance(rest[0], Tensor):
+        if "dtype" in kwargs or "device" in kwargs:
+            raise TypeError(f"to() received an invalid combination of arguments (a tensor and dtype=/device=); "
+                            f"expected {_TO_SIGNATURES}")
+        other = rest.pop(0)
+        dtype, device = other.dtype, other.device
+    elif rest and (_is_device_like(rest[0]) or rest[0] is None):
+        if "device" in kwargs:
+            raise TypeError(f"to() got multiple values for argument 'device'; expected {_TO_SIGNATURES}")
+        device = rest.pop(0)
+        if rest and not isinstance(rest[0], (bool, np.bool_)):
+            if "dtype" in kwargs:
+                raise TypeError(f"to() got multiple values for argument 'dtype'; expected {_TO_SIGNATURES}")
+            dtype = rest.pop(0)
+    elif rest and not isinstance(rest[0], (bool, np.bool_)):
+        if "dtype" in kwargs or "device" in kwargs:
+            raise TypeError(f"to() received an invalid combination of arguments (a dtype and dtype=/device=); "
+                            f"expected {_TO_SIGNATURES}")
+        dtype = rest.pop(0)
+    flags = {"non_blocking": kwargs.get("non_blocking", False), "copy": kwargs.get("copy", False)}
+    for name, value in zip(("non_blocking", "copy"), rest):
+        if name in kwargs:
+            raise TypeError(f"to() got multiple values for argument '{name}'")
+        flags[name] = value
+    if len(rest) > 2:
+        raise TypeError(f"to() takes at most 4 positional arguments; expected {_TO_SIGNATURES}")
+    for name, value in flags.items():
+        if not isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"to(): argument '{name}' must be bool, not {type(value).__name__}")
+    return dtype, device, bool(flags["non_blocking"]), bool(flags["copy"])
+
+
 class RemovableHandle:
     """What ``register_hook`` returns; ``remove()`` unregisters the hook."""
 
@@ -160,7 +218,13 @@ class Tensor:
 
     def size(self, dim: int | None = None) -> Any:
         """The shape (as ``torch.Tensor.size``), or one dimension of it."""
-        return self.data.shape if dim is None else self.data.shape[dim]
+        if dim is None:
+            return self.data.shape
+        n = max(self.data.ndim, 1)
+        if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or not -n <= dim < n:
+            raise IndexError(f"size: Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got "
+                             f"{dim!r})")
+        return self.data.shape[dim] if self.data.ndim else 1
 
     def numel(self) -> int:
         return int(self.data.size)
@@ -173,9 +237,10 @@ class Tensor:
         return self.data
 
     def item(self) -> Any:
+        """The value of a one-element tensor as a Python number."""
         if self.data.size != 1:
-            raise ValueError(f"item(): only a one-element tensor can be converted to a Python "
-                             f"scalar, this one has shape {self.shape}")
+            raise RuntimeError(f"item(): a Tensor with {self.data.size} elements cannot be converted to Scalar "
+                               f"(shape {self.shape}); only one-element tensors can")
         return self.data.item()
 
     def tolist(self) -> Any:
@@ -191,9 +256,53 @@ class Tensor:
 
     def __bool__(self) -> bool:
         if self.data.size != 1:
-            raise RuntimeError(f"Boolean value of a tensor with {self.data.size} elements is "
-                               "ambiguous; use .any() or .all()")
+            raise RuntimeError(f"Boolean value of Tensor with more than one value is ambiguous (this one has "
+                               f"{self.data.size} elements); use .any() or .all()")
         return bool(self.data)
+
+    def _scalar(self, what: str) -> Any:
+        if self.data.size != 1:
+            raise ValueError(f"{what}: only one element tensors can be converted to Python scalars (this one has "
+                             f"shape {self.shape})")
+        return self.data.reshape(()).item()
+
+    def __float__(self) -> float:
+        return float(self._scalar("float()"))
+
+    def __int__(self) -> int:
+        return int(self._scalar("int()"))
+
+    def __index__(self) -> int:
+        """A one-element integer (or bool) tensor as a list index or slice bound, as in PyTorch."""
+        if self.data.size != 1 or self.data.dtype.kind not in "biu":
+            raise TypeError(f"only integer tensors of a single element can be converted to an index (this one is "
+                            f"{self.data.dtype} with shape {self.shape})")
+        return int(self.data.reshape(()).item())
+
+    def __format__(self, format_spec: str) -> str:
+        """A 0-d tensor formats as its number (``f"{loss:.3f}"``); others as their ``str`` when the spec is
+        empty (a spec on them is refused, as PyTorch refuses it)."""
+        if self.data.ndim == 0:
+            return format(self.data.item(), format_spec)
+        return object.__format__(self, format_spec)
+
+    # ----------------------------------------------------------------- device (the CPU only)
+    @property
+    def device(self) -> Any:
+        """Where the data lives: always ``device(type='cpu')`` (NumPy arrays)."""
+        from .device import CPU
+
+        return CPU
+
+    @property
+    def is_cuda(self) -> bool:
+        """False: tensors live on the CPU."""
+        return False
+
+    @property
+    def is_cpu(self) -> bool:
+        """True: tensors live on the CPU."""
+        return True
 
     __hash__ = object.__hash__
 
@@ -301,35 +410,93 @@ class Tensor:
         backward([self], [gradient], retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
 
     # ----------------------------------------------------------------- comparisons (no gradient)
-    def _cmp(self, other: Any, fn: Callable[[Any, Any], Any]) -> Tensor:
+    def _cmp(self, other: Any, fn: Callable[[Any, Any], Any], name: str = "eq") -> Tensor:
         o = other.data if isinstance(other, Tensor) else other
-        return Tensor._wrap(np.asarray(fn(self.data, o)))
+        try:
+            return Tensor._wrap(np.asarray(fn(self.data, o)))
+        except ValueError:  # NumPy's broadcast error: say it as PyTorch does
+            theirs = np.shape(o)
+            raise RuntimeError(f"{name}: The size of tensor a {list(self.shape)} must match the size of tensor b "
+                               f"{list(theirs)} (they do not broadcast: each dim, from the last, must match or "
+                               "be 1)") from None
 
     def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
-        return self._cmp(other, np.equal)
+        return self._cmp(other, np.equal, "eq")
 
     def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
-        return self._cmp(other, np.not_equal)
+        return self._cmp(other, np.not_equal, "ne")
 
     def __lt__(self, other: Any) -> Tensor:
-        return self._cmp(other, np.less)
+        return self._cmp(other, np.less, "lt")
 
     def __le__(self, other: Any) -> Tensor:
-        return self._cmp(other, np.less_equal)
+        return self._cmp(other, np.less_equal, "le")
 
     def __gt__(self, other: Any) -> Tensor:
-        return self._cmp(other, np.greater)
+        return self._cmp(other, np.greater, "gt")
 
     def __ge__(self, other: Any) -> Tensor:
-        return self._cmp(other, np.greater_equal)
+        return self._cmp(other, np.greater_equal, "ge")
+
+    def eq(self, other: Any) -> Tensor:
+        """``self == other`` elementwise, as a bool tensor (``torch.Tensor.eq``)."""
+        return self._cmp(other, np.equal, "eq")
+
+    def ne(self, other: Any) -> Tensor:
+        """``self != other`` elementwise, as a bool tensor."""
+        return self._cmp(other, np.not_equal, "ne")
+
+    def lt(self, other: Any) -> Tensor:
+        """``self < other`` elementwise, as a bool tensor."""
+        return self._cmp(other, np.less, "lt")
+
+    def le(self, other: Any) -> Tensor:
+        """``self <= other`` elementwise, as a bool tensor."""
+        return self._cmp(other, np.less_equal, "le")
+
+    def gt(self, other: Any) -> Tensor:
+        """``self > other`` elementwise, as a bool tensor."""
+        return self._cmp(other, np.greater, "gt")
+
+    def ge(self, other: Any) -> Tensor:
+        """``self >= other`` elementwise, as a bool tensor."""
+        return self._cmp(other, np.greater_equal, "ge")
+
+    def _arg_extreme(self, name: str, fn: Callable[..., Any], dim: int | None, keepdim: bool) -> Tensor:
+        """argmax/argmin with PyTorch's rules: over the flattened tensor when ``dim`` is None (keepdim
+        then gives every dim size 1), the first winner on ties."""
+        a = self.data
+        if dim is None:
+            if a.size == 0:
+                raise IndexError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0.")
+            idx = np.asarray(fn(a))
+            return Tensor._wrap(idx.reshape((1,) * a.ndim).astype(np.int64) if keepdim else idx.astype(np.int64))
+        if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
+            raise TypeError(f"{name}(): argument 'dim' must be int, not {type(dim).__name__}")
+        n = max(a.ndim, 1)
+        if not -n <= dim < n:
+            raise IndexError(f"{name}: Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got "
+                             f"{dim})")
+        if a.ndim == 0:
+            return Tensor._wrap(np.zeros((), dtype=np.int64))
+        if a.shape[dim] == 0:
+            raise IndexError(f"{name}(): Expected reduction dim {dim} to have non-zero size.")
+        idx = fn(a, axis=int(dim), keepdims=keepdim)
+        return Tensor._wrap(np.asarray(idx, dtype=np.int64))
 
     def argmax(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
-        idx = np.argmax(self.data, axis=dim, keepdims=keepdim if dim is not None else False)
-        return Tensor._wrap(np.asarray(idx, dtype=np.int64))
+        """The index of the largest element (of the flattened tensor when ``dim`` is None), as
+        ``torch.argmax``.
+
+        >>> import tinygrad_conv as tc
+        >>> tc.tensor([[1, 5], [7, 2]]).argmax(dim=1, keepdim=True).tolist()
+        [[1], [0]]
+        """
+        return self._arg_extreme("argmax", np.argmax, dim, keepdim)
 
     def argmin(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
-        idx = np.argmin(self.data, axis=dim, keepdims=keepdim if dim is not None else False)
-        return Tensor._wrap(np.asarray(idx, dtype=np.int64))
+        """The index of the smallest element, as ``torch.argmin``."""
+        return self._arg_extreme("argmin", np.argmin, dim, keepdim)
 
     def any(self) -> bool:
         return bool(self.data.any())
@@ -426,6 +593,78 @@ class Tensor:
         """In-place ``relu``."""
         return self._inplace("relu_", lambda old: old.relu())
 
+    def _fill_random_(self, what: str, values: np.ndarray) -> Tensor:
+        """Overwrite with freshly drawn ``values``: on the tape the old values get a zero gradient (as
+        PyTorch's NormalBackward), through the in-place path (so a leaf that requires grad is refused
+        outside no_grad and a non-leaf is rebased)."""
+        from .ops.elementwise import where
+
+        def compute(old: Tensor) -> Tensor:
+            keep_old = Tensor._wrap(np.zeros(old.shape, dtype=bool))
+            return where(keep_old, old, Tensor._wrap(values))
+
+        def direct(a: np.ndarray) -> None:
+            np.copyto(a, values, casting="unsafe")
+
+        return self._inplace(what, compute, casting="unsafe", direct=direct)
+
+    def _random_source(self, what: str, generator: Any) -> np.random.Generator:
+        if self.data.dtype.kind != "f":
+            raise NotImplementedError(f"{what}: not implemented for {self.data.dtype} tensors (it draws floating "
+                                      "point numbers); convert first, e.g. x = x.float()")
+        from .factories import _generator
+
+        return _generator(generator, what)
+
+    def normal_(self, mean: float = 0.0, std: float = 1.0, *, generator: Any = None) -> Tensor:
+        """Fill with draws from the normal distribution N(mean, std**2), in place, as
+        ``torch.Tensor.normal_``; ``generator`` (a ``numpy.random.Generator``) or else the default one,
+        which ``tinygrad_conv.manual_seed`` seeds.
+
+        >>> import tinygrad_conv as tc
+        >>> _ = tc.manual_seed(0); a = tc.empty(3).normal_(2.0, 0.5)
+        >>> _ = tc.manual_seed(0); a.tolist() == tc.empty(3).normal_(2.0, 0.5).tolist()
+        True
+        """
+        rng = self._random_source("normal_", generator)
+        if std < 0:
+            raise RuntimeError(f"normal_: normal expects std >= 0.0, but found std {std}")
+        values = rng.normal(mean, std, self.shape) if self.data.size else np.zeros(self.shape)
+        return self._fill_random_("normal_", np.asarray(values, dtype=self.data.dtype))
+
+    def uniform_(self, from_: float = 0.0, to: float = 1.0, *, generator: Any = None, **kwargs: Any) -> Tensor:
+        """Fill with draws from the uniform distribution on [from, to), in place, as
+        ``torch.Tensor.uniform_`` (``from`` may be passed by name as ``**{"from": ...}``).
+
+        >>> import tinygrad_conv as tc
+        >>> x = tc.empty(100).uniform_(-2.0, 3.0)
+        >>> bool((x >= -2.0).all() and (x < 3.0).all())
+        True
+        """
+        if "from" in kwargs:
+            from_ = kwargs.pop("from")
+        if kwargs:
+            raise TypeError(f"uniform_() got an unexpected keyword argument '{next(iter(kwargs))}'")
+        rng = self._random_source("uniform_", generator)
+        if from_ > to:
+            raise RuntimeError(f"uniform_: uniform_ expects to return a [from, to) range, but found from={from_} > "
+                               f"to={to}")
+        values = rng.uniform(from_, to, self.shape) if self.data.size else np.zeros(self.shape)
+        return self._fill_random_("uniform_", np.asarray(values, dtype=self.data.dtype))
+
+    # ----------------------------------------------------------------- shapes of other tensors
+    def expand_as(self, other: Tensor) -> Tensor:
+        """``self.expand(other.size())``, as ``torch.Tensor.expand_as``."""
+        return self.expand(other.shape)
+
+    def view_as(self, other: Tensor) -> Tensor:
+        """``self.view(other.size())``, as ``torch.Tensor.view_as``."""
+        return self.view(other.shape)
+
+    def reshape_as(self, other: Tensor) -> Tensor:
+        """``self.reshape(other.size())``, as ``torch.Tensor.reshape_as``."""
+        return self.reshape(other.shape)
+
     def __setitem__(self, key: Any, value: Any) -> None:
         from .ops.shape import _index_key, index_put
 
@@ -445,21 +684,104 @@ class Tensor:
         return draw(self, **kwargs)
 
     # ----------------------------------------------------------------- conversions
-    # (last in the class: a method named 'float' would shadow the type in later annotations)
-    def float(self) -> Tensor:
+    # (last in the class: a method named 'float' would shadow the type in later annotations, hence
+    # the builtins.* annotations below)
+    def to(self, *args: Any, **kwargs: Any) -> Tensor:
+        """The tensor converted to another dtype and/or device, as ``torch.Tensor.to``:
+        ``to(dtype)``, ``to(device, dtype)``, ``to(other_tensor)`` (its dtype and device), with
+        ``non_blocking``, ``copy`` and the keywords ``dtype=``/``device=``. The device must be the CPU;
+        ``self`` comes back unchanged when nothing changes and ``copy`` is False. Differentiable
+        between float dtypes; converting to an integer dtype leaves the graph, as in PyTorch.
+
+        >>> import tinygrad_conv as tc
+        >>> x = tc.ones(2)
+        >>> x.to("cpu") is x, x.to(tc.float64).dtype, x.to("cpu", tc.int64, copy=True).tolist()
+        (True, dtype('float64'), [1, 1])
+        """
+        from .device import as_device
+        from .dtypes import as_dtype
+        from .ops.elementwise import cast, clone
+
+        dtype, device, non_blocking, copy = _to_arguments(args, kwargs)
+        if device is not None:
+            as_device(device)  # raises for anything but the CPU
+        dt = None if dtype is None else as_dtype(dtype, "to")
+        out = self
+        if dt is not None and dt != self.data.dtype:
+            if dt.kind in "fc":
+                out = cast(self, dt)
+            else:  # an integer or bool result cannot require grad: it leaves the graph
+                out = Tensor._wrap(self.data.astype(dt))
+        elif copy:
+            out = clone(self)
+        return out
+
+    def type(self, dtype: Any = None, non_blocking: bool = False, **kwargs: Any) -> Any:
+        """With no argument, the type name (``'tinygrad_conv.FloatTensor'``, as PyTorch's
+        ``'torch.FloatTensor'``); else the tensor converted to ``dtype`` (a dtype, or a type name such as
+        ``'torch.DoubleTensor'``), as ``torch.Tensor.type``.
+
+        >>> import tinygrad_conv as tc
+        >>> tc.zeros(1).type(), tc.zeros(1).type(tc.int64).type(), tc.zeros(1).type("torch.DoubleTensor").dtype
+        ('tinygrad_conv.FloatTensor', 'tinygrad_conv.LongTensor', dtype('float64'))
+        """
+        if dtype is None:
+            return "tinygrad_conv." + _TYPE_NAMES[self.data.dtype]
+        if isinstance(dtype, str):
+            name = dtype.rsplit(".", 1)[-1]
+            matches = [dt for dt, n in _TYPE_NAMES.items() if n == name]
+            if not matches or dtype.split(".")[0] not in ("torch", "tinygrad_conv") or "." not in dtype:
+                raise ValueError(f"type(): invalid type: {dtype!r} (expected e.g. 'torch.FloatTensor' or "
+                                 "'tinygrad_conv.LongTensor')")
+            dtype = matches[0]
+        return self.to(dtype, non_blocking=non_blocking, **kwargs)
+
+    def cpu(self, memory_format: Any = None) -> Tensor:
+        """The tensor itself: it is already on the CPU (as ``torch.Tensor.cpu`` there)."""
+        return self
+
+    def cuda(self, device: Any = None, non_blocking: bool = False, memory_format: Any = None) -> Tensor:
+        """Refused: tinygrad_conv has no CUDA device (``tinygrad_conv.cuda.is_available()`` is False)."""
+        from .device import as_device
+
+        as_device("cuda" if device is None else device if isinstance(device, str) else f"cuda:{device}")
+        raise AssertionError("unreachable: as_device refuses every non-CPU device")  # pragma: no cover
+
+    def float(self, memory_format: Any = None) -> Tensor:
+        """``self.to(float32)``."""
         return self.to(np.float32)
 
-    def double(self) -> Tensor:
+    def double(self, memory_format: Any = None) -> Tensor:
+        """``self.to(float64)``."""
         return self.to(np.float64)
 
-    def long(self) -> Tensor:
-        return Tensor(self.data.astype(np.int64))
+    def half(self, memory_format: Any = None) -> Tensor:
+        """``self.to(float16)``."""
+        return self.to(np.float16)
 
-    def to(self, dtype: Any) -> Tensor:
-        """Cast to another dtype (differentiable between float dtypes)."""
-        from .ops.elementwise import cast
+    def long(self, memory_format: Any = None) -> Tensor:
+        """``self.to(int64)`` (leaves the graph)."""
+        return self.to(np.int64)
 
-        return cast(self, dtype)
+    def int(self, memory_format: Any = None) -> Tensor:
+        """``self.to(int32)`` (leaves the graph)."""
+        return self.to(np.int32)
+
+    def short(self, memory_format: Any = None) -> Tensor:
+        """``self.to(int16)`` (leaves the graph)."""
+        return self.to(np.int16)
+
+    def char(self, memory_format: Any = None) -> Tensor:
+        """``self.to(int8)`` (leaves the graph)."""
+        return self.to(np.int8)
+
+    def byte(self, memory_format: Any = None) -> Tensor:
+        """``self.to(uint8)`` (leaves the graph)."""
+        return self.to(np.uint8)
+
+    def bool(self, memory_format: Any = None) -> Tensor:
+        """``self.to(bool)`` (leaves the graph)."""
+        return self.to(np.bool_)
 
     def clone(self) -> Tensor:
         from .ops.elementwise import clone

@@ -6,6 +6,8 @@ from . import (  # noqa: F401  (registration happens on import)
     conv,
     elementwise,
     embedding,
+    indexing,
+    linalg,
     loss,
     matmul,
     normalization,
@@ -13,6 +15,7 @@ from . import (  # noqa: F401  (registration happens on import)
     reduce,
     resample,
     shape,
+    trig,
 )
 from .registry import OpInfo, Sample, make_op_info, register, registry, unregister
 

@@ -403,7 +403,7 @@ class Clamp(Function):
     @staticmethod
     def forward(ctx: Context, a: Any, min: float | None = None, max: float | None = None) -> Any:
         if min is None and max is None:
-            raise ValueError("clamp: at least one of min and max must be given")
+            raise RuntimeError("clamp: At least one of 'min' or 'max' must not be None")
         # A Tensor bound is used as a constant (its value, no gradient).
         bounds = [getattr(v, "data", v) for v in (min, max) if v is not None]
         dt, (a, *bounds) = promote_operands(a, *bounds)
@@ -474,9 +474,31 @@ log, sqrt, tanh, sigmoid, maximum, minimum = Log.apply, Sqrt.apply, Tanh.apply, 
 pow = Pow.apply
 
 
-def clamp(input: Tensor, min: float | None = None, max: float | None = None) -> Tensor:
-    """Limit values to [min, max], as ``torch.clamp``."""
+def clamp(input: Tensor, min: Any = None, max: Any = None) -> Tensor:
+    """Limit values to [min, max], as ``torch.clamp``: numbers, or tensors that broadcast (which then
+    get their gradient where they bound the result; where min > max the result is max).
+
+    >>> import tinygrad_conv as tc
+    >>> tc.tensor([-1.0, 0.5, 2.0]).clamp(0.0, 1.0).tolist()
+    [0.0, 0.5, 1.0]
+    >>> tc.clamp(tc.tensor([1.0, 5.0]), max=tc.tensor(2.0)).tolist()
+    [1.0, 2.0]
+    """
+    if min is None and max is None:
+        raise RuntimeError("clamp: At least one of 'min' or 'max' must not be None")
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        # Tensor bounds take part in the gradient: two selections, ties going to the input (as PyTorch).
+        out = input
+        if min is not None:
+            out = where(Tensor._wrap(np.asarray(out.data < _value(min))), min, out)
+        if max is not None:
+            out = where(Tensor._wrap(np.asarray(out.data > _value(max))), max, out)
+        return out
     return Clamp.apply(input, min=min, max=max)
+
+
+def _value(x: Any) -> Any:
+    return x.data if isinstance(x, Tensor) else x
 
 
 register("clamp", samples=_clamp_samples, nondifferentiable_points=True, nodes=(Clamp,),

@@ -164,6 +164,9 @@ class _Extreme(Function):
     def forward(cls, ctx: Context, a: Any, dim: int | None = None, keepdim: bool = False) -> Any:
         ctx.shape = a.shape
         if dim is None:
+            if a.size == 0:
+                raise RuntimeError(f"{cls.name}(): Expected reduction dim to be specified for input.numel() == 0. "
+                                   "Specify the reduction dim with the 'dim' argument.")
             out = cls.take(a)
             ctx.dim = None
             winners = a == out
@@ -205,19 +208,29 @@ class Min(_Extreme):
 
 
 def max(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Any:
-    """The largest element, or ``(values, indices)`` along ``dim``, as ``torch.max``.
+    """The largest element, or ``(values, indices)`` along ``dim``, or with a Tensor in place of
+    ``dim`` the elementwise maximum, as ``torch.max``.
 
     >>> import tinygrad_conv as tc
     >>> tc.Tensor([[1.0, 5.0], [7.0, 2.0]]).max(dim=1).indices.tolist()
     [1, 0]
     """
+    if isinstance(dim, Tensor):  # torch.max(input, other)
+        from .elementwise import maximum
+
+        return maximum(input, dim)
     if dim is None:
         return Max.apply(input)
     return MinMax(*Max.apply(input, dim=dim, keepdim=keepdim))
 
 
 def min(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Any:
-    """The smallest element, or ``(values, indices)`` along ``dim``, as ``torch.min``."""
+    """The smallest element, or ``(values, indices)`` along ``dim``, or with a Tensor in place of
+    ``dim`` the elementwise minimum, as ``torch.min``."""
+    if isinstance(dim, Tensor):  # torch.min(input, other)
+        from .elementwise import minimum
+
+        return minimum(input, dim)
     if dim is None:
         return Min.apply(input)
     return MinMax(*Min.apply(input, dim=dim, keepdim=keepdim))

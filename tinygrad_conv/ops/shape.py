@@ -65,11 +65,16 @@ def view(input: Tensor, *shape: Any) -> Tensor:
 
 
 def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
-    """Merge dims ``start_dim..end_dim`` into one, as ``torch.flatten``."""
+    """Merge dims ``start_dim..end_dim`` into one, as ``torch.flatten`` (a 0-d tensor becomes 1-d)."""
     nd = max(input.ndim, 1)
+    for d in (start_dim, end_dim):
+        if not -nd <= d < nd:
+            raise IndexError(f"flatten: Dimension out of range (expected to be in range of [{-nd}, {nd - 1}], "
+                             f"but got {d})")
     s, e = start_dim % nd, end_dim % nd
     if s > e:
-        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
+        raise RuntimeError(f"flatten() has invalid args: start_dim cannot come after end_dim (start_dim {start_dim}, "
+                           f"end_dim {end_dim} of a {input.ndim}-d tensor)")
     shape = input.shape if input.ndim else (1,)
     merged = int(np.prod(shape[s:e + 1]))
     return reshape(input, tuple(shape[:s]) + (merged,) + tuple(shape[e + 1:]))

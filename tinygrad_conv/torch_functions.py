@@ -1,0 +1,255 @@
+"""Top-level functions that mirror Tensor methods, as ``torch.*`` (``torch.cat``, ``torch.max`` ...).
+
+Most are the registered ops themselves (``tc.exp is tc.functional.exp``); the ones below that are
+written out add what PyTorch's top-level function takes beyond the method: a list or tuple of
+tensors (``cat``, ``stack``), a ``dtype=`` (``sum``, ``mean``), the one-argument ``where``, the
+overloads of ``var``, and comparisons with their error messages.
+
+>>> import tinygrad_conv as tc
+>>> a, b = tc.tensor([[1.0, 5.0]]), tc.tensor([[3.0, 2.0]])
+>>> tc.cat((a, b), 1).tolist(), tc.max(tc.cat((a, b)), dim=1).indices.tolist(), tc.max(a, b).tolist()
+([[1.0, 5.0, 3.0, 2.0]], [1, 0], [[3.0, 5.0]])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .dtypes import as_dtype
+from .ops import elementwise as _ew
+from .ops import trig as _trig
+from .ops.elementwise import clamp, maximum, minimum
+from .ops.elementwise import where as _where3
+from .ops.indexing import Flip, _dims_arg, chunk, gather, scatter, scatter_add, split
+from .ops.linalg import _var_args, bmm, einsum, mm, norm, std, t
+from .ops.matmul import matmul
+from .ops.reduce import max, min
+from .ops.reduce import mean as _mean
+from .ops.reduce import sum as _sum
+from .ops.shape import cat, flatten, permute, reshape, squeeze, stack, transpose, unsqueeze
+from .tensor import Tensor
+
+__all__ = ["abs", "allclose", "argmax", "argmin", "bmm", "cat", "chunk", "clamp", "clip", "concat", "concatenate",
+           "cos", "einsum", "eq", "exp", "flatten", "flip", "gather", "ge", "gt", "le", "log", "lt", "matmul", "max",
+           "maximum", "mean", "min", "minimum", "mm", "ne", "norm", "numel", "permute", "reshape", "scatter",
+           "scatter_add", "sigmoid", "sin", "split", "sqrt", "squeeze", "stack", "std", "sum", "t", "tanh",
+           "transpose", "unsqueeze", "var", "where"]
+
+# These are the op functions themselves; listed so that linters see them used.
+_REEXPORTED = (bmm, cat, chunk, clamp, einsum, flatten, gather, matmul, max, maximum, min, minimum, mm, norm, permute,
+               reshape, scatter, scatter_add, split, squeeze, stack, std, t, transpose, unsqueeze)
+
+clip = clamp  # PyTorch's alias
+
+
+def _tensor(x: Any, op: str, arg: str = "input", pos: int = 1) -> Tensor:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}(): argument '{arg}' (position {pos}) must be Tensor, not {type(x).__name__}")
+    return x
+
+
+# The elementwise functions under PyTorch's argument name (``torch.exp(input=x)``).
+def exp(input: Tensor) -> Tensor:
+    """e ** input, elementwise, as ``torch.exp``.
+
+    >>> import tinygrad_conv as tc
+    >>> tc.exp(tc.tensor([0.0])).tolist()
+    [1.0]
+    """
+    return _ew.exp(_tensor(input, "exp"))
+
+
+def log(input: Tensor) -> Tensor:
+    """The natural logarithm, elementwise, as ``torch.log``."""
+    return _ew.log(_tensor(input, "log"))
+
+
+def sqrt(input: Tensor) -> Tensor:
+    """The square root, elementwise, as ``torch.sqrt``."""
+    return _ew.sqrt(_tensor(input, "sqrt"))
+
+
+def abs(input: Tensor) -> Tensor:
+    """The absolute value, elementwise, as ``torch.abs``."""
+    return _ew.abs(_tensor(input, "abs"))
+
+
+def sin(input: Tensor) -> Tensor:
+    """The sine, elementwise, as ``torch.sin``."""
+    return _trig.sin(_tensor(input, "sin"))
+
+
+def cos(input: Tensor) -> Tensor:
+    """The cosine, elementwise, as ``torch.cos``."""
+    return _trig.cos(_tensor(input, "cos"))
+
+
+def sigmoid(input: Tensor) -> Tensor:
+    """1 / (1 + e ** -input), elementwise, as ``torch.sigmoid``."""
+    return _ew.sigmoid(_tensor(input, "sigmoid"))
+
+
+def tanh(input: Tensor) -> Tensor:
+    """The hyperbolic tangent, elementwise, as ``torch.tanh``."""
+    return _ew.tanh(_tensor(input, "tanh"))
+
+
+def concat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
+    """Alias of :func:`cat`, as ``torch.concat``."""
+    return cat(tensors, dim)
+
+
+def concatenate(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
+    """Alias of :func:`cat` with NumPy's argument name ``axis``, as ``torch.concatenate``."""
+    return cat(tensors, axis)
+
+
+def flip(input: Tensor, dims: Sequence[int]) -> Tensor:
+    """Reverse the order along ``dims`` (a tuple or list), as ``torch.flip`` (the method also takes
+    ``x.flip(0, 1)``).
+
+    >>> import tinygrad_conv as tc
+    >>> tc.flip(tc.tensor([[1, 2], [3, 4]]), (0, 1)).tolist()
+    [[4, 3], [2, 1]]
+    """
+    _tensor(input, "flip")
+    if not isinstance(dims, (tuple, list)):
+        raise TypeError(f"flip(): argument 'dims' (position 2) must be tuple of ints, not {type(dims).__name__}")
+    return Flip.apply(input, _dims_arg((dims,), "flip"))
+
+
+def sum(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
+    """Sum over ``dim`` (every element when None), as ``torch.sum``; ``dtype`` converts the input
+    first. Integer and bool tensors sum to int64, as in PyTorch.
+
+    >>> import tinygrad_conv as tc
+    >>> tc.sum(tc.tensor([[1, 2], [3, 4]]), 1).tolist(), tc.sum(tc.tensor([True, True])).item()
+    ([3, 7], 2)
+    """
+    _tensor(input, "sum")
+    if dtype is not None:
+        input = input.to(as_dtype(dtype, "sum"))
+    elif input.dtype.kind in "biu":
+        input = input.to(np.int64)
+    return _sum(input, dim, keepdim)
+
+
+def mean(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
+    """Mean over ``dim`` (every element when None), as ``torch.mean``; integer tensors need a float
+    ``dtype``, as in PyTorch.
+
+    >>> import tinygrad_conv as tc
+    >>> tc.mean(tc.tensor([1, 2]), dtype=tc.float64).item()
+    1.5
+    """
+    _tensor(input, "mean")
+    if dtype is not None:
+        input = input.to(as_dtype(dtype, "mean"))
+    if input.dtype.kind != "f":
+        raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either a floating point or "
+                           f"complex dtype. Got: {input.dtype} (pass dtype=tinygrad_conv.float32, or convert with "
+                           ".float())")
+    return _mean(input, dim, keepdim)
+
+
+def var(input: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,
+        correction: float | None = None) -> Tensor:
+    """Variance over ``dim`` with Bessel's ``correction`` (1 unless ``unbiased=False`` or
+    ``correction=`` says otherwise), as ``torch.var``; ``var(x, False)`` reads the bool as
+    ``unbiased``.
+
+    >>> import tinygrad_conv as tc
+    >>> tc.var(tc.tensor([1.0, 3.0])).item(), tc.var(tc.tensor([1.0, 3.0]), False).item()
+    (2.0, 1.0)
+    """
+    _tensor(input, "var")
+    return _var_args(input, dim, unbiased, keepdim, correction)
+
+
+def argmax(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    """The index of the largest element (of the flattened tensor when ``dim`` is None), as
+    ``torch.argmax``."""
+    return _tensor(input, "argmax").argmax(dim, keepdim)
+
+
+def argmin(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    """The index of the smallest element, as ``torch.argmin``."""
+    return _tensor(input, "argmin").argmin(dim, keepdim)
+
+
+def where(condition: Tensor, input: Any = None, other: Any = None) -> Any:
+    """``input`` where ``condition`` holds, else ``other`` (tensors or numbers, broadcast), as
+    ``torch.where``; ``where(condition)`` alone gives the indices of the True elements, one index
+    tensor per dim (``torch.nonzero(condition, as_tuple=True)``).
+
+    >>> import tinygrad_conv as tc
+    >>> c = tc.tensor([[True, False], [False, True]])
+    >>> tc.where(c, 1.0, 0.0).tolist(), [i.tolist() for i in tc.where(c)]
+    ([[1.0, 0.0], [0.0, 1.0]], [[0, 1], [0, 1]])
+    """
+    _tensor(condition, "where", "condition")
+    if input is None and other is None:
+        return tuple(Tensor._wrap(np.asarray(i, dtype=np.int64)) for i in np.nonzero(np.atleast_1d(condition.data)))
+    if input is None or other is None:
+        raise TypeError("where(): pass both input and other, or neither (where(condition) gives the indices)")
+    if condition.dtype != np.bool_:
+        raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor with dtype "
+                           f"{condition.dtype}")
+    return _where3(condition, input, other)
+
+
+def allclose(input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:
+    """Whether ``|input - other| <= atol + rtol * |other|`` everywhere (broadcast), as
+    ``torch.allclose``; both must have one dtype, as in PyTorch.
+
+    >>> import tinygrad_conv as tc
+    >>> tc.allclose(tc.tensor([1.0, 2.0]), tc.tensor([1.0, 2.0 + 1e-7]))
+    True
+    """
+    _tensor(input, "allclose")
+    _tensor(other, "allclose", "other", 2)
+    if input.dtype != other.dtype:
+        raise RuntimeError(f"allclose: {input.dtype} did not match {other.dtype} (convert one with .to())")
+    try:
+        return bool(np.allclose(input.data, other.data, rtol=rtol, atol=atol, equal_nan=equal_nan))
+    except ValueError:
+        raise RuntimeError(f"allclose: The size of tensor a {list(input.shape)} must match the size of tensor b "
+                           f"{list(other.shape)} (they do not broadcast)") from None
+
+
+def numel(input: Tensor) -> int:
+    """The number of elements, as ``torch.numel``."""
+    return _tensor(input, "numel").numel()
+
+
+def eq(input: Tensor, other: Any) -> Tensor:
+    """``input == other`` elementwise (broadcast), a bool tensor, as ``torch.eq``."""
+    return _tensor(input, "eq").eq(other)
+
+
+def ne(input: Tensor, other: Any) -> Tensor:
+    """``input != other`` elementwise, as ``torch.ne``."""
+    return _tensor(input, "ne").ne(other)
+
+
+def lt(input: Tensor, other: Any) -> Tensor:
+    """``input < other`` elementwise, as ``torch.lt``."""
+    return _tensor(input, "lt").lt(other)
+
+
+def le(input: Tensor, other: Any) -> Tensor:
+    """``input <= other`` elementwise, as ``torch.le``."""
+    return _tensor(input, "le").le(other)
+
+
+def gt(input: Tensor, other: Any) -> Tensor:
+    """``input > other`` elementwise, as ``torch.gt``."""
+    return _tensor(input, "gt").gt(other)
+
+
+def ge(input: Tensor, other: Any) -> Tensor:
+    """``input >= other`` elementwise, as ``torch.ge``."""
+    return _tensor(input, "ge").ge(other)
