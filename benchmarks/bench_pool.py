@@ -5,11 +5,10 @@ Each figure is one forward and one backward through the autograd ops (``F.max_po
 gradient), float32, against the same in PyTorch CPU, timed in one run by timing.py's protocol.
 
 A second table weighs the tricks in relu's kernels (kernels/elementwise.py) against the plain NumPy
-expressions, on R1's array, without the tape: relu's forward as it runs (in cache-sized blocks
-against a block of zeros, split over the threads of kernels/parallel.py when that is on), the same
-on one thread, and plain ``np.maximum(x, 0)``; its backward as it runs (the select on the integer
-view of the bits), on one thread, and the plain ``np.where(y, dy, 0)``. A trick stays only where it
-gains at least 10% in this run.
+expressions, on R1's array, without the tape: the forward's cache-sized blocks against a block of
+zeros and the backward's select on the integer view of the bits, each on the calling thread and
+split over the threads of kernels/parallel.py, against plain ``np.maximum(x, 0)`` and
+``np.where(y, dy, 0)``. A trick stays only where it gains at least 10% in this run.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_pool.py [--quick]
 """
@@ -26,6 +25,7 @@ from timing import FULL, QUICK, Protocol, compare, geomean, import_torch, load_c
 import tinygrad_conv as tc
 import tinygrad_conv.functional as F
 from tinygrad_conv.kernels import elementwise
+from tinygrad_conv.kernels.parallel import parallel_for
 
 
 def sides(op: str, case: dict[str, Any], torch: Any) -> dict[str, Callable[[], None]]:
@@ -64,32 +64,44 @@ def sides(op: str, case: dict[str, Any], torch: Any) -> dict[str, Callable[[], N
     return out
 
 
-def on_one_thread(fn: Callable[[], Any]) -> Callable[[], None]:
-    def run() -> None:
-        before = tc.get_num_threads()
-        tc.set_num_threads(1)
-        try:
-            fn()
-        finally:
-            tc.set_num_threads(before)
-
-    return run
-
-
 def relu_kernel_sides(shape: list[int]) -> dict[str, Callable[[], Any]]:
-    """relu's kernels as they run, on one thread, and the plain NumPy expressions, without the tape."""
+    """relu's forward and backward kernels, without the tape: the plain NumPy expressions, the
+    block loops of kernels/elementwise.py on the calling thread, the same split over the threads of
+    kernels/parallel.py, and the kernels as the library runs them (one of the two)."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal(shape).astype(np.float32)
     dy = rng.standard_normal(shape).astype(np.float32)
     y = np.maximum(x, 0)
     zero = np.zeros((), np.float32)
+    flat_x, flat_y, bits_dy = x.reshape(-1), y.reshape(-1), dy.reshape(-1).view(np.int32)
+
+    def relu_blocks(split: bool) -> Callable[[], np.ndarray]:
+        def run() -> np.ndarray:
+            out = np.empty_like(flat_x)
+            body = lambda lo, hi: elementwise.relu_range(flat_x[lo:hi], out[lo:hi])  # noqa: E731
+            parallel_for(out.size, body) if split else body(0, out.size)
+            return out
+
+        return run
+
+    def masked_bits(split: bool) -> Callable[[], np.ndarray]:
+        def run() -> np.ndarray:
+            out = np.empty_like(bits_dy)
+            body = lambda lo, hi: elementwise.masked_range(bits_dy[lo:hi], flat_y[lo:hi], out[lo:hi])  # noqa: E731
+            parallel_for(out.size, body) if split else body(0, out.size)
+            return out
+
+        return run
+
     return {
-        "relu as it runs": lambda: elementwise.relu(x),
-        "relu one thread": on_one_thread(lambda: elementwise.relu(x)),
         "np.maximum(x, 0)": lambda: np.maximum(x, 0),
-        "masked as it runs": lambda: elementwise.masked(dy, y),
-        "masked one thread": on_one_thread(lambda: elementwise.masked(dy, y)),
+        "relu blocks, one thread": relu_blocks(False),
+        f"relu blocks, split over {tc.get_num_threads()} threads": relu_blocks(True),
+        "relu as the library runs it": lambda: elementwise.relu(x),
         "np.where(y, dy, 0)": lambda: np.where(y, dy, zero),
+        "masked bit select, one thread": masked_bits(False),
+        f"masked bit select, split over {tc.get_num_threads()} threads": masked_bits(True),
+        "masked as the library runs it": lambda: elementwise.masked(dy, y),
     }
 
 
@@ -117,15 +129,21 @@ def report(protocol: Protocol, torch: Any) -> dict[str, float]:
 
     print(f"\n### relu's kernel tricks on {relu_id}'s array, no tape, same run (ms, min)\n")
     kernels = compare(relu_kernel_sides(cases["relu"][0]["input"]), protocol)
-    print("| kernel | ms | against the plain expression |")
-    print("|---|---|---|")
-    for name, t in kernels.items():
-        plain = kernels["np.maximum(x, 0)" if name.startswith(("relu", "np.max")) else "np.where(y, dy, 0)"]
-        print(f"| {name} | {t:.3f} | {t / plain:.2f} |")
-    out["relu split/one"] = kernels["relu as it runs"] / kernels["relu one thread"]
-    out["masked split/one"] = kernels["masked as it runs"] / kernels["masked one thread"]
-    print(f"\nthreads against one thread: relu {out['relu split/one']:.2f}, masked {out['masked split/one']:.2f} "
-          "(a trick stays where it gains >= 10%, a ratio <= 0.91)")
+    print("| kernel | ms | against the plain expression | against one thread |")
+    print("|---|---|---|---|")
+    names = list(kernels)
+    for i, (name, t) in enumerate(kernels.items()):
+        group = names[:4] if i < 4 else names[4:]
+        plain, one = kernels[group[0]], kernels[group[1]]
+        print(f"| {name} | {t:.3f} | {t / plain:.2f} | {t / one:.2f} |")
+    out["relu split/one"] = kernels[names[2]] / kernels[names[1]]
+    out["masked split/one"] = kernels[names[6]] / kernels[names[5]]
+    out["relu blocks/plain"] = kernels[names[1]] / kernels[names[0]]
+    out["masked bits/plain"] = kernels[names[5]] / kernels[names[4]]
+    print(f"\nsplit over threads against one thread: relu {out['relu split/one']:.2f}, masked "
+          f"{out['masked split/one']:.2f}; block loops against the plain expression: relu "
+          f"{out['relu blocks/plain']:.2f}, masked {out['masked bits/plain']:.2f} (a trick stays where it gains "
+          f">= 10%, a ratio <= 0.91; the library splits: {elementwise.SPLIT_OVER_THREADS})")
     return out
 
 

@@ -1,8 +1,11 @@
 """Elementwise kernels for relu and the masked gradients of the piecewise-linear activations.
 
-Large contiguous NumPy arrays are split over threads (:mod:`.parallel`); anything else (small,
-strided, integer, or another array library's arrays) takes the plain NumPy expression, which gives
-the same values.
+Large contiguous float NumPy arrays go through the loops below, a cache-sized block at a time
+(:func:`relu_range`, :func:`masked_range`), and, where :data:`SPLIT_OVER_THREADS` says so, in
+ranges over the threads of :mod:`.parallel`; anything else (small, strided, integer, or another
+array library's arrays) takes the plain NumPy expression, which gives the same values.
+``benchmarks/bench_pool.py`` times each of these against the plain expression in one run; a trick
+stays only where that shows it gains (its figures are in benchmarks/RESULTS.md).
 
 >>> import numpy as np
 >>> y = relu(np.array([-1.0, 0.0, 2.0]))
@@ -22,13 +25,15 @@ import numpy as np
 from . import array_module
 from .parallel import parallel_for
 
-# np.maximum(x, 0) takes NumPy's slow loop for a scalar operand (0.8 ms on R1, against 0.45 ms
-# against an array, measured with NumPy 2.4), so large inputs are compared, block by block, with
-# a cached block of zeros (1 MiB in float32; it stays in cache). masked() works in blocks of the
-# same size.
+# Elements per block: 1 MiB of float32, so a block's input, output and the zeros stay in cache.
+# np.maximum(x, 0) takes NumPy's slower loop for a scalar operand, so relu compares each block with
+# a cached block of zeros instead.
 _BLOCK = 1 << 18
-# Smaller arrays are not worth splitting or blocking.
+# Smaller arrays are not worth blocking.
 _MIN_FAST = 4096
+#: Whether relu's and masked's large arrays are split over the threads of :mod:`.parallel` (else
+#: they run on the calling thread, block by block).
+SPLIT_OVER_THREADS = True
 
 
 @lru_cache(maxsize=8)
@@ -39,25 +44,52 @@ def _zeros(dtype: np.dtype) -> np.ndarray:
 
 
 def _fast(*arrays: Any) -> bool:
-    """Whether the arrays can be split into flat ranges: large, C-contiguous NumPy arrays."""
+    """Whether the arrays can be worked on as flat ranges: large, C-contiguous NumPy arrays."""
     return all(isinstance(a, np.ndarray) and a.flags.c_contiguous and a.size >= _MIN_FAST for a in arrays)
+
+
+def _run(n: int, body: Any) -> None:
+    if SPLIT_OVER_THREADS:
+        parallel_for(n, body)
+    else:
+        body(0, n)
+
+
+def relu_range(flat_x: np.ndarray, flat_out: np.ndarray) -> None:
+    """``flat_out[:] = max(flat_x, 0)`` for 1-d float arrays, block by block."""
+    zeros = _zeros(flat_x.dtype)
+    for lo in range(0, flat_x.size, _BLOCK):
+        hi = min(flat_x.size, lo + _BLOCK)
+        np.maximum(flat_x[lo:hi], zeros[: hi - lo], out=flat_out[lo:hi])
 
 
 def relu(x: Any) -> Any:
     """max(x, 0) elementwise; NaN stays NaN, as ``np.maximum`` keeps it."""
     if not _fast(x) or x.dtype.kind != "f":
         return np.maximum(x, 0)
-    zeros = _zeros(x.dtype)
     out = np.empty_like(x)
     flat_x, flat_out = x.reshape(-1), out.reshape(-1)
-
-    def body(start: int, stop: int) -> None:
-        for lo in range(start, stop, _BLOCK):
-            hi = min(stop, lo + _BLOCK)
-            np.maximum(flat_x[lo:hi], zeros[:hi - lo], out=flat_out[lo:hi])
-
-    parallel_for(flat_x.size, body)
+    _run(flat_x.size, lambda start, stop: relu_range(flat_x[start:stop], flat_out[start:stop]))
     return out
+
+
+def masked_range(bits_g: np.ndarray, flat_mask: np.ndarray, bits_out: np.ndarray) -> None:
+    """``bits_out[:] = bits_g where flat_mask else 0`` for 1-d arrays: ``bits_g`` and ``bits_out``
+    are the integer views of float arrays, ``flat_mask`` a bool or float array."""
+    n = bits_g.size
+    # A float mask is compared with 0 a block at a time into a small bool scratch, rather than a
+    # whole bool array written and read back (less live memory beside the activations).
+    scratch = None if flat_mask.dtype == np.bool_ else np.empty(min(_BLOCK, n), dtype=bool)
+    for lo in range(0, n, _BLOCK):
+        hi = min(n, lo + _BLOCK)
+        truth = flat_mask[lo:hi] if scratch is None else np.not_equal(flat_mask[lo:hi], 0, out=scratch[: hi - lo])
+        # On the integer view of the bits: the truth's bytes as int8 (true = 1), negated to -1 (all
+        # bits set) and widened to g's width in the same pass, then ANDed with g, which keeps g's
+        # bits exactly or clears them to +0.0. np.where branches on each element, which a random
+        # mask makes many times slower than these two passes.
+        part = bits_out[lo:hi]
+        np.negative(truth.view(np.int8), out=part, casting="unsafe")
+        np.bitwise_and(part, bits_g[lo:hi], out=part)
 
 
 def masked(g: Any, mask: Any) -> Any:
@@ -67,7 +99,7 @@ def masked(g: Any, mask: Any) -> Any:
     as ``np.where`` reads it: relu passes its own output, so its backward needs no mask array.
     A select, not a product: where the mask is false the result is 0 even if ``g`` is inf or NaN
     there, as PyTorch's ``threshold_backward`` gives (``g * mask`` would give NaN). ``g`` may
-    broadcast against ``mask`` only on the plain path; the split path needs equal shapes.
+    broadcast against ``mask`` only on the plain path; the fast path needs equal shapes.
     """
     bits = _int_view_dtype(g)
     if bits is None or not (_fast(g, mask) and g.shape == mask.shape and mask.dtype.kind in "bf"):
@@ -76,30 +108,8 @@ def masked(g: Any, mask: Any) -> Any:
     out = np.empty(g.shape, dtype=g.dtype)
     flat_g = g.reshape(-1).view(bits)
     flat_mask, flat_out = mask.reshape(-1), out.reshape(-1).view(bits)
-    is_bool = mask.dtype == np.bool_
-
-    def body(start: int, stop: int) -> None:
-        # A float mask is compared with 0 a block at a time into a small bool scratch, instead of a
-        # whole bool array written and read back: on R1, 2 MB less of live memory beside PyTorch's
-        # 32, and about as fast (one side-by-side run: 0.38 against 0.48 ms on 2 threads, 0.71
-        # against 0.72 on one).
-        scratch = None if is_bool else np.empty(min(_BLOCK, stop - start), dtype=bool)
-        for lo in range(start, stop, _BLOCK):
-            hi = min(stop, lo + _BLOCK)
-            if scratch is None:
-                truth = flat_mask[lo:hi]
-            else:
-                truth = np.not_equal(flat_mask[lo:hi], 0, out=scratch[:hi - lo])
-            # On the integer view of the bits: the truth's bytes as int8 (true = 1), negated to -1
-            # (all bits set) and widened to g's width in the same pass, then ANDed with g, which
-            # keeps g's bits exactly or clears them to +0.0. np.where branches on a random mask:
-            # 7.8 ms on R1's 2M elements, against 0.34 ms for these two passes on one thread
-            # (0.47 ms when the bool was first widened and then negated as a pass of its own).
-            part = flat_out[lo:hi]
-            np.negative(truth.view(np.int8), out=part, casting="unsafe")
-            np.bitwise_and(part, flat_g[lo:hi], out=part)
-
-    parallel_for(flat_out.size, body)
+    _run(flat_out.size, lambda start, stop: masked_range(flat_g[start:stop], flat_mask[start:stop],
+                                                         flat_out[start:stop]))
     return out
 
 

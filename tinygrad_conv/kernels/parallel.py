@@ -2,10 +2,9 @@
 
 A single NumPy ufunc call runs on one core, and on a large array it is bound by what one core can
 move through memory. NumPy releases the GIL inside a ufunc's loop, so splitting a flat array into
-contiguous ranges and running them on several threads uses every core (``np.maximum(x, 0)`` on R1's
-2M float32 elements: 0.62 ms on one thread, 0.35 ms split over two, on the project's 2-core machine).
-The BLAS calls behind the convolutions already run on all cores; this brings the passes around
-them up to the same.
+contiguous ranges and running them on several threads can use every core. Whether that pays
+depends on the machine (memory bandwidth per core, and whether the other cores are free): the
+kernels that use it say where it is switched on, and ``benchmarks/bench_pool.py`` measures it.
 
 The thread count is the number of cores this process may run on, or ``OMP_NUM_THREADS`` when set
 (PyTorch reads the same variable); :func:`set_num_threads` changes it.
@@ -27,8 +26,8 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
-# Below this many elements a call stays on the calling thread: waking another thread costs some
-# 30-60 us, which a pass over 128K float32 elements (about 40 us) does not repay on its own.
+# Below this many elements a call stays on the calling thread: waking another thread costs about
+# as much as a pass over this many float32 elements.
 MIN_PER_THREAD = 1 << 17
 # Ranges per thread when a call is split (fewer when the grain allows fewer): enough that a thread
 # that starts late still takes a share, few enough that handing them out stays cheap.
@@ -108,10 +107,9 @@ def parallel_for(n: int, body: Callable[[int, int], None], grain: int = MIN_PER_
     ranges have finished, so no thread writes into an array after the call.
 
     The ranges are handed out on demand, a few per thread, and the calling thread takes them too:
-    waking an idle pool thread takes 30-60 us on the project's 2-core VM (an empty call measured
-    30-60 us with one range per thread), and a pool thread may share its core with another
-    library's spinning threads. A late thread then just takes fewer ranges, and one that has not
-    started when the work is done is cancelled instead of waited for.
+    waking an idle pool thread takes tens of microseconds on a small VM, and a pool thread may
+    share its core with another library's spinning threads. A late thread then just takes fewer
+    ranges, and one that has not started when the work is done is cancelled instead of waited for.
     """
     most = n // max(grain, 1)  # the most ranges of at least ``grain`` elements
     parts = min(_num_threads, most)
