@@ -16,7 +16,7 @@ from tinygrad_conv import nn
 from tinygrad_conv.testing import check_op
 
 NEW_OPS = ["selu", "celu", "mish", "hardswish", "hardsigmoid", "prelu", "logsigmoid", "softsign", "glu",
-           "elu_backward", "softplus_backward", "silu_backward"]
+           "elu_backward", "softplus_backward", "silu_backward", "hardswish_backward"]
 TOL = {np.float32: {"rtol": 3e-6, "atol": 2e-6}, np.float64: {"rtol": 1e-12, "atol": 1e-13}}
 
 

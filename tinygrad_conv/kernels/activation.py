@@ -272,3 +272,51 @@ def leaky_relu_factor(x: np.ndarray, negative_slope: float) -> np.ndarray:
     x = np.asarray(x)
     out = np.empty(x.shape, dtype=x.dtype)
     return blockwise(lambda o, a: _select_into(o, np.greater(a, 0), 1.0, negative_slope), out, x)
+
+
+def _hardswish_into(o: np.ndarray, x: np.ndarray) -> None:
+    # x * min(max(x + 3, 0), 6) / 6
+    np.add(x, 3.0, out=o)
+    np.maximum(o, _zero_like(o), out=o)
+    np.minimum(o, 6.0, out=o)
+    o *= x
+    o /= 6.0
+
+
+def hardswish(x: np.ndarray) -> np.ndarray:
+    """x * relu6(x + 3) / 6 in x's dtype."""
+    x = np.asarray(x)
+    return blockwise(_hardswish_into, np.empty(x.shape, dtype=x.dtype), x)
+
+
+def _hardswish_grad_into(o: np.ndarray, g: np.ndarray, x: np.ndarray) -> None:
+    # PyTorch's slope: 0 up to -3, x / 3 + 0.5 strictly between, 1 from 3 up; built from the
+    # masks by arithmetic (no select): slope = middle * (x / 3 + 0.5) + (x >= 3).
+    middle = np.greater(x, -3.0)
+    middle &= np.less(x, 3.0)
+    np.divide(x, 3.0, out=o)
+    o += 0.5
+    o *= middle
+    o += np.greater_equal(x, 3.0)
+    o *= g
+
+
+def hardswish_grad(g: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """g * hardswish'(x)."""
+    dtype = np.result_type(g, x)
+    g = np.asarray(g, dtype=dtype)
+    x = np.asarray(x, dtype=dtype)
+    if g.shape != x.shape:
+        g, x = np.broadcast_arrays(g, x)
+    return blockwise(_hardswish_grad_into, np.empty(x.shape, dtype=dtype), g, x)
+
+
+def _silu_into(o: np.ndarray, x: np.ndarray) -> None:
+    _sigmoid_into(o, x)
+    o *= x
+
+
+def silu(x: np.ndarray) -> np.ndarray:
+    """x * sigmoid(x) in x's dtype."""
+    x = np.asarray(x)
+    return blockwise(_silu_into, np.empty(x.shape, dtype=x.dtype), x)

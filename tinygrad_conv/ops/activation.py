@@ -460,7 +460,7 @@ class Silu(Function):
     def forward(ctx: Context, x: Any) -> Any:
         if ctx.needs_input_grad[0]:
             ctx.save_for_backward(x)
-        return x * smooth.sigmoid(x)
+        return smooth.silu(x)
 
     @staticmethod
     def backward(ctx: Context, g: Tensor) -> Any:
@@ -781,22 +781,36 @@ class Hardswish(Function):
     def forward(ctx: Context, x: Any) -> Any:
         if ctx.needs_input_grad[0]:
             ctx.save_for_backward(x)
-        return (x * np.clip(x + 3.0, 0.0, 6.0) / 6.0).astype(x.dtype, copy=False)
+        return smooth.hardswish(x)
 
     @staticmethod
     def backward(ctx: Context, g: Tensor) -> Any:
         (x,) = ctx.saved_tensors
-        # slope = x * c1 + c0 with constant pieces: c1 = 1/3 and c0 = 0.5 on (-3, 3), c1 = 0 and
-        # c0 = 1 from 3 up, both 0 up to -3 (PyTorch's bounds: 0 at -3, 1 at 3).
-        # Built by arithmetic on the masks: np.where on a random mask costs 10x a pass.
-        xd = x.data
-        middle = np.greater(xd, -3.0)
-        middle &= np.less(xd, 3.0)
-        c1 = np.multiply(middle, 1.0 / 3.0, dtype=xd.dtype)
-        c0 = np.multiply(middle, 0.5, dtype=xd.dtype)
-        c0 += np.greater_equal(xd, 3.0)
-        c1, c0 = _const(c1), _const(c0)
-        return g * (x * c1 + c0)
+        return HardswishBackward.apply(g, x)
+
+
+class HardswishBackward(Function):
+    """g * hardswish'(x) in one blocked pass; its own backward is written with registered ops."""
+
+    name = "hardswish_backward"
+    array_forward = True
+
+    @staticmethod
+    def forward(ctx: Context, g: Any, x: Any) -> Any:
+        ctx.save_for_backward(g, x)
+        return smooth.hardswish_grad(g, x)
+
+    @staticmethod
+    def backward(ctx: Context, gg: Tensor) -> Any:
+        g, x = ctx.saved_tensors
+        d_g = HardswishBackward.apply(gg, x) if ctx.needs_input_grad[0] else None
+        d_x = None
+        if ctx.needs_input_grad[1]:
+            # the slope's own slope: 1/3 strictly inside (-3, 3), 0 elsewhere (a constant mask)
+            middle = np.greater(x.data, -3.0)
+            middle &= np.less(x.data, 3.0)
+            d_x = gg * g * _const(np.multiply(middle, 1.0 / 3.0, dtype=x.dtype))
+        return d_g, d_x
 
 
 def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
@@ -964,6 +978,15 @@ register("softplus_backward", method=False, functional=False, samples=_softplus_
          nondifferentiable_points=True,
          reference=lambda torch, g, x, beta=1.0, threshold=20.0: torch.ops.aten.softplus_backward(g, x, beta, threshold)
          )(SoftplusBackward)
+def _hardswish_backward_samples(rng: np.random.Generator, dtype: Any) -> Any:
+    make = _away_from((-3.0, 3.0), 5.0)
+    yield Sample((randn(rng, dtype, 3, 4), make(rng, dtype, 3, 4)), name="matrix")
+    yield Sample((randn(rng, dtype, 2, 3, 2), make(rng, dtype, 2, 3, 2)), name="3d")
+
+
+register("hardswish_backward", method=False, functional=False, samples=_hardswish_backward_samples,
+         nondifferentiable_points=True,
+         reference=lambda torch, g, x: torch.ops.aten.hardswish_backward(g, x))(HardswishBackward)
 register("silu_backward", method=False, functional=False, samples=_gelu_backward_samples,
          # aten.silu_backward has no derivative in PyTorch: the same formula in its ops instead.
          reference=lambda torch, g, x: g * torch.sigmoid(x) * (1 + x * (1 - torch.sigmoid(x))))(SiluBackward)
