@@ -701,28 +701,85 @@ class Module:
                 # A fresh array: the old gradient may share memory with another tensor.
                 p.grad = Tensor(np.zeros_like(p.grad.data))
 
-    def to(self, dtype: Any) -> Module:
-        """Convert floating-point parameters and buffers to ``dtype`` in place (e.g. float64 for
-        gradcheck); gradients are dropped."""
-        dt = np.dtype(dtype)
+    def to(self, *args: Any, **kwargs: Any) -> Module:
+        """Convert floating-point parameters and buffers in place, as ``torch.nn.Module.to``:
+        ``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(tensor)`` and the keywords
+        ``dtype=``, ``device=``, ``non_blocking=``. The device must be the CPU (where everything is);
+        the parameters stay the same objects, and their gradients are dropped when the dtype changes.
+
+        >>> from tinygrad_conv import nn
+        >>> import tinygrad_conv as tc
+        >>> m = nn.Linear(2, 3)
+        >>> m.to("cpu") is m, m.to(tc.float64).weight.dtype
+        (True, dtype('float64'))
+        """
+        from ..device import as_device
+        from ..dtypes import as_dtype
+        from ..tensor import _to_arguments
+
+        if "copy" in kwargs or len(args) > 3:
+            raise TypeError("Module.to() takes (device=None, dtype=None, non_blocking=False), (dtype, "
+                            "non_blocking=False) or (tensor, non_blocking=False)")
+        dtype, device, _, _ = _to_arguments(args, kwargs)
+        if device is not None:
+            as_device(device)  # anything but the CPU raises, saying so
+        if dtype is None:
+            return self
+        dt = as_dtype(dtype, "Module.to")
         if dt.kind != "f":
-            raise TypeError(f"Module.to: only floating dtypes are supported, got {dt}")
+            raise TypeError(f"nn.Module.to only accepts floating point or complex dtypes, but got desired dtype={dt}")
         with no_grad():
             for p in self.parameters():
-                p.data = p.data.astype(dt)
-                p.grad = None
-                p._vbox[0] += 1
+                if p.dtype.kind == "f" and p.dtype != dt:
+                    p.data = p.data.astype(dt)
+                    p.grad = None
+                    p._vbox[0] += 1
             for b in self.buffers():
-                if b.dtype.kind == "f":
+                if b.dtype.kind == "f" and b.dtype != dt:
                     b.data = b.data.astype(dt)
                     b._vbox[0] += 1
         return self
 
     def float(self) -> Module:
+        """Floating-point parameters and buffers to float32."""
         return self.to(np.float32)
 
     def double(self) -> Module:
+        """Floating-point parameters and buffers to float64."""
         return self.to(np.float64)
+
+    def half(self) -> Module:
+        """Floating-point parameters and buffers to float16."""
+        return self.to(np.float16)
+
+    def type(self, dst_type: Any) -> Module:
+        """Every parameter and buffer (integer buffers too, unlike ``to``) to ``dst_type``, in place, as
+        ``torch.nn.Module.type``."""
+        from ..dtypes import as_dtype
+
+        dt = as_dtype(dst_type, "Module.type", "dst_type")
+        tensors = [t for t in [*self.parameters(), *self.buffers()] if t.dtype != dt]
+        if dt.kind != "f" and any(t.requires_grad for t in tensors):  # checked first: a refusal changes nothing
+            raise RuntimeError(f"Module.type: a parameter that requires grad can't become {dt} (only floating point "
+                               "tensors can require gradients)")
+        with no_grad():
+            for t in tensors:
+                if t.dtype != dt:
+                    t.data = t.data.astype(dt)
+                    t.grad = None
+                    t._vbox[0] += 1
+        return self
+
+    def cpu(self) -> Module:
+        """The module itself: everything is on the CPU already."""
+        return self
+
+    def cuda(self, device: Any = None) -> Module:
+        """Refused: tinygrad_conv has no CUDA device (``tinygrad_conv.cuda.is_available()`` is False)."""
+        from ..device import as_device
+
+        as_device("cuda" if device is None else device if isinstance(device, str) else f"cuda:{device}")
+        return self  # pragma: no cover  (as_device raised)
 
     # ------------------------------------------------------------------ state
     def _state_entries(self) -> dict[str, Tensor]:
