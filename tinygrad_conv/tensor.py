@@ -220,11 +220,13 @@ class Tensor:
         """The shape (as ``torch.Tensor.size``), or one dimension of it."""
         if dim is None:
             return self.data.shape
+        if self.data.ndim == 0 and isinstance(dim, (int, np.integer)):
+            raise IndexError(f"size: Dimension specified as {dim} but tensor has no dimensions")
         n = max(self.data.ndim, 1)
         if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or not -n <= dim < n:
             raise IndexError(f"size: Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got "
                              f"{dim!r})")
-        return self.data.shape[dim] if self.data.ndim else 1
+        return self.data.shape[dim]
 
     def numel(self) -> int:
         return int(self.data.size)
