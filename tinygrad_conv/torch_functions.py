@@ -3,7 +3,7 @@
 Most are the registered ops themselves (``tc.exp is tc.functional.exp``); the ones below that are
 written out add what PyTorch's top-level function takes beyond the method: a list or tuple of
 tensors (``cat``, ``stack``), a ``dtype=`` (``sum``, ``mean``), the one-argument ``where``, the
-overloads of ``var``, and comparisons with their error messages.
+and comparisons with their error messages.
 
 >>> import tinygrad_conv as tc
 >>> a, b = tc.tensor([[1.0, 5.0]]), tc.tensor([[3.0, 2.0]])
@@ -24,9 +24,9 @@ from .ops import trig as _trig
 from .ops.elementwise import clamp, maximum, minimum
 from .ops.elementwise import where as _where3
 from .ops.indexing import Flip, _dims_arg, chunk, gather, scatter, scatter_add, split
-from .ops.linalg import _var_args, bmm, einsum, mm, norm, std, t
+from .ops.linalg import bmm, einsum, mm, norm, std, t
 from .ops.matmul import matmul
-from .ops.reduce import max, min
+from .ops.reduce import max, min, var
 from .ops.reduce import mean as _mean
 from .ops.reduce import sum as _sum
 from .ops.shape import cat, flatten, permute, reshape, squeeze, stack, transpose, unsqueeze
@@ -40,7 +40,7 @@ __all__ = ["abs", "allclose", "argmax", "argmin", "bmm", "cat", "chunk", "clamp"
 
 # These are the op functions themselves; listed so that linters see them used.
 _REEXPORTED = (bmm, cat, chunk, clamp, einsum, flatten, gather, matmul, max, maximum, min, minimum, mm, norm, permute,
-               reshape, scatter, scatter_add, split, squeeze, stack, std, t, transpose, unsqueeze)
+               reshape, scatter, scatter_add, split, squeeze, stack, std, t, transpose, unsqueeze, var)
 
 clip = clamp  # PyTorch's alias
 
@@ -153,20 +153,6 @@ def mean(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = 
                            f"complex dtype. Got: {input.dtype} (pass dtype=tinygrad_conv.float32, or convert with "
                            ".float())")
     return _mean(input, dim, keepdim)
-
-
-def var(input: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,
-        correction: float | None = None) -> Tensor:
-    """Variance over ``dim`` with Bessel's ``correction`` (1 unless ``unbiased=False`` or
-    ``correction=`` says otherwise), as ``torch.var``; ``var(x, False)`` reads the bool as
-    ``unbiased``.
-
-    >>> import tinygrad_conv as tc
-    >>> tc.var(tc.tensor([1.0, 3.0])).item(), tc.var(tc.tensor([1.0, 3.0]), False).item()
-    (2.0, 1.0)
-    """
-    _tensor(input, "var")
-    return _var_args(input, dim, unbiased, keepdim, correction)
 
 
 def argmax(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:

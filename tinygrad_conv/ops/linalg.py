@@ -367,27 +367,13 @@ register("norm", samples=_norm_samples, nodes=(Sum,), reference=_torch_norm, non
 def std(input: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,
         correction: float | None = None) -> Tensor:
     """Standard deviation over ``dim`` with Bessel's correction (``correction=1``, or
-    ``unbiased=False`` for 0), as ``torch.std``; ``std(x, False)`` reads the bool as ``unbiased``.
+    ``unbiased=False`` for 0), as ``torch.std``, with the overloads of :func:`var`.
 
     >>> import tinygrad_conv as tc
     >>> round(tc.tensor([1.0, 2.0, 3.0, 4.0]).std().item(), 4), tc.tensor([1.0, 3.0]).std(unbiased=False).item()
     (1.291, 1.0)
     """
-    return _var_args(input, dim, unbiased, keepdim, correction).sqrt()
-
-
-def _var_args(input: Tensor, dim: Any, unbiased: bool | None, keepdim: bool, correction: float | None) -> Tensor:
-    """PyTorch's overloads of var/std: ``(x, unbiased)``, ``(x, dim, unbiased, keepdim)`` and
-    ``(x, dim, *, correction, keepdim)``."""
-    if isinstance(dim, (bool, np.bool_)):
-        if unbiased is not None:
-            raise TypeError("var/std: got a bool for dim and unbiased=; pass unbiased once")
-        dim, unbiased = None, bool(dim)
-    if unbiased is not None and correction is not None:
-        raise RuntimeError("var/std: cannot specify both unbiased and correction")
-    corr = 1 if correction is None and unbiased is None else (int(bool(unbiased)) if correction is None
-                                                              else correction)
-    return var(input, dim, correction=corr, keepdim=keepdim)  # type: ignore[arg-type]
+    return var(input, dim, unbiased, keepdim, correction=correction).sqrt()
 
 
 def _std_samples(rng: np.random.Generator, dtype: Any) -> Any:

@@ -124,16 +124,24 @@ def _var_samples(rng: np.random.Generator, dtype: Any) -> Any:
     yield Sample((x,), {"dim": 0, "keepdim": True, "correction": 0}, name="biased keepdim")
 
 
-def var(input: Tensor, dim: Dim = None, *, correction: int = 1, keepdim: bool = False,
-        unbiased: bool | None = None) -> Tensor:
-    """Variance over ``dim`` with Bessel's ``correction`` (1 by default, as PyTorch).
+def var(input: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,
+        correction: float | None = None) -> Tensor:
+    """Variance over ``dim`` with Bessel's ``correction`` (1 unless ``unbiased=False`` or
+    ``correction=`` says otherwise), as ``torch.var`` and its overloads: ``var(x, unbiased)`` (a bool
+    in place of ``dim``), ``var(x, dim, unbiased, keepdim)``, ``var(x, dim, *, correction, keepdim)``.
 
     >>> import tinygrad_conv as tc
-    >>> tc.Tensor([1.0, 2.0, 3.0, 4.0]).var().item()
-    1.6666666269302368
+    >>> tc.Tensor([1.0, 2.0, 3.0, 4.0]).var().item(), tc.tensor([1.0, 3.0]).var(False).item()
+    (1.6666666269302368, 1.0)
     """
-    if unbiased is not None:
-        correction = 1 if unbiased else 0
+    if isinstance(dim, (bool, np.bool_)):
+        if unbiased is not None:
+            raise TypeError("var: got a bool for dim (read as unbiased) and unbiased= as well; pass unbiased once")
+        dim, unbiased = None, bool(dim)
+    if unbiased is not None and correction is not None:
+        raise RuntimeError("var: cannot specify both unbiased and correction")
+    if correction is None:
+        correction = 0 if unbiased is False else 1
     axes = _axes(dim, input.ndim, "var")
     n = int(np.prod([input.shape[i] for i in axes])) if axes else 1
     centered = input - input.mean(dim=axes, keepdim=True)
