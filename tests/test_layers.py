@@ -16,11 +16,11 @@ PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "tinygrad_conv"
 # Lowest layer first; a module belongs to the first prefix it matches.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("kernels", ("kernels",)),
-    ("tape", ("autograd.tape", "autograd.grad_mode", "dtypes", "random")),
+    ("tape", ("autograd.tape", "autograd.grad_mode", "dtypes", "random", "device", "cuda", "accelerator", "backends")),
     ("tensor", ("tensor",)),
     ("autograd", ("autograd",)),
     ("ops", ("ops", "factories")),
-    ("functional", ("functional",)),
+    ("functional", ("functional", "torch_functions")),
     ("models", ("nn", "optim", "data", "utils", "io")),
     ("tools", ("viz", "testing", "cli", "commands", "__init__")),
 ]

@@ -614,9 +614,14 @@ class Tensor:
         if self.data.dtype.kind != "f":
             raise NotImplementedError(f"{what}: not implemented for {self.data.dtype} tensors (it draws floating "
                                       "point numbers); convert first, e.g. x = x.float()")
-        from .factories import _generator
+        if generator is None:
+            from .random import default_generator
 
-        return _generator(generator, what)
+            return default_generator()
+        if not isinstance(generator, np.random.Generator):
+            raise TypeError(f"{what}: generator must be a numpy.random.Generator (np.random.default_rng(seed)), "
+                            f"got {type(generator).__name__}")
+        return generator
 
     def normal_(self, mean: float = 0.0, std: float = 1.0, *, generator: Any = None) -> Tensor:
         """Fill with draws from the normal distribution N(mean, std**2), in place, as
