@@ -379,7 +379,9 @@ def _use_winograd(a: np.ndarray, kernel: Pair, stride: Pair, dilation: Pair, gro
 #: the process, as ``torch.backends.cudnn.benchmark`` does: which one wins depends on the machine
 #: (its BLAS kernels, caches and core count), so a threshold measured on one machine is wrong on
 #: another. "winograd" and "im2col" force one (tests and benchmarks use them). The two differ by
-#: rounding only.
+#: rounding only; within a process a shape keeps its choice, but two processes may choose
+#: differently where the timings are close, so a run that must repeat bit for bit in another
+#: process forces one (as ``torch.backends.cudnn.deterministic`` does).
 ALGORITHM = "benchmark"
 # (kernel, shapes, padding, dtype) -> whether Winograd won. Bounded: a process that sees ever new
 # shapes measures them again rather than growing without end.
