@@ -334,6 +334,9 @@ def test_functional_cat_and_stack_take_a_sequence_or_arguments():
     assert F.stack(a, b).shape == (2, 2, 3)
     with pytest.raises(TypeError, match="only dim may follow"):
         F.cat((a, b), 1, 2)
+    import tinygrad_conv.nn.functional as nnF  # the path PyTorch programs import F from
+
+    assert nnF.cat((a, b), 1).shape == (2, 6) and nnF.stack([a, b], 0).shape == (2, 2, 3)
 
 
 def test_cat_promotes_and_skips_empty_vectors(torch):

@@ -275,7 +275,12 @@ class Tensor:
         return int(self._scalar("int()"))
 
     def __index__(self) -> int:
-        """A one-element integer (or bool) tensor as a list index or slice bound, as in PyTorch."""
+        """A one-element integer (or bool) tensor as a list index or slice bound, as in PyTorch.
+
+        >>> import tinygrad_conv as tc
+        >>> ["a", "b", "c"][tc.tensor(1)], list(range(tc.tensor([2])))
+        ('b', [0, 1])
+        """
         if self.data.size != 1 or self.data.dtype.kind not in "biu":
             raise TypeError(f"only integer tensors of a single element can be converted to an index (this one is "
                             f"{self.data.dtype} with shape {self.shape})")
@@ -283,7 +288,12 @@ class Tensor:
 
     def __format__(self, format_spec: str) -> str:
         """A 0-d tensor formats as its number (``f"{loss:.3f}"``); others as their ``str`` when the spec is
-        empty (a spec on them is refused, as PyTorch refuses it)."""
+        empty (a spec on them is refused, as PyTorch refuses it).
+
+        >>> import tinygrad_conv as tc
+        >>> f"{tc.tensor(0.123456):.3f}"
+        '0.123'
+        """
         if self.data.ndim == 0:
             return format(self.data.item(), format_spec)
         return object.__format__(self, format_spec)
@@ -441,7 +451,14 @@ class Tensor:
         return self._cmp(other, np.greater_equal, "ge")
 
     def eq(self, other: Any) -> Tensor:
-        """``self == other`` elementwise, as a bool tensor (``torch.Tensor.eq``)."""
+        """``self == other`` elementwise, as a bool tensor (``torch.Tensor.eq``); ``ne``, ``lt``, ``le``,
+        ``gt`` and ``ge`` likewise.
+
+        >>> import tinygrad_conv as tc
+        >>> x = tc.tensor([1, 2, 3])
+        >>> x.eq(2).tolist(), x.ge(tc.tensor([3, 2, 1])).tolist()
+        ([False, True, False], [False, True, True])
+        """
         return self._cmp(other, np.equal, "eq")
 
     def ne(self, other: Any) -> Tensor:
@@ -661,7 +678,13 @@ class Tensor:
 
     # ----------------------------------------------------------------- shapes of other tensors
     def expand_as(self, other: Tensor) -> Tensor:
-        """``self.expand(other.size())``, as ``torch.Tensor.expand_as``."""
+        """``self.expand(other.size())``, as ``torch.Tensor.expand_as`` (``view_as`` and ``reshape_as``
+        likewise take another tensor's shape).
+
+        >>> import tinygrad_conv as tc
+        >>> tc.ones(3, 1).expand_as(tc.zeros(2, 3, 4)).shape, tc.arange(6).view_as(tc.zeros(2, 3)).shape
+        ((2, 3, 4), (2, 3))
+        """
         return self.expand(other.shape)
 
     def view_as(self, other: Tensor) -> Tensor:
@@ -755,7 +778,14 @@ class Tensor:
         raise AssertionError("unreachable: as_device refuses every non-CPU device")  # pragma: no cover
 
     def float(self, memory_format: Any = None) -> Tensor:
-        """``self.to(float32)``."""
+        """``self.to(float32)``; ``double``, ``half``, ``long``, ``int``, ``short``, ``char``, ``byte`` and
+        ``bool`` likewise (the integer and bool ones leave the graph).
+
+        >>> import tinygrad_conv as tc
+        >>> x = tc.tensor([1.7, -0.2])
+        >>> x.double().dtype, x.long().tolist(), x.bool().tolist()
+        (dtype('float64'), [1, 0], [True, True])
+        """
         return self.to(np.float32)
 
     def double(self, memory_format: Any = None) -> Tensor:

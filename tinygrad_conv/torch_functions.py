@@ -63,47 +63,92 @@ def exp(input: Tensor) -> Tensor:
 
 
 def log(input: Tensor) -> Tensor:
-    """The natural logarithm, elementwise, as ``torch.log``."""
+    """The natural logarithm, elementwise, as ``torch.log``.
+
+    >>> import tinygrad_conv as tc
+    >>> tc.log(tc.tensor([1.0])).tolist()
+    [0.0]
+    """
     return _ew.log(_tensor(input, "log"))
 
 
 def sqrt(input: Tensor) -> Tensor:
-    """The square root, elementwise, as ``torch.sqrt``."""
+    """The square root, elementwise, as ``torch.sqrt``.
+
+    >>> import tinygrad_conv as tc
+    >>> tc.sqrt(tc.tensor([4.0])).tolist()
+    [2.0]
+    """
     return _ew.sqrt(_tensor(input, "sqrt"))
 
 
 def abs(input: Tensor) -> Tensor:
-    """The absolute value, elementwise, as ``torch.abs``."""
+    """The absolute value, elementwise, as ``torch.abs``.
+
+    >>> import tinygrad_conv as tc
+    >>> tc.abs(tc.tensor([-2, 3])).tolist()
+    [2, 3]
+    """
     return _ew.abs(_tensor(input, "abs"))
 
 
 def sin(input: Tensor) -> Tensor:
-    """The sine, elementwise, as ``torch.sin``."""
+    """The sine, elementwise, as ``torch.sin``.
+
+    >>> import tinygrad_conv as tc
+    >>> tc.sin(tc.tensor([0.0])).tolist()
+    [0.0]
+    """
     return _trig.sin(_tensor(input, "sin"))
 
 
 def cos(input: Tensor) -> Tensor:
-    """The cosine, elementwise, as ``torch.cos``."""
+    """The cosine, elementwise, as ``torch.cos``.
+
+    >>> import tinygrad_conv as tc
+    >>> tc.cos(tc.tensor([0.0])).tolist()
+    [1.0]
+    """
     return _trig.cos(_tensor(input, "cos"))
 
 
 def sigmoid(input: Tensor) -> Tensor:
-    """1 / (1 + e ** -input), elementwise, as ``torch.sigmoid``."""
+    """1 / (1 + e ** -input), elementwise, as ``torch.sigmoid``.
+
+    >>> import tinygrad_conv as tc
+    >>> tc.sigmoid(tc.tensor([0.0])).tolist()
+    [0.5]
+    """
     return _ew.sigmoid(_tensor(input, "sigmoid"))
 
 
 def tanh(input: Tensor) -> Tensor:
-    """The hyperbolic tangent, elementwise, as ``torch.tanh``."""
+    """The hyperbolic tangent, elementwise, as ``torch.tanh``.
+
+    >>> import tinygrad_conv as tc
+    >>> tc.tanh(tc.tensor([0.0])).tolist()
+    [0.0]
+    """
     return _ew.tanh(_tensor(input, "tanh"))
 
 
 def concat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
-    """Alias of :func:`cat`, as ``torch.concat``."""
+    """Alias of :func:`cat`, as ``torch.concat``.
+
+    >>> import tinygrad_conv as tc
+    >>> tc.concat([tc.zeros(1), tc.ones(1)]).tolist()
+    [0.0, 1.0]
+    """
     return cat(tensors, dim)
 
 
 def concatenate(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
-    """Alias of :func:`cat` with NumPy's argument name ``axis``, as ``torch.concatenate``."""
+    """Alias of :func:`cat` with NumPy's argument name ``axis``, as ``torch.concatenate``.
+
+    >>> import tinygrad_conv as tc
+    >>> tc.concatenate([tc.zeros(1, 1), tc.ones(1, 1)], axis=1).tolist()
+    [[0.0, 1.0]]
+    """
     return cat(tensors, axis)
 
 
@@ -157,12 +202,22 @@ def mean(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = 
 
 def argmax(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     """The index of the largest element (of the flattened tensor when ``dim`` is None), as
-    ``torch.argmax``."""
+    ``torch.argmax``.
+
+    >>> import tinygrad_conv as tc
+    >>> tc.argmax(tc.tensor([[3, 1], [0, 2]])).item(), tc.argmax(tc.tensor([[3, 1], [0, 2]]), 1).tolist()
+    (0, [0, 1])
+    """
     return _tensor(input, "argmax").argmax(dim, keepdim)
 
 
 def argmin(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
-    """The index of the smallest element, as ``torch.argmin``."""
+    """The index of the smallest element, as ``torch.argmin``.
+
+    >>> import tinygrad_conv as tc
+    >>> tc.argmin(tc.tensor([[3, 1], [0, 2]]), dim=1).tolist()
+    [1, 0]
+    """
     return _tensor(input, "argmin").argmin(dim, keepdim)
 
 
@@ -207,35 +262,70 @@ def allclose(input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e
 
 
 def numel(input: Tensor) -> int:
-    """The number of elements, as ``torch.numel``."""
+    """The number of elements, as ``torch.numel``.
+
+    >>> import tinygrad_conv as tc
+    >>> tc.numel(tc.zeros(2, 3))
+    6
+    """
     return _tensor(input, "numel").numel()
 
 
 def eq(input: Tensor, other: Any) -> Tensor:
-    """``input == other`` elementwise (broadcast), a bool tensor, as ``torch.eq``."""
+    """``input == other`` elementwise (broadcast), a bool tensor, as ``torch.eq``.
+
+    >>> import tinygrad_conv as tc
+    >>> tc.eq(tc.tensor([[1, 2], [2, 1]]), tc.tensor([1, 1])).tolist()
+    [[True, False], [False, True]]
+    """
     return _tensor(input, "eq").eq(other)
 
 
 def ne(input: Tensor, other: Any) -> Tensor:
-    """``input != other`` elementwise, as ``torch.ne``."""
+    """``input != other`` elementwise, as ``torch.ne``.
+
+    >>> import tinygrad_conv as tc
+    >>> tc.ne(tc.tensor([1, 2]), 2).tolist()
+    [True, False]
+    """
     return _tensor(input, "ne").ne(other)
 
 
 def lt(input: Tensor, other: Any) -> Tensor:
-    """``input < other`` elementwise, as ``torch.lt``."""
+    """``input < other`` elementwise, as ``torch.lt``.
+
+    >>> import tinygrad_conv as tc
+    >>> tc.lt(tc.tensor([1, 2]), 2).tolist()
+    [True, False]
+    """
     return _tensor(input, "lt").lt(other)
 
 
 def le(input: Tensor, other: Any) -> Tensor:
-    """``input <= other`` elementwise, as ``torch.le``."""
+    """``input <= other`` elementwise, as ``torch.le``.
+
+    >>> import tinygrad_conv as tc
+    >>> tc.le(tc.tensor([1, 3]), 2).tolist()
+    [True, False]
+    """
     return _tensor(input, "le").le(other)
 
 
 def gt(input: Tensor, other: Any) -> Tensor:
-    """``input > other`` elementwise, as ``torch.gt``."""
+    """``input > other`` elementwise, as ``torch.gt``.
+
+    >>> import tinygrad_conv as tc
+    >>> tc.gt(tc.tensor([1, 3]), 2).tolist()
+    [False, True]
+    """
     return _tensor(input, "gt").gt(other)
 
 
 def ge(input: Tensor, other: Any) -> Tensor:
-    """``input >= other`` elementwise, as ``torch.ge``."""
+    """``input >= other`` elementwise, as ``torch.ge``.
+
+    >>> import tinygrad_conv as tc
+    >>> tc.ge(tc.tensor([1, 2]), 2).tolist()
+    [False, True]
+    """
     return _tensor(input, "ge").ge(other)
