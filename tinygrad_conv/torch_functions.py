@@ -233,7 +233,8 @@ def where(condition: Tensor, input: Any = None, other: Any = None) -> Any:
     """
     _tensor(condition, "where", "condition")
     if input is None and other is None:
-        return tuple(Tensor._wrap(np.asarray(i, dtype=np.int64)) for i in np.nonzero(np.atleast_1d(condition.data)))
+        found = np.nonzero(np.atleast_1d(condition.detach().numpy()))
+        return tuple(Tensor._wrap(np.asarray(i, dtype=np.int64)) for i in found)
     if input is None or other is None:
         raise TypeError("where(): pass both input and other, or neither (where(condition) gives the indices)")
     if condition.dtype != np.bool_:
@@ -255,7 +256,8 @@ def allclose(input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e
     if input.dtype != other.dtype:
         raise RuntimeError(f"allclose: {input.dtype} did not match {other.dtype} (convert one with .to())")
     try:
-        return bool(np.allclose(input.data, other.data, rtol=rtol, atol=atol, equal_nan=equal_nan))
+        a, b = input.detach().numpy(), other.detach().numpy()
+        return bool(np.allclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan))
     except ValueError:
         raise RuntimeError(f"allclose: The size of tensor a {list(input.shape)} must match the size of tensor b "
                            f"{list(other.shape)} (they do not broadcast)") from None

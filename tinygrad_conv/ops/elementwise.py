@@ -490,15 +490,15 @@ def clamp(input: Tensor, min: Any = None, max: Any = None) -> Tensor:
         # Tensor bounds take part in the gradient: two selections, ties going to the input (as PyTorch).
         out = input
         if min is not None:
-            out = where(Tensor._wrap(np.asarray(out.data < _value(min))), min, out)
+            out = where(Tensor._wrap(np.asarray(_value(out) < _value(min))), min, out)
         if max is not None:
-            out = where(Tensor._wrap(np.asarray(out.data > _value(max))), max, out)
+            out = where(Tensor._wrap(np.asarray(_value(out) > _value(max))), max, out)
         return out
     return Clamp.apply(input, min=min, max=max)
 
 
 def _value(x: Any) -> Any:
-    return x.data if isinstance(x, Tensor) else x
+    return x.detach().numpy() if isinstance(x, Tensor) else x
 
 
 register("clamp", samples=_clamp_samples, nondifferentiable_points=True, nodes=(Clamp,),

@@ -101,7 +101,7 @@ def _check_index(op: str, a: np.ndarray, dim: int, index: np.ndarray, src: np.nd
 def _index_array(index: Any, op: str) -> np.ndarray:
     if not isinstance(index, (Tensor, np.ndarray)):
         raise TypeError(f"{op}(): argument 'index' must be Tensor, not {type(index).__name__}")
-    return np.asarray(index.data if isinstance(index, Tensor) else index)
+    return np.asarray(index.detach().numpy() if isinstance(index, Tensor) else index)
 
 
 # ------------------------------------------------------------------------ gather and scatter_add
