@@ -255,3 +255,28 @@ def test_format_matches_pytorch(torch):
     for t in (x, torch.zeros(2)):  # PyTorch formats only 0-d tensors as numbers
         with pytest.raises(TypeError, match="unsupported format string passed to"):
             f"{t:.3f}"
+
+
+# ----------------------------------------------------------------------------- scatter_ and scatter_add_
+def test_scatter_in_place_matches_pytorch(torch):
+    labels = np.array([2, 0, 1, 2])
+    one_hot = tc.zeros(4, 3).scatter_(1, tc.tensor(labels[:, None]), 1.0)
+    assert one_hot.tolist() == torch.zeros(4, 3).scatter_(1, torch.tensor(labels[:, None]), 1.0).tolist()
+    idx = np.array([[0, 2], [1, 0]])
+    a, src, g = (RNG.standard_normal(s) for s in ((2, 3), (2, 2), (2, 3)))
+    results = []
+    for m in (tc, torch):
+        x, s = m.tensor(a, requires_grad=True), m.tensor(src, requires_grad=True)
+        y = x * 1
+        assert y.scatter_(1, m.tensor(idx), s) is y  # a non-leaf takes the new history
+        z = (x * 1).scatter_add_(1, m.tensor(idx), s)
+        (y * 2 + z).backward(m.tensor(g))
+        results.append((y.detach().numpy(), z.detach().numpy(), x.grad.numpy(), s.grad.numpy()))
+        with pytest.raises(RuntimeError, match="a leaf Variable that requires grad"):
+            x.scatter_(1, m.tensor(idx), s)
+    for ours, theirs in zip(*results):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+    x = tc.zeros(2, 3)
+    with pytest.raises(RuntimeError, match="index 5 is out of bounds"):
+        x.scatter_(1, tc.tensor([[5]]), 1.0)
+    assert x.tolist() == [[0.0] * 3] * 2  # a refused call changes nothing

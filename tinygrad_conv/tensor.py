@@ -676,6 +676,30 @@ class Tensor:
         values = rng.uniform(from_, to, self.shape) if self.data.size else np.zeros(self.shape)
         return self._fill_random_("uniform_", np.asarray(values, dtype=self.data.dtype))
 
+    def scatter_(self, dim: Any, index: Tensor, src: Any = None, *, value: Any = None,
+                 reduce: str | None = None) -> Tensor:
+        """In-place ``scatter``: write ``src`` (or the number ``value``) at ``index`` along ``dim``, as
+        ``torch.Tensor.scatter_`` (the one-hot idiom ``zeros(n, k).scatter_(1, labels[:, None], 1.0)``).
+
+        >>> import tinygrad_conv as tc
+        >>> tc.zeros(2, 3).scatter_(1, tc.tensor([[2], [0]]), 1.0).tolist()
+        [[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]
+        """
+        # (old.scatter: the registered op, attached to Tensor as a method)
+        others = (src,) if isinstance(src, Tensor) else ()
+        return self._inplace("scatter_", lambda old: old.scatter(dim, index, src, value=value, reduce=reduce),
+                             others)
+
+    def scatter_add_(self, dim: Any, index: Tensor, src: Tensor) -> Tensor:
+        """In-place ``scatter_add``: add ``src`` at ``index`` along ``dim`` (repeats add up), as
+        ``torch.Tensor.scatter_add_``.
+
+        >>> import tinygrad_conv as tc
+        >>> tc.zeros(3).scatter_add_(0, tc.tensor([0, 0, 2]), tc.ones(3)).tolist()
+        [2.0, 0.0, 1.0]
+        """
+        return self._inplace("scatter_add_", lambda old: old.scatter_add(dim, index, src), (src,))
+
     # ----------------------------------------------------------------- shapes of other tensors
     def expand_as(self, other: Tensor) -> Tensor:
         """``self.expand(other.size())``, as ``torch.Tensor.expand_as`` (``view_as`` and ``reshape_as``
