@@ -135,32 +135,51 @@ def test_resume_after_an_interruption_continues_exactly(tmp_path: Path, no_extra
     assert "nothing to train" in capsys.readouterr().out
 
 
-def test_resume_with_more_epochs_stretches_the_schedule(tmp_path: Path, no_extras: None,
-                                                        capsys: pytest.CaptureFixture[str],
-                                                        train_labels: list[np.ndarray]) -> None:
-    """`train --epochs 2` then `train --epochs 4 --resume`: the resumed epochs train (the first one
-    used to run with learning rate 0, the end of the 2-epoch cosine) with the 4-epoch cosine's rates
-    and the 4-epoch run's data order."""
-    assert _train(tmp_path / "straight", "--epochs", "4") == 0
+@pytest.mark.parametrize("optimizer,first,total", [("adam", 2, 4), ("sgd", 1, 3)])
+def test_resume_to_more_epochs_equals_the_longer_run(tmp_path: Path, no_extras: None,
+                                                     capsys: pytest.CaptureFixture[str],
+                                                     train_labels: list[np.ndarray],
+                                                     optimizer: str, first: int, total: int) -> None:
+    """`train --epochs 2 --out r`, then `train --epochs 4 --out r --resume`, gives the uninterrupted
+    `train --epochs 4` run's losses, accuracies, learning rates, data order, weights and optimizer
+    state. It used to train the first resumed epoch with learning rate 0 (the end of the 2-epoch
+    cosine), and then with the 4-epoch cosine's rates, which the first two epochs had not used: the
+    rate of an epoch must not depend on --epochs."""
+    opt = ("--optimizer", optimizer)
+    assert _train(tmp_path / "straight", "--epochs", str(total), *opt) == 0
     straight_order = list(train_labels)
     train_labels.clear()
-    assert _train(tmp_path / "r", "--epochs", "2") == 0
-    two = _history(tmp_path / "r")
-    assert _train(tmp_path / "r", "--epochs", "4", "--resume") == 0
-    hist = _history(tmp_path / "r")
-    assert {k: v[:2] for k, v in hist.items()} == two
-    assert hist["test_loss"][2] != hist["test_loss"][1]  # epoch 3 trained: the weights moved
-    peak = 3e-3  # the default lr of the LeNet with adam
-    cosine = [peak * (1 + np.cos(np.pi * e / 4)) / 2 for e in range(4)]
-    np.testing.assert_allclose(hist["lr"], [peak, peak / 2, cosine[2], cosine[3]], rtol=1e-12)
-    np.testing.assert_allclose(_history(tmp_path / "straight")["lr"], cosine, rtol=1e-12)
-    assert all(np.array_equal(a, b) for a, b in zip(train_labels[-len(train_labels) // 2:],
-                                                    straight_order[len(straight_order) // 2:]))
+    assert _train(tmp_path / "r", "--epochs", str(first), *opt) == 0
+    assert _train(tmp_path / "r", "--epochs", str(total), "--resume") == 0
+    assert "resuming" in capsys.readouterr().out
+    _assert_same_run(tmp_path / "straight", tmp_path / "r")
     assert len(train_labels) == len(straight_order)
-    # --lr on a resume sets the peak of the remaining epochs' cosine.
-    assert _train(tmp_path / "r", "--epochs", "5", "--resume", "--lr", "0.01") == 0
-    lr5 = _history(tmp_path / "r")["lr"][4]
-    assert lr5 == pytest.approx(0.01 * (1 + np.cos(np.pi * 4 / 5)) / 2, rel=1e-12)
+    assert all(np.array_equal(a, b) for a, b in zip(train_labels, straight_order))
+    peak = train_command.SGD_LR if optimizer == "sgd" else train_command.DEFAULTS["lenet"]["lr"]
+    np.testing.assert_allclose(_history(tmp_path / "r")["lr"],
+                               [peak * train_command.LR_DECAY ** e for e in range(total)], rtol=1e-12)
+    # --lr on a resume puts the remaining epochs on the new rate's curve.
+    assert _train(tmp_path / "r", "--epochs", str(total + 2), "--resume", "--lr", "0.01") == 0
+    lrs = _history(tmp_path / "r")["lr"]
+    np.testing.assert_allclose(lrs[total:], [0.01 * train_command.LR_DECAY ** e for e in (total, total + 1)],
+                               rtol=1e-12)
+
+
+def test_resume_of_an_older_schedule(tmp_path: Path, no_extras: None, capsys: pytest.CaptureFixture[str]) -> None:
+    """A checkpoint written when the schedule was a cosine over the run's length (no ``gamma`` in its
+    scheduler state) resumes on this version's curve and says so."""
+    assert _train(tmp_path / "r", "--epochs", "1") == 0
+    ckpt = io.load(tmp_path / "r" / "checkpoint.npz")
+    peak = train_command.DEFAULTS["lenet"]["lr"]
+    ckpt["scheduler"] = {"T_max": 1, "eta_min": 0.0, "base_lrs": [peak], "last_epoch": 1, "_step_count": 2,
+                         "_last_lr": [0.0]}
+    ckpt["optimizer"]["param_groups"][0]["lr"] = 0.0  # where the 1-epoch cosine ended
+    io.save(ckpt, tmp_path / "r" / "checkpoint.npz")
+    capsys.readouterr()
+    assert _train(tmp_path / "r", "--epochs", "3", "--resume") == 0
+    assert "older version" in capsys.readouterr().out
+    np.testing.assert_allclose(_history(tmp_path / "r")["lr"][1:],
+                               [peak * train_command.LR_DECAY ** e for e in (1, 2)], rtol=1e-12)
 
 
 def test_resume_restores_the_random_generator(tmp_path: Path, no_extras: None,

@@ -1,6 +1,6 @@
 """``tinygrad-conv train``: train a CNN on the bundled digits (or MNIST) and write what it learned.
 
-    tinygrad-conv train                                   # LeNet on the 8x8 digits, about 97-99% test accuracy
+    tinygrad-conv train                                   # LeNet on the 8x8 digits, about 98-99% test accuracy
     tinygrad-conv train --model autoencoder               # conv autoencoder, reports reconstruction error
     tinygrad-conv train --data mnist --data-dir ~/mnist   # MNIST or Fashion-MNIST IDX files
     tinygrad-conv train --resume                          # continue an interrupted run to its planned end
@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import math
 import shutil
 import sys
 import time
@@ -26,11 +25,19 @@ from pathlib import Path
 from typing import Any
 
 # Defaults of the main job, tuned on the digits: with label smoothing 0.1 the LeNet reaches 98-99%
-# test accuracy for every seed tried (0-5), without it about 97%; 15 epochs take a few seconds.
+# test accuracy for every seed tried (seeds 0-7: 98.05-98.89%, mean 98.43%), without it about 97%;
+# 15 epochs take a few seconds.
 DEFAULTS: dict[str, dict[str, Any]] = {
     "lenet": {"epochs": 15, "batch_size": 32, "lr": 3e-3, "optimizer": "adam", "label_smoothing": 0.1},
     "autoencoder": {"epochs": 15, "batch_size": 32, "lr": 1e-2, "optimizer": "adam", "label_smoothing": 0.0},
 }
+# The learning rate of epoch e (from 0) is lr * LR_DECAY**e. It does not depend on --epochs, so a run
+# extended with --resume trains exactly as a longer run would have from the start; the cosine over
+# the run's length used before could not be extended. Measured with the defaults (15 epochs) on the
+# digits, seeds 0-7: the LeNet's mean test accuracy 98.43% and test loss 0.176 (the cosine: 98.50%,
+# 0.176; a faster decay, 0.85 or 0.8, lost 0.2-0.5%), the autoencoder's test error 0.0118 (seeds
+# 0-2; the cosine 0.0117).
+LR_DECAY = 0.9
 # MNIST has 60,000 training images (an epoch of LeNet takes about 20 s here), so fewer epochs.
 MNIST_EPOCHS = {"lenet": 3, "autoencoder": 2}
 OPTIMIZERS = ("adam", "adamw", "sgd")
@@ -64,13 +71,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, default=None,
                         help=f"total number of epochs (default {DEFAULTS['lenet']['epochs']} on the digits, "
                              f"{MNIST_EPOCHS['lenet']} on MNIST; the autoencoder "
-                             f"{DEFAULTS['autoencoder']['epochs']} and {MNIST_EPOCHS['autoencoder']})")
+                             f"{DEFAULTS['autoencoder']['epochs']} and {MNIST_EPOCHS['autoencoder']}). The "
+                             "learning rate of an epoch does not depend on it, so a longer run starts as a "
+                             "shorter one and --resume can extend a run")
     parser.add_argument("--batch-size", type=int, default=None,
                         help=f"mini-batch size (default {DEFAULTS['lenet']['batch_size']})")
     parser.add_argument("--lr", type=float, default=None,
-                        help=f"peak learning rate, annealed by a cosine schedule (default "
-                             f"{DEFAULTS['lenet']['lr']} for lenet and {DEFAULTS['autoencoder']['lr']} for "
-                             f"the autoencoder with adam/adamw, {SGD_LR} with sgd)")
+                        help=f"learning rate of the first epoch, multiplied by {LR_DECAY} after every epoch "
+                             f"(default {DEFAULTS['lenet']['lr']} for lenet and {DEFAULTS['autoencoder']['lr']} "
+                             f"for the autoencoder with adam/adamw, {SGD_LR} with sgd)")
     parser.add_argument("--optimizer", choices=OPTIMIZERS, default=None,
                         help="adam (default), adamw, or sgd (with Nesterov momentum 0.9)")
     parser.add_argument("--label-smoothing", type=float, default=None, metavar="EPS",
@@ -83,9 +92,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="output folder (default runs/MODEL-DATA)")
     parser.add_argument("--resume", action="store_true",
                         help="continue from --out's checkpoint.npz up to --epochs epochs in total (default: "
-                             "the epochs the run was started with). An interrupted run resumed to its "
-                             "planned end gives the numbers of an uninterrupted one; a larger --epochs "
-                             "stretches the cosine schedule of the remaining epochs to the new end")
+                             "the epochs the run was started with). The resumed run gives the numbers of an "
+                             "uninterrupted run of that many epochs, also when a larger --epochs extends a "
+                             "finished run. With --lr it puts the remaining epochs on that rate's curve "
+                             f"(epoch e, counted from 0, trains with lr * {LR_DECAY}**e)")
     parser.add_argument("--threads", type=int, default=1,
                         help="threads for NumPy's matrix products while training (default 1: these small "
                              "products run fastest on one thread, and several threads slow down badly when "
@@ -172,34 +182,29 @@ def _make_optimizer(name: str, params: Any, lr: float) -> Any:
     return optim.SGD(params, lr=lr, momentum=0.9, nesterov=True, weight_decay=5e-4)
 
 
-def _resumed_schedule(opt: Any, settings: _Settings, start_epoch: int, saved: dict[str, Any]) -> Any:
-    """The cosine schedule of a resumed run, positioned after ``start_epoch`` epochs.
+def _restore_schedule(opt: Any, sched: Any, settings: _Settings, start_epoch: int, saved: dict[str, Any]) -> None:
+    """Put the schedule where the checkpoint left it (the optimizer's state, rates included, is loaded).
 
-    When the run keeps its length and peak rate, the saved schedule is restored as it was (with the
-    optimizer's saved rate, so the resumed run takes exactly the uninterrupted run's steps). When
-    --epochs or --lr changed, the saved schedule belongs to another run: a run of 2 epochs ends with
-    the cosine at 0, and restoring it and only changing ``T_max`` trained the first resumed epoch
-    with learning rate 0. Then the schedule is rebuilt for the new length: the rate of epoch ``e``
-    is ``lr * (1 + cos(pi * e / epochs)) / 2``, from ``start_epoch`` on.
+    The rate of epoch ``e`` is ``lr * gamma**e`` whatever --epochs says, so the saved state simply
+    continues, to the planned end or past it: a run of N epochs resumed to M epochs gives the numbers
+    of an uninterrupted M-epoch run. Only a resume with another --lr (or a checkpoint of an older
+    version, whose schedule was a cosine over the run's length) moves the remaining epochs onto the
+    curve of that rate: ``settings.lr * gamma**start_epoch`` next, then times gamma every epoch.
     """
-    from tinygrad_conv import optim
-
     state = saved.get("scheduler")
-    same_run = (isinstance(state, dict) and state.get("T_max") == settings.epochs
-                and state.get("base_lrs") == [settings.lr] * len(opt.param_groups))
-    if same_run and isinstance(state, dict):  # (isinstance again for mypy)
-        lrs = [group["lr"] for group in opt.param_groups]  # the saved optimizer's rates
-        sched = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=settings.epochs)
-        sched.load_state_dict(state)
-        for group, lr in zip(opt.param_groups, lrs):
-            group["lr"] = lr
-        return sched
-    lr = settings.lr * (1 + math.cos(math.pi * start_epoch / settings.epochs)) / 2
+    if isinstance(state, dict) and "gamma" in state:
+        sched.load_state_dict(state)  # its gamma too, so a run continues with the decay it started with
+        if sched.base_lrs == [settings.lr] * len(opt.param_groups):
+            return
+    else:
+        print("note: the checkpoint was written by an older version (its learning rate followed a cosine over "
+              f"the run's length); the remaining epochs follow this version's lr * {LR_DECAY}**epoch")
     for group in opt.param_groups:
-        group["initial_lr"] = settings.lr  # the peak; --lr on a resume changes it for the remaining epochs
-        group["lr"] = lr
-    # (the constructor's step keeps the rate just set; later steps follow the cosine from it)
-    return optim.lr_scheduler.CosineAnnealingLR(opt, T_max=settings.epochs, last_epoch=start_epoch - 1)
+        group["initial_lr"] = settings.lr
+        group["lr"] = settings.lr * sched.gamma ** start_epoch
+    sched.base_lrs = [settings.lr] * len(opt.param_groups)
+    sched.last_epoch = start_epoch
+    sched._last_lr = [group["lr"] for group in opt.param_groups]
 
 
 def _rng_state() -> dict[str, Any]:
@@ -435,7 +440,9 @@ def run(args: argparse.Namespace) -> int:
     nn.init.manual_seed(settings.seed)
     model = build_model(settings.model, settings.data)
     opt = _make_optimizer(settings.optimizer, model.parameters(), settings.lr)
-    sched = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=settings.epochs)
+    # Per epoch and independent of --epochs (see LR_DECAY), so a run extended by --resume trains as a
+    # longer run would have from the start.
+    sched = optim.lr_scheduler.ExponentialLR(opt, gamma=LR_DECAY)
     loader = DataLoader(TensorDataset(x_train, y_train), batch_size=settings.batch_size, shuffle=True,
                         seed=settings.seed)
     history: dict[str, list[float]] = {key: [] for key in HISTORY_KEYS}
@@ -450,7 +457,7 @@ def run(args: argparse.Namespace) -> int:
             return _fail(f"--resume: the checkpoint {ckpt_path} does not fit this model: {exc}")
         for key in HISTORY_KEYS:  # checkpoints written before a key existed lack it
             history.setdefault(key, [float("nan")] * start_epoch)
-        sched = _resumed_schedule(opt, settings, start_epoch, saved)
+        _restore_schedule(opt, sched, settings, start_epoch, saved)
         if "rng" in saved:
             _set_rng_state(saved["rng"])
         print(f"resuming {ckpt_path} after epoch {start_epoch}")
