@@ -401,3 +401,23 @@ def test_lenet_and_autoencoder_shapes_for_both_datasets() -> None:
         build_model("resnet", "digits")
     with pytest.raises(ValueError, match="unknown data set 'cifar'"):
         build_model("lenet", "cifar")
+
+
+@pytest.mark.parametrize("make", [
+    lambda nn: nn.Linear(2, 3), lambda nn: nn.Conv2d(1, 2, 3), lambda nn: nn.ConvTranspose2d(1, 2, 3),
+    lambda nn: nn.BatchNorm2d(3), lambda nn: nn.LayerNorm(3), lambda nn: nn.GroupNorm(1, 3),
+    lambda nn: nn.LSTM(2, 3), lambda nn: nn.GRUCell(2, 3), lambda nn: nn.Embedding(3, 2), lambda nn: nn.PReLU(),
+], ids=["Linear", "Conv2d", "ConvTranspose2d", "BatchNorm2d", "LayerNorm", "GroupNorm", "LSTM", "GRUCell",
+        "Embedding", "PReLU"])
+def test_layers_follow_the_default_dtype(make, torch):
+    before = tc.get_default_dtype()
+    tc.set_default_dtype(tc.float64)
+    torch.set_default_dtype(torch.float64)
+    try:
+        ours, theirs = make(tc.nn), make(torch.nn)
+        our_dtypes = {k: str(v.dtype) for k, v in ours.state_dict().items()}
+        their_dtypes = {k: str(v.dtype).replace("torch.", "") for k, v in theirs.state_dict().items()}
+        assert our_dtypes == their_dtypes
+    finally:
+        tc.set_default_dtype(before)
+        torch.set_default_dtype(torch.float32)

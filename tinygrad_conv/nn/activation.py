@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from .. import functional as F
+from ..dtypes import get_default_dtype
 from ..tensor import Tensor
 from .module import Module, Parameter
 
@@ -94,7 +95,7 @@ class PReLU(Module):
                 or num_parameters < 1:
             raise ValueError(f"PReLU: num_parameters must be a positive integer, got {num_parameters!r}")
         self.num_parameters, self.init = int(num_parameters), float(init)
-        self.weight = Parameter(np.full(self.num_parameters, self.init, dtype=dtype or np.float32))
+        self.weight = Parameter(np.full(self.num_parameters, self.init, dtype=dtype or get_default_dtype()))
 
     def reset_parameters(self) -> None:
         self.weight.data[...] = self.init

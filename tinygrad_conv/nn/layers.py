@@ -20,6 +20,7 @@ import numpy as np
 
 from .. import functional as F
 from ..autograd.grad_mode import no_grad
+from ..dtypes import get_default_dtype
 from ..tensor import Tensor
 from . import init
 from .module import Module, Parameter
@@ -44,7 +45,7 @@ def _positive(value: int, name: str, layer: str) -> int:
 
 
 def _empty(*shape: int, dtype: Any) -> np.ndarray:
-    return np.zeros(shape, dtype=np.dtype(dtype) if dtype is not None else np.float32)
+    return np.zeros(shape, dtype=np.dtype(dtype) if dtype is not None else get_default_dtype())
 
 
 # ---------------------------------------------------------------------------------- Linear
@@ -382,14 +383,14 @@ class _BatchNorm(Module):
         self.eps, self.momentum = float(eps), momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         if affine:
-            self.weight = Parameter(np.ones(num_features, dtype=dtype or np.float32))
-            self.bias = Parameter(np.zeros(num_features, dtype=dtype or np.float32))
+            self.weight = Parameter(np.ones(num_features, dtype=dtype or get_default_dtype()))
+            self.bias = Parameter(np.zeros(num_features, dtype=dtype or get_default_dtype()))
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
         if track_running_stats:
-            self.register_buffer("running_mean", Tensor(np.zeros(num_features, dtype=dtype or np.float32)))
-            self.register_buffer("running_var", Tensor(np.ones(num_features, dtype=dtype or np.float32)))
+            self.register_buffer("running_mean", Tensor(np.zeros(num_features, dtype=dtype or get_default_dtype())))
+            self.register_buffer("running_var", Tensor(np.ones(num_features, dtype=dtype or get_default_dtype())))
             self.register_buffer("num_batches_tracked", Tensor(np.array(0, dtype=np.int64)))
         else:
             self.register_buffer("running_mean", None)

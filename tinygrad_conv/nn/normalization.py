@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from .. import functional as F
+from ..dtypes import get_default_dtype
 from ..tensor import Tensor
 from .module import Module, Parameter
 
@@ -43,7 +44,7 @@ class LayerNorm(Module):
         if not shape or any(s <= 0 for s in shape):
             raise ValueError(f"LayerNorm: normalized_shape must be positive sizes, got {normalized_shape!r}")
         self.normalized_shape, self.eps, self.elementwise_affine = shape, eps, elementwise_affine
-        dt = dtype or np.float32
+        dt = dtype or get_default_dtype()
         if elementwise_affine:
             self.weight = Parameter(np.ones(shape, dtype=dt))
             if bias:
@@ -83,7 +84,7 @@ class GroupNorm(Module):
             raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by num_groups "
                              f"({num_groups})")
         self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
-        dt = dtype or np.float32
+        dt = dtype or get_default_dtype()
         if affine:
             self.weight = Parameter(np.ones(num_channels, dtype=dt))
             if bias:

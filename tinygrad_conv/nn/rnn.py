@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from .. import functional as F
+from ..dtypes import get_default_dtype
 from ..tensor import Tensor
 from . import init
 from .module import Module, Parameter
@@ -77,7 +78,7 @@ class _CellBase(Module):
         _check_sizes(input_size, hidden_size, name)
         self.input_size, self.hidden_size, self.bias = int(input_size), int(hidden_size), bias
         gates = _GATES[self._mode] * self.hidden_size
-        dt = dtype or np.float32
+        dt = dtype or get_default_dtype()
         self.weight_ih = Parameter(np.zeros((gates, self.input_size), dtype=dt))
         self.weight_hh = Parameter(np.zeros((gates, self.hidden_size), dtype=dt))
         if bias:
@@ -234,7 +235,7 @@ class _RNNBase(Module):
         self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)
         self.bidirectional, self.proj_size = bidirectional, proj_size
         gates = _GATES[mode] * self.hidden_size
-        dt = dtype or np.float32
+        dt = dtype or get_default_dtype()
         directions = 2 if bidirectional else 1
         # Registered in PyTorch's order: per layer, per direction, w_ih, w_hh, b_ih, b_hh.
         for layer in range(self.num_layers):

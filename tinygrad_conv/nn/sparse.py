@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from .. import functional as F
+from ..dtypes import get_default_dtype
 from ..random import default_generator
 from ..tensor import Tensor
 from .module import Module, Parameter
@@ -42,7 +43,7 @@ class Embedding(Module):
         self.padding_idx, self.max_norm, self.norm_type = padding_idx, max_norm, norm_type
         self.scale_grad_by_freq, self.sparse = scale_grad_by_freq, sparse
         if _weight is None:
-            self.weight = Parameter(np.zeros((num_embeddings, embedding_dim), dtype=dtype or np.float32),
+            self.weight = Parameter(np.zeros((num_embeddings, embedding_dim), dtype=dtype or get_default_dtype()),
                                     requires_grad=not _freeze)
             self.reset_parameters()
         else:
