@@ -509,7 +509,7 @@ def test_cli_usage_errors_exit_2(tmp_path, capsys, restore_registry):
 def test_cli_lists_the_registry(capsys):
     assert main(["check", "--list"]) == 0
     out = capsys.readouterr().out
-    assert "sum(input, dim=None, keepdim=False)\n    twice-differentiable" in out
+    assert "sum(input, dim=None, keepdim=False, *, dtype=None)\n    twice-differentiable" in out
     assert f"{len(registry())} registered ops" in out
 
 

@@ -49,6 +49,8 @@ def _compare(torch, fn, *arrays):
     ("norm p dim keepdim", lambda x: x.norm(1, 1, True), [(3, 4)]),
     ("norm keywords", lambda x: x.norm(p=2, dim=(0, 1)), [(2, 3, 4)]),
     ("std", lambda x: x.std(1), [(3, 4)]),
+    ("sum and mean dtype", lambda x: x.sum(1, dtype=_dtype_of(x, "float64")) + x.mean(0, True, dtype=_dtype_of(
+        x, "float64")).sum(), [(3, 4)]),
     ("std overloads", lambda x: x.std(0, False, True) + x.std(False), [(3, 4)]),
     ("var overloads", lambda x: x.var(1, True, True) + x.var(False) + x.var(dim=0, correction=2, keepdim=True),
      [(3, 4)]),
@@ -149,6 +151,17 @@ def test_argmax_and_argmin(torch, kwargs):
     for name in ("argmax", "argmin"):
         o, t = getattr(tc.tensor(a), name)(**kwargs), getattr(torch.tensor(a), name)(**kwargs)
         assert o.dtype == tc.int64 and o.shape == tuple(t.shape) and o.tolist() == t.tolist()
+
+
+def test_sum_and_mean_of_integers(torch):
+    for a in (np.array([[1, 2], [3, 4]], dtype=np.uint8), np.array([True, False, True]), np.arange(4, dtype=np.int32)):
+        o, t = tc.tensor(a).sum(), torch.tensor(a).sum()
+        assert o.dtype == tc.int64 and str(t.dtype) == "torch.int64" and o.item() == t.item()
+    assert tc.tensor([1, 2]).mean(dtype=tc.float32).item() == torch.tensor([1, 2]).mean(dtype=torch.float32).item()
+    with pytest.raises(RuntimeError, match="mean\\(\\): could not infer output dtype"):
+        tc.tensor([1, 2]).mean()
+    with pytest.raises(RuntimeError):
+        torch.tensor([1, 2]).mean()
 
 
 def test_argmax_errors(torch):

@@ -2,7 +2,7 @@
 
 Most are the registered ops themselves (``tc.exp is tc.functional.exp``); the ones below that are
 written out add what PyTorch's top-level function takes beyond the method: a list or tuple of
-tensors (``cat``, ``stack``), a ``dtype=`` (``sum``, ``mean``), the one-argument ``where``, the
+tensors (``cat``, ``stack``), the one-argument ``where``, the
 and comparisons with their error messages.
 
 >>> import tinygrad_conv as tc
@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 
-from .dtypes import as_dtype
 from .ops import elementwise as _ew
 from .ops import trig as _trig
 from .ops.elementwise import clamp, maximum, minimum
@@ -26,9 +25,7 @@ from .ops.elementwise import where as _where3
 from .ops.indexing import Flip, _dims_arg, chunk, gather, scatter, scatter_add, split
 from .ops.linalg import bmm, einsum, mm, norm, std, t
 from .ops.matmul import matmul
-from .ops.reduce import max, min, var
-from .ops.reduce import mean as _mean
-from .ops.reduce import sum as _sum
+from .ops.reduce import max, mean, min, sum, var
 from .ops.shape import cat, flatten, permute, reshape, squeeze, stack, transpose, unsqueeze
 from .tensor import Tensor
 
@@ -40,7 +37,7 @@ __all__ = ["abs", "allclose", "argmax", "argmin", "bmm", "cat", "chunk", "clamp"
 
 # These are the op functions themselves; listed so that linters see them used.
 _REEXPORTED = (bmm, cat, chunk, clamp, einsum, flatten, gather, matmul, max, maximum, min, minimum, mm, norm, permute,
-               reshape, scatter, scatter_add, split, squeeze, stack, std, t, transpose, unsqueeze, var)
+               reshape, scatter, scatter_add, split, squeeze, stack, std, sum, mean, t, transpose, unsqueeze, var)
 
 clip = clamp  # PyTorch's alias
 
@@ -164,40 +161,6 @@ def flip(input: Tensor, dims: Sequence[int]) -> Tensor:
     if not isinstance(dims, (tuple, list)):
         raise TypeError(f"flip(): argument 'dims' (position 2) must be tuple of ints, not {type(dims).__name__}")
     return Flip.apply(input, _dims_arg((dims,), "flip"))
-
-
-def sum(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
-    """Sum over ``dim`` (every element when None), as ``torch.sum``; ``dtype`` converts the input
-    first. Integer and bool tensors sum to int64, as in PyTorch.
-
-    >>> import tinygrad_conv as tc
-    >>> tc.sum(tc.tensor([[1, 2], [3, 4]]), 1).tolist(), tc.sum(tc.tensor([True, True])).item()
-    ([3, 7], 2)
-    """
-    _tensor(input, "sum")
-    if dtype is not None:
-        input = input.to(as_dtype(dtype, "sum"))
-    elif input.dtype.kind in "biu":
-        input = input.to(np.int64)
-    return _sum(input, dim, keepdim)
-
-
-def mean(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
-    """Mean over ``dim`` (every element when None), as ``torch.mean``; integer tensors need a float
-    ``dtype``, as in PyTorch.
-
-    >>> import tinygrad_conv as tc
-    >>> tc.mean(tc.tensor([1, 2]), dtype=tc.float64).item()
-    1.5
-    """
-    _tensor(input, "mean")
-    if dtype is not None:
-        input = input.to(as_dtype(dtype, "mean"))
-    if input.dtype.kind != "f":
-        raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either a floating point or "
-                           f"complex dtype. Got: {input.dtype} (pass dtype=tinygrad_conv.float32, or convert with "
-                           ".float())")
-    return _mean(input, dim, keepdim)
 
 
 def argmax(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:

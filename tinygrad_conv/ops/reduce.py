@@ -66,7 +66,8 @@ class Sum(Function):
     def forward(ctx: Context, a: Any, dim: Dim = None, keepdim: bool = False) -> Any:
         axes = _axes(dim, a.ndim, "sum")
         ctx.shape, ctx.axes = a.shape, axes
-        return np.sum(a, axis=axes, keepdims=keepdim)
+        # Integer and bool sums are int64, as in PyTorch (NumPy would give uint64 for unsigned ones).
+        return np.sum(a, axis=axes, keepdims=keepdim, dtype=np.int64 if a.dtype.kind in "biu" else None)
 
     @staticmethod
     def backward(ctx: Context, g: Tensor) -> Any:
@@ -90,18 +91,35 @@ class Mean(Function):
         return _expand_back(g, ctx.shape, ctx.axes) / float(ctx.count)
 
 
-def sum(input: Tensor, dim: Dim = None, keepdim: bool = False) -> Tensor:
-    """Sum over ``dim`` (every dim when None), as ``torch.sum``.
+def sum(input: Tensor, dim: Dim = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
+    """Sum over ``dim`` (every dim when None), as ``torch.sum``; ``dtype`` converts the input first,
+    and integer and bool tensors sum to int64, as in PyTorch.
 
     >>> import tinygrad_conv as tc
-    >>> tc.Tensor([[1.0, 2.0], [3.0, 4.0]]).sum(dim=0).tolist()
-    [4.0, 6.0]
+    >>> tc.Tensor([[1.0, 2.0], [3.0, 4.0]]).sum(dim=0).tolist(), tc.tensor([True, True]).sum().item()
+    ([4.0, 6.0], 2)
     """
+    if dtype is not None:
+        input = input.to(dtype)
+    elif input.dtype.kind in "biu" and input.dtype != np.int64:
+        input = input.to(np.int64)  # NumPy would sum uint8 into uint64
     return Sum.apply(input, dim=dim, keepdim=keepdim)
 
 
-def mean(input: Tensor, dim: Dim = None, keepdim: bool = False) -> Tensor:
-    """Mean over ``dim`` (every dim when None), as ``torch.mean``."""
+def mean(input: Tensor, dim: Dim = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
+    """Mean over ``dim`` (every dim when None), as ``torch.mean``; integer tensors need a float
+    ``dtype`` (or ``.float()`` first), as in PyTorch.
+
+    >>> import tinygrad_conv as tc
+    >>> tc.tensor([1, 2]).mean(dtype=tc.float64).item()
+    1.5
+    """
+    if dtype is not None:
+        input = input.to(dtype)
+    if input.dtype.kind != "f":
+        raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either a floating point or "
+                           f"complex dtype. Got: {input.dtype} (pass dtype=tinygrad_conv.float32, or convert with "
+                           ".float())")
     return Mean.apply(input, dim=dim, keepdim=keepdim)
 
 
