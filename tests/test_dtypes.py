@@ -391,3 +391,14 @@ def test_cat_and_stack_promote_as_torch(torch, which):
                     if theirs.requires_grad:
                         assert ours.grad.dtype == _np_name(theirs.grad.dtype)
                         np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "int8", "int16", "int32", "int64", "bool"])
+def test_integer_and_bool_sums_are_int64_as_in_pytorch(dtype: str, torch: Any) -> None:
+    values = np.array([[1, 0, 1], [1, 1, 0]]).astype(dtype)
+    ours, theirs = tc.Tensor(values), torch.from_numpy(values)
+    for dim in (None, 0, 1):
+        a = ours.sum() if dim is None else ours.sum(dim)
+        b = theirs.sum() if dim is None else theirs.sum(dim)
+        assert str(a.dtype) == str(b.dtype).replace("torch.", "")
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
