@@ -11,6 +11,8 @@ Two settings, each in its own run of the protocol:
   own default thread count;
 - the same, but with NumPy's BLAS on as many threads as NumPy sets (``--threads 0``).
 
+A third side, "our GEMMs alone", runs only the matrix products of one of our epochs (the convs'
+im2col GEMMs and the linear layers', at every batch's size): the floor of our design with this BLAS.
 The test accuracy of both after the last epoch is printed as a check that both really trained.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_train_torch.py [--quick]
@@ -21,7 +23,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -127,14 +129,44 @@ class Theirs:
         return acc
 
 
+def epoch_gemms(train_size: int) -> Callable[[], None]:
+    """The matrix products of one epoch of ours, alone: the LeNet's two convs as im2col GEMMs
+    (forward and weight gradient of both, input gradient of the second) and its two linear layers
+    (forward and both gradients), at each batch's size, with preallocated operands."""
+    rng = np.random.default_rng(0)
+    sizes = [min(BATCH, train_size - i) for i in range(0, train_size, BATCH)][:BATCHES]
+    # (M, K, N) per batch of b samples: conv1 1->32 and conv2 32->64 (3x3, padding 1) on 8x8 and
+    # 4x4 images, then Linear(256, 128) and Linear(128, 10)
+    def shapes(b: int) -> list[tuple[int, int, int]]:
+        return [(32, 9, b * 64), (32, b * 64, 9),
+                (64, 288, b * 16), (288, 64, b * 16), (64, b * 16, 288),
+                (b, 256, 128), (b, 128, 256), (128, b, 256),
+                (b, 128, 10), (b, 10, 128), (10, b, 128)]
+
+    cache: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    work = []
+    for b in sizes:
+        for m, k, n in shapes(b):
+            if (m, k, n) not in cache:
+                cache[(m, k, n)] = (rng.standard_normal((m, k)).astype(np.float32),
+                                    rng.standard_normal((k, n)).astype(np.float32), np.empty((m, n), np.float32))
+            work.append(cache[(m, k, n)])
+
+    def run() -> None:
+        for a, b, out in work:
+            np.matmul(a, b, out=out)
+
+    return run
+
+
 def one_setting(protocol: Protocol, torch: Any, one_thread: bool, blas_limit: int | None
-                ) -> tuple[float, float, float, float]:
-    """(our min epoch s, PyTorch's, our test accuracy, PyTorch's) under one thread setting; the
-    BLAS is limited to ``blas_limit`` threads while both sides run (None: NumPy's own setting)."""
+                ) -> tuple[float, float, float, float, float]:
+    """(our min epoch s, PyTorch's, our GEMMs alone, our test accuracy, PyTorch's) under one thread
+    setting; the BLAS is limited to ``blas_limit`` threads while both sides run (None: NumPy's own setting)."""
     import tinygrad_conv as tc
 
     ours = Ours()
-    sides = {"ours": ours.epoch}
+    sides = {"ours": ours.epoch, "gemms": epoch_gemms(len(ours.loader.dataset))}
     theirs = Theirs(torch, ours.initial) if torch is not None else None
     if theirs is not None:
         sides["torch"] = theirs.epoch
@@ -152,15 +184,16 @@ def one_setting(protocol: Protocol, torch: Any, one_thread: bool, blas_limit: in
         if torch is not None:
             torch.set_num_threads(torch_before)
     t_acc = theirs.accuracy() if theirs is not None else float("nan")
-    return best["ours"] / 1e3, best.get("torch", float("nan")) / 1e3, ours.accuracy(), t_acc
+    return best["ours"] / 1e3, best.get("torch", float("nan")) / 1e3, best["gemms"] / 1e3, ours.accuracy(), t_acc
 
 
 def report(protocol: Protocol, torch: Any) -> dict[str, float]:
     import tinygrad_conv as tc
 
     print(f"### One training epoch of the default LeNet on the digits (batch {BATCH}, Adam), s (min)\n")
-    print("| threads | ours | PyTorch | ours / PyTorch | test accuracy ours / PyTorch |")
-    print("|---|---|---|---|---|")
+    print("| threads | ours | PyTorch | our GEMMs alone | ours / PyTorch | GEMMs alone / PyTorch "
+          "| test accuracy ours / PyTorch |")
+    print("|---|---|---|---|---|---|---|")
     torch_threads = torch.get_num_threads() if torch is not None else "-"
     settings = [
         ("one thread each", True, 1, "BLAS 1, ours 1, PyTorch 1"),
@@ -171,9 +204,11 @@ def report(protocol: Protocol, torch: Any) -> dict[str, float]:
     ]
     out = {}
     for label, one, blas, threads in settings:
-        o, t, o_acc, t_acc = one_setting(protocol, torch, one, blas)
+        o, t, g, o_acc, t_acc = one_setting(protocol, torch, one, blas)
         out[f"train {label}"] = o / t
-        print(f"| {label} ({threads}) | {o:.3f} | {t:.3f} | {o / t:.2f} | {100 * o_acc:.1f}% / {100 * t_acc:.1f}% |")
+        out[f"train {label} gemms/torch"] = g / t
+        print(f"| {label} ({threads}) | {o:.3f} | {t:.3f} | {g:.3f} | {o / t:.2f} | {g / t:.2f} "
+              f"| {100 * o_acc:.1f}% / {100 * t_acc:.1f}% |")
     numpy_blas = out["train default, NumPy's BLAS threads"]
     print(f"\ntarget: at most 1.5 with one thread each ({out['train one thread each']:.2f}) and with the default "
           f"threads ({out['train default']:.2f}; {numpy_blas:.2f} with NumPy's own BLAS threads instead of "
