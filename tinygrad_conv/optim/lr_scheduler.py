@@ -57,6 +57,31 @@ def _per_group(name: str, scheduler: object, optimizer: Optimizer, value: Any) -
     return [value] * groups
 
 
+def _uses_beta1(scheduler: object, optimizer: Optimizer) -> bool:
+    """Whether a momentum-cycling scheduler cycles Adam's beta1 (else ``momentum``); raise if neither."""
+    if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+        raise ValueError(f"{type(scheduler).__name__}: optimizer must support momentum or beta1 with "
+                         f"`cycle_momentum` option enabled ({type(optimizer).__name__} has neither); pass "
+                         "cycle_momentum=False")
+    return "betas" in optimizer.defaults
+
+
+def _set_momentum(group: dict[str, Any], momentum: float, use_beta1: bool) -> None:
+    if use_beta1:
+        group["betas"] = (momentum, *group["betas"][1:])
+    else:
+        group["momentum"] = momentum
+
+
+def _start_momentum(optimizer: Optimizer, max_momentums: list[float], base_momentums: list[float],
+                    use_beta1: bool) -> None:
+    """A new cycle starts at ``max_momentum``; each group records both ends (as PyTorch's)."""
+    for top_m, base_m, group in zip(max_momentums, base_momentums, optimizer.param_groups):
+        _set_momentum(group, top_m, use_beta1)
+        group["max_momentum"] = top_m
+        group["base_momentum"] = base_m
+
+
 class LRScheduler:
     """Base class: ``step()`` moves ``last_epoch`` on and sets each group's ``lr`` from ``get_lr()``.
 
@@ -122,20 +147,24 @@ class LRScheduler:
         self._update_lr(epoch)
 
     def _update_lr(self, epoch: int | None = None) -> None:
+        if epoch is None:
+            self.last_epoch += 1
+            self._set_lrs(self.get_lr)
+        else:
+            self.last_epoch = epoch
+            closed_form = getattr(self, "_get_closed_form_lr", None)
+            self._set_lrs(closed_form if closed_form is not None else self.get_lr)
+
+    def _set_lrs(self, compute: Callable[[], list[float]]) -> None:
+        """Set each group's ``lr`` from ``compute()``, called as from ``step`` (so ``get_lr`` does not warn)."""
         self._get_lr_called_within_step = True
         try:
-            if epoch is None:
-                self.last_epoch += 1
-                values = self.get_lr()
-            else:
-                self.last_epoch = epoch
-                closed_form = getattr(self, "_get_closed_form_lr", None)
-                values = closed_form() if closed_form is not None else self.get_lr()
+            values = compute()
         finally:
             self._get_lr_called_within_step = False
         for group, lr in zip(self.optimizer.param_groups, values):
             group["lr"] = lr
-        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+        self._last_lr = self._group_lrs()
 
     def _group_lrs(self) -> list[float]:
         return [group["lr"] for group in self.optimizer.param_groups]
@@ -152,38 +181,43 @@ class LRScheduler:
 _LRScheduler = LRScheduler  # PyTorch's old name, still importable there
 
 
-def _lambdas(scheduler: object, optimizer: Optimizer, lr_lambda: Any) -> list[Callable[[int], float]]:
-    """One function of the epoch per parameter group (a single one is shared)."""
-    name = type(scheduler).__name__
-    if isinstance(lr_lambda, (list, tuple)):
-        if len(lr_lambda) != len(optimizer.param_groups):
-            raise ValueError(f"{name}: expected {len(optimizer.param_groups)} lr_lambdas (one per parameter "
-                             f"group), but got {len(lr_lambda)}")
-        lambdas = list(lr_lambda)
-    else:
-        lambdas = [lr_lambda] * len(optimizer.param_groups)
-    for fn in lambdas:
-        if not callable(fn):
-            raise TypeError(f"{name}: lr_lambda should be a function of the epoch, but got {type(fn).__name__}")
-    return lambdas
+class _LambdaScheduler(LRScheduler):
+    """Shared by LambdaLR and MultiplicativeLR: one function of the epoch per parameter group, and a
+    ``state_dict`` that stores a callable object's attributes but nothing for a plain function or
+    lambda (as PyTorch), so the functions are given again when the scheduler is rebuilt."""
+
+    def __init__(self, optimizer: Optimizer, lr_lambda: Callable[[int], float] | list[Callable[[int], float]],
+                 last_epoch: int = -1) -> None:
+        _check_optimizer(self, optimizer)
+        self.optimizer = optimizer
+        name = type(self).__name__
+        if isinstance(lr_lambda, (list, tuple)):
+            if len(lr_lambda) != len(optimizer.param_groups):
+                raise ValueError(f"{name}: expected {len(optimizer.param_groups)} lr_lambdas (one per parameter "
+                                 f"group), but got {len(lr_lambda)}")
+            lambdas = list(lr_lambda)
+        else:
+            lambdas = [lr_lambda] * len(optimizer.param_groups)
+        for fn in lambdas:
+            if not callable(fn):
+                raise TypeError(f"{name}: lr_lambda should be a function of the epoch, but got {type(fn).__name__}")
+        self.lr_lambdas: list[Callable[[int], float]] = lambdas
+        super().__init__(optimizer, last_epoch)
+
+    def state_dict(self) -> dict[str, Any]:
+        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas")}
+        state["lr_lambdas"] = [None if isinstance(fn, types.FunctionType) else dict(fn.__dict__)
+                               for fn in self.lr_lambdas]
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.__dict__.update({k: v for k, v in state_dict.items() if k not in ("optimizer", "lr_lambdas")})
+        for fn, saved in zip(self.lr_lambdas, state_dict.get("lr_lambdas", [])):
+            if saved is not None:
+                fn.__dict__.update(saved)
 
 
-def _lambdas_state(scheduler: Any) -> dict[str, Any]:
-    # A plain function or lambda cannot be stored; a callable object's attributes are (as PyTorch).
-    state = {k: v for k, v in scheduler.__dict__.items() if k not in ("optimizer", "lr_lambdas")}
-    state["lr_lambdas"] = [None if isinstance(fn, types.FunctionType) else dict(fn.__dict__)
-                           for fn in scheduler.lr_lambdas]
-    return state
-
-
-def _load_lambdas_state(scheduler: Any, state_dict: dict[str, Any]) -> None:
-    scheduler.__dict__.update({k: v for k, v in state_dict.items() if k not in ("optimizer", "lr_lambdas")})
-    for fn, saved in zip(scheduler.lr_lambdas, state_dict.get("lr_lambdas", [])):
-        if saved is not None:
-            fn.__dict__.update(saved)
-
-
-class LambdaLR(LRScheduler):
+class LambdaLR(_LambdaScheduler):
     """lr = base_lr * lr_lambda(epoch), with one function for all groups or one per group.
 
     ``state_dict`` stores a callable object's attributes and nothing for a plain function or
@@ -196,19 +230,6 @@ class LambdaLR(LRScheduler):
     >>> opt.step(); sched.step(); sched.get_last_lr()
     [0.05]
     """
-
-    def __init__(self, optimizer: Optimizer, lr_lambda: Callable[[int], float] | list[Callable[[int], float]],
-                 last_epoch: int = -1) -> None:
-        _check_optimizer(self, optimizer)
-        self.optimizer = optimizer
-        self.lr_lambdas = _lambdas(self, optimizer, lr_lambda)
-        super().__init__(optimizer, last_epoch)
-
-    def state_dict(self) -> dict[str, Any]:
-        return _lambdas_state(self)
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        _load_lambdas_state(self, state_dict)
 
     def get_lr(self) -> list[float]:
         self._warn_get_lr()
@@ -380,7 +401,7 @@ class CosineAnnealingLR(LRScheduler):
         return [self.eta_min + (base - self.eta_min) * cos for base in self.base_lrs]
 
 
-class MultiplicativeLR(LRScheduler):
+class MultiplicativeLR(_LambdaScheduler):
     """Multiply the current learning rate by ``lr_lambda(epoch)`` at every step.
 
     >>> import tinygrad_conv as tc
@@ -390,19 +411,6 @@ class MultiplicativeLR(LRScheduler):
     >>> opt.step(); sched.step(); opt.step(); sched.step(); sched.get_last_lr()
     [0.25]
     """
-
-    def __init__(self, optimizer: Optimizer, lr_lambda: Callable[[int], float] | list[Callable[[int], float]],
-                 last_epoch: int = -1) -> None:
-        _check_optimizer(self, optimizer)
-        self.optimizer = optimizer
-        self.lr_lambdas = _lambdas(self, optimizer, lr_lambda)
-        super().__init__(optimizer, last_epoch)
-
-    def state_dict(self) -> dict[str, Any]:
-        return _lambdas_state(self)
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        _load_lambdas_state(self, state_dict)
 
     def get_lr(self) -> list[float]:
         self._warn_get_lr()
@@ -532,17 +540,41 @@ class CosineAnnealingWarmRestarts(LRScheduler):
                 self.T_i = self.T_0
                 self.T_cur = epoch
         self.last_epoch = math.floor(epoch)
-        self._get_lr_called_within_step = True
-        try:
-            values = self.get_lr()
-        finally:
-            self._get_lr_called_within_step = False
-        for group, lr in zip(self.optimizer.param_groups, values):
-            group["lr"] = lr
-        self._last_lr = self._group_lrs()
+        self._set_lrs(self.get_lr)
 
 
-class ChainedScheduler(LRScheduler):
+class _SchedulerGroup(LRScheduler):
+    """Shared by ChainedScheduler and SequentialLR: the check of the schedulers they drive, and a
+    ``state_dict`` that holds each one's own ``state_dict``."""
+
+    _schedulers: Sequence[LRScheduler]
+
+    def _check_schedulers(self, schedulers: Sequence[LRScheduler], optimizer: Optimizer) -> None:
+        name = type(self).__name__
+        for i, scheduler in enumerate(schedulers):
+            if not hasattr(scheduler, "optimizer"):
+                raise TypeError(f"{name}: the scheduler at index {i} ({type(scheduler).__name__}) has no "
+                                "`optimizer` attribute; pass LR schedulers")
+            if isinstance(scheduler, ReduceLROnPlateau):
+                raise ValueError(f"{name} does not support `ReduceLROnPlateau` scheduler as it requires "
+                                 "additional kwargs to be specified when calling `step`, but got one at index "
+                                 f"{i} in the given schedulers sequence")
+            if scheduler.optimizer is not optimizer:
+                raise ValueError(f"{name} expects all schedulers to belong to the same optimizer, but the "
+                                 f"scheduler {type(scheduler).__name__} at index {i} has another optimizer")
+
+    def state_dict(self) -> dict[str, Any]:
+        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")}
+        state["_schedulers"] = [s.state_dict() for s in self._schedulers]
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.__dict__.update({k: v for k, v in state_dict.items() if k not in ("optimizer", "_schedulers")})
+        for scheduler, saved in zip(self._schedulers, state_dict["_schedulers"]):
+            scheduler.load_state_dict(saved)
+
+
+class ChainedScheduler(_SchedulerGroup):
     """Step several schedulers of one optimizer together, each scaling the rate the others left.
 
     >>> import tinygrad_conv as tc
@@ -561,17 +593,7 @@ class ChainedScheduler(LRScheduler):
         if len(schedulers) < 1:
             raise ValueError("ChainedScheduler expects at least one scheduler to be chained, but got no scheduler")
         optimizer = optimizer or schedulers[0].optimizer
-        for i, scheduler in enumerate(schedulers):
-            if not hasattr(scheduler, "optimizer"):
-                raise TypeError(f"ChainedScheduler: the scheduler at index {i} ({type(scheduler).__name__}) has "
-                                "no `optimizer` attribute; pass LR schedulers")
-            if isinstance(scheduler, ReduceLROnPlateau):
-                raise ValueError("ChainedScheduler does not support `ReduceLROnPlateau` scheduler as it requires "
-                                 "additional kwargs to be specified when calling `step`, but got one at index "
-                                 f"{i} in the given schedulers sequence")
-            if scheduler.optimizer is not optimizer:
-                raise ValueError(f"ChainedScheduler expects all schedulers to belong to the same optimizer, but "
-                                 f"the scheduler {type(scheduler).__name__} at index {i} has another optimizer")
+        self._check_schedulers(schedulers, optimizer)
         self._schedulers = schedulers
         self.optimizer = optimizer
         self._last_lr = self._group_lrs()
@@ -581,18 +603,8 @@ class ChainedScheduler(LRScheduler):
             scheduler.step()
         self._last_lr = self._group_lrs()
 
-    def state_dict(self) -> dict[str, Any]:
-        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")}
-        state["_schedulers"] = [s.state_dict() for s in self._schedulers]
-        return state
 
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self.__dict__.update({k: v for k, v in state_dict.items() if k not in ("optimizer", "_schedulers")})
-        for scheduler, saved in zip(self._schedulers, state_dict["_schedulers"]):
-            scheduler.load_state_dict(saved)
-
-
-class SequentialLR(LRScheduler):
+class SequentialLR(_SchedulerGroup):
     """Run ``schedulers`` one after the other, switching at the epochs in ``milestones``.
 
     >>> import tinygrad_conv as tc
@@ -613,17 +625,7 @@ class SequentialLR(LRScheduler):
         _check_optimizer(self, optimizer)
         if len(schedulers) < 1:
             raise ValueError("SequentialLR expects at least one scheduler, but got no scheduler")
-        for i, scheduler in enumerate(schedulers):
-            if not hasattr(scheduler, "optimizer"):
-                raise TypeError(f"SequentialLR: the scheduler at index {i} ({type(scheduler).__name__}) has no "
-                                "`optimizer` attribute; pass LR schedulers")
-            if isinstance(scheduler, ReduceLROnPlateau):
-                raise ValueError("SequentialLR does not support `ReduceLROnPlateau` scheduler as it requires "
-                                 "additional kwargs to be specified when calling `step`, but got one at index "
-                                 f"{i} in the given schedulers sequence")
-            if scheduler.optimizer is not optimizer:
-                raise ValueError(f"SequentialLR expects all schedulers to belong to the same optimizer, but the "
-                                 f"scheduler {type(scheduler).__name__} at index {i} has another optimizer")
+        self._check_schedulers(schedulers, optimizer)
         if len(milestones) != len(schedulers) - 1:
             raise ValueError("SequentialLR expects one milestone fewer than schedulers (the epochs where the "
                              f"next one takes over), but got {len(schedulers)} schedulers and "
@@ -659,16 +661,6 @@ class SequentialLR(LRScheduler):
         else:
             scheduler.step()
         self._last_lr = scheduler.get_last_lr()
-
-    def state_dict(self) -> dict[str, Any]:
-        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")}
-        state["_schedulers"] = [s.state_dict() for s in self._schedulers]
-        return state
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self.__dict__.update({k: v for k, v in state_dict.items() if k not in ("optimizer", "_schedulers")})
-        for scheduler, saved in zip(self._schedulers, state_dict["_schedulers"]):
-            scheduler.load_state_dict(saved)
 
 
 class CyclicLR(LRScheduler):
@@ -714,21 +706,11 @@ class CyclicLR(LRScheduler):
         self._init_scale_fn()
         self.cycle_momentum = cycle_momentum
         if cycle_momentum:
-            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
-                raise ValueError(f"CyclicLR: optimizer must support momentum or beta1 with `cycle_momentum` "
-                                 f"option enabled ({type(optimizer).__name__} has neither); pass "
-                                 "cycle_momentum=False")
-            self.use_beta1 = "betas" in optimizer.defaults
+            self.use_beta1 = _uses_beta1(self, optimizer)
             self.base_momentums = _per_group("base_momentum", self, optimizer, base_momentum)
             self.max_momentums = _per_group("max_momentum", self, optimizer, max_momentum)
             if last_epoch == -1:
-                for top_m, base_m, group in zip(self.max_momentums, self.base_momentums, optimizer.param_groups):
-                    if self.use_beta1:
-                        group["betas"] = (top_m, *group["betas"][1:])
-                    else:
-                        group["momentum"] = top_m
-                    group["max_momentum"] = top_m
-                    group["base_momentum"] = base_m
+                _start_momentum(optimizer, self.max_momentums, self.base_momentums, self.use_beta1)
         super().__init__(optimizer, last_epoch)
         self.base_lrs = base_lrs
 
@@ -760,10 +742,7 @@ class CyclicLR(LRScheduler):
         if self.cycle_momentum:
             for base_m, top_m, group in zip(self.base_momentums, self.max_momentums, self.optimizer.param_groups):
                 momentum = top_m - (top_m - base_m) * scale_factor * self.scale_fn(where)
-                if self.use_beta1:
-                    group["betas"] = (momentum, *group["betas"][1:])
-                else:
-                    group["momentum"] = momentum
+                _set_momentum(group, momentum, self.use_beta1)
         return lrs
 
     def state_dict(self) -> dict[str, Any]:
@@ -848,21 +827,11 @@ class OneCycleLR(LRScheduler):
                 group["min_lr"] = group["initial_lr"] / final_div_factor
         self.cycle_momentum = cycle_momentum
         if cycle_momentum:
-            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
-                raise ValueError(f"OneCycleLR: optimizer must support momentum or beta1 with `cycle_momentum` "
-                                 f"option enabled ({type(optimizer).__name__} has neither); pass "
-                                 "cycle_momentum=False")
-            self.use_beta1 = "betas" in optimizer.defaults
+            self.use_beta1 = _uses_beta1(self, optimizer)
             max_momentums = _per_group("max_momentum", self, optimizer, max_momentum)
             base_momentums = _per_group("base_momentum", self, optimizer, base_momentum)
             if last_epoch == -1:
-                for top_m, base_m, group in zip(max_momentums, base_momentums, optimizer.param_groups):
-                    if self.use_beta1:
-                        group["betas"] = (top_m, *group["betas"][1:])
-                    else:
-                        group["momentum"] = top_m
-                    group["max_momentum"] = top_m
-                    group["base_momentum"] = base_m
+                _start_momentum(optimizer, max_momentums, base_momentums, self.use_beta1)
         super().__init__(optimizer, last_epoch)
 
     def _anneal(self, start: float, end: float, pct: float) -> float:
@@ -890,10 +859,7 @@ class OneCycleLR(LRScheduler):
                 start_step = phase["end_step"]
             lrs.append(lr)
             if self.cycle_momentum:
-                if self.use_beta1:
-                    group["betas"] = (momentum, *group["betas"][1:])
-                else:
-                    group["momentum"] = momentum
+                _set_momentum(group, momentum, self.use_beta1)
         return lrs
 
 
