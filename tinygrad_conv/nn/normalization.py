@@ -28,24 +28,16 @@ def _check_device(device: Any, layer: str) -> None:
                          "(device='cpu' or None)")
 
 
-class LayerNorm(Module):
-    """Normalise over the trailing ``normalized_shape`` dims, with a learnable elementwise scale
-    (``weight``, ones) and shift (``bias``, zeros) of that shape."""
+class _AffineNorm(Module):
+    """Shared by LayerNorm and GroupNorm: the optional learnable scale (``weight``, ones) and shift
+    (``bias``, zeros), registered as None when absent, as PyTorch's."""
 
     weight: Parameter | None
     bias: Parameter | None
 
-    def __init__(self, normalized_shape: int | Sequence[int], eps: float = 1e-5, elementwise_affine: bool = True,
-                 bias: bool = True, device: Any = None, dtype: Any = None) -> None:
-        super().__init__()
-        _check_device(device, "LayerNorm")
-        shape = (int(normalized_shape),) if isinstance(normalized_shape, (int, np.integer)) \
-            else tuple(int(s) for s in normalized_shape)
-        if not shape or any(s <= 0 for s in shape):
-            raise ValueError(f"LayerNorm: normalized_shape must be positive sizes, got {normalized_shape!r}")
-        self.normalized_shape, self.eps, self.elementwise_affine = shape, eps, elementwise_affine
+    def _init_affine(self, shape: int | tuple[int, ...], affine: bool, bias: bool, dtype: Any) -> None:
         dt = dtype or get_default_dtype()
-        if elementwise_affine:
+        if affine:
             self.weight = Parameter(np.ones(shape, dtype=dt))
             if bias:
                 self.bias = Parameter(np.zeros(shape, dtype=dt))
@@ -61,6 +53,22 @@ class LayerNorm(Module):
         if self.bias is not None:
             self.bias.data[...] = 0.0
 
+
+class LayerNorm(_AffineNorm):
+    """Normalise over the trailing ``normalized_shape`` dims, with a learnable elementwise scale
+    (``weight``, ones) and shift (``bias``, zeros) of that shape."""
+
+    def __init__(self, normalized_shape: int | Sequence[int], eps: float = 1e-5, elementwise_affine: bool = True,
+                 bias: bool = True, device: Any = None, dtype: Any = None) -> None:
+        super().__init__()
+        _check_device(device, "LayerNorm")
+        shape = (int(normalized_shape),) if isinstance(normalized_shape, (int, np.integer)) \
+            else tuple(int(s) for s in normalized_shape)
+        if not shape or any(s <= 0 for s in shape):
+            raise ValueError(f"LayerNorm: normalized_shape must be positive sizes, got {normalized_shape!r}")
+        self.normalized_shape, self.eps, self.elementwise_affine = shape, eps, elementwise_affine
+        self._init_affine(shape, elementwise_affine, bias, dtype)
+
     def forward(self, input: Tensor) -> Tensor:
         return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
 
@@ -69,12 +77,9 @@ class LayerNorm(Module):
                 f"bias={self.bias is not None}")
 
 
-class GroupNorm(Module):
+class GroupNorm(_AffineNorm):
     """Normalise each of ``num_groups`` groups of channels per sample, then scale and shift per
     channel (``weight`` ones, ``bias`` zeros, when ``affine``)."""
-
-    weight: Parameter | None
-    bias: Parameter | None
 
     def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True,
                  device: Any = None, dtype: Any = None, *, bias: bool = True) -> None:
@@ -84,22 +89,7 @@ class GroupNorm(Module):
             raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by num_groups "
                              f"({num_groups})")
         self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
-        dt = dtype or get_default_dtype()
-        if affine:
-            self.weight = Parameter(np.ones(num_channels, dtype=dt))
-            if bias:
-                self.bias = Parameter(np.zeros(num_channels, dtype=dt))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
-
-    def reset_parameters(self) -> None:
-        if self.weight is not None:
-            self.weight.data[...] = 1.0
-        if self.bias is not None:
-            self.bias.data[...] = 0.0
+        self._init_affine(num_channels, affine, bias, dtype)
 
     def forward(self, input: Tensor) -> Tensor:
         if input.ndim >= 2 and input.shape[1] != self.num_channels:
