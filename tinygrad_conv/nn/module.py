@@ -51,11 +51,31 @@ _global_backward_hooks: OrderedDict[int, Callable[..., Any]] = OrderedDict()
 _global_is_full_backward_hook: bool | None = None
 
 
+def _add_hook(hooks: OrderedDict[int, Callable[..., Any]], hook: Callable[..., Any], *, prepend: bool = False,
+              flags: Iterable[tuple[OrderedDict[int, bool], bool]] = ()) -> RemovableHandle:
+    """Register ``hook`` in ``hooks`` (first when ``prepend``), marking it in each flag table whose
+    flag is set; the handle removes it from all of them."""
+    flags = list(flags)
+    handle = RemovableHandle(hooks, extra_dict=[table for table, _ in flags] if flags else None)
+    hooks[handle.id] = hook
+    for table, on in flags:
+        if on:
+            table[handle.id] = True
+    if prepend:
+        hooks.move_to_end(handle.id, last=False)
+    return handle
+
+
+def _check_backward_hook_kind(current: bool | None, full: bool, where: str) -> None:
+    """Full and regular backward hooks cannot be mixed (``current`` is the kind already in use)."""
+    if current is (not full):
+        raise RuntimeError(f"Cannot use both regular backward hooks and full backward hooks {where}. "
+                           "Please use only one of them.")
+
+
 def register_module_forward_pre_hook(hook: Callable[..., Any]) -> RemovableHandle:
     """Call ``hook(module, args)`` before every module's forward (before its own pre-hooks)."""
-    handle = RemovableHandle(_global_forward_pre_hooks)
-    _global_forward_pre_hooks[handle.id] = hook
-    return handle
+    return _add_hook(_global_forward_pre_hooks, hook)
 
 
 def register_module_forward_hook(hook: Callable[..., Any], *, with_kwargs: bool = False,
@@ -71,45 +91,29 @@ def register_module_forward_hook(hook: Callable[..., Any], *, with_kwargs: bool 
     >>> names
     ['Linear', 'ReLU', 'Sequential']
     """
-    handle = RemovableHandle(_global_forward_hooks, extra_dict=[_global_forward_hooks_with_kwargs,
-                                                                _global_forward_hooks_always_called])
-    _global_forward_hooks[handle.id] = hook
-    if with_kwargs:
-        _global_forward_hooks_with_kwargs[handle.id] = True
-    if always_call:
-        _global_forward_hooks_always_called[handle.id] = True
-    return handle
+    return _add_hook(_global_forward_hooks, hook, flags=[(_global_forward_hooks_with_kwargs, with_kwargs),
+                                                         (_global_forward_hooks_always_called, always_call)])
 
 
 def register_module_full_backward_pre_hook(hook: Callable[..., Any]) -> RemovableHandle:
     """``register_full_backward_pre_hook`` for every module (runs before each module's own)."""
-    handle = RemovableHandle(_global_backward_pre_hooks)
-    _global_backward_pre_hooks[handle.id] = hook
-    return handle
+    return _add_hook(_global_backward_pre_hooks, hook)
 
 
 def register_module_full_backward_hook(hook: Callable[..., Any]) -> RemovableHandle:
     """``register_full_backward_hook`` for every module (runs before each module's own)."""
     global _global_is_full_backward_hook
-    if _global_is_full_backward_hook is False:
-        raise RuntimeError("Cannot use both regular backward hooks and full backward hooks as a global Module hook. "
-                           "Please use only one of them.")
+    _check_backward_hook_kind(_global_is_full_backward_hook, True, "as a global Module hook")
     _global_is_full_backward_hook = True
-    handle = RemovableHandle(_global_backward_hooks)
-    _global_backward_hooks[handle.id] = hook
-    return handle
+    return _add_hook(_global_backward_hooks, hook)
 
 
 def register_module_backward_hook(hook: Callable[..., Any]) -> RemovableHandle:
     """The older ``register_backward_hook`` for every module (deprecated in PyTorch)."""
     global _global_is_full_backward_hook
-    if _global_is_full_backward_hook is True:
-        raise RuntimeError("Cannot use both regular backward hooks and full backward hooks as a global Module hook. "
-                           "Please use only one of them.")
+    _check_backward_hook_kind(_global_is_full_backward_hook, False, "as a global Module hook")
     _global_is_full_backward_hook = False
-    handle = RemovableHandle(_global_backward_hooks)
-    _global_backward_hooks[handle.id] = hook
-    return handle
+    return _add_hook(_global_backward_hooks, hook)
 
 
 class Parameter(Tensor):
@@ -438,13 +442,8 @@ class Module:
         [0.0, 2.0]
         >>> h.remove()
         """
-        handle = RemovableHandle(self._forward_pre_hooks, extra_dict=self._forward_pre_hooks_with_kwargs)
-        self._forward_pre_hooks[handle.id] = hook
-        if with_kwargs:
-            self._forward_pre_hooks_with_kwargs[handle.id] = True
-        if prepend:
-            self._forward_pre_hooks.move_to_end(handle.id, last=False)
-        return handle
+        return _add_hook(self._forward_pre_hooks, hook, prepend=prepend,
+                         flags=[(self._forward_pre_hooks_with_kwargs, with_kwargs)])
 
     def register_forward_hook(self, hook: Callable[..., Any], *, prepend: bool = False, with_kwargs: bool = False,
                               always_call: bool = False) -> RemovableHandle:
@@ -461,16 +460,9 @@ class Module:
         [(4, 2)]
         >>> h.remove()
         """
-        handle = RemovableHandle(self._forward_hooks, extra_dict=[self._forward_hooks_with_kwargs,
-                                                                  self._forward_hooks_always_called])
-        self._forward_hooks[handle.id] = hook
-        if with_kwargs:
-            self._forward_hooks_with_kwargs[handle.id] = True
-        if always_call:
-            self._forward_hooks_always_called[handle.id] = True
-        if prepend:
-            self._forward_hooks.move_to_end(handle.id, last=False)
-        return handle
+        return _add_hook(self._forward_hooks, hook, prepend=prepend,
+                         flags=[(self._forward_hooks_with_kwargs, with_kwargs),
+                                (self._forward_hooks_always_called, always_call)])
 
     def register_full_backward_pre_hook(self, hook: Callable[..., Any], prepend: bool = False) -> RemovableHandle:
         """Call ``hook(module, grad_output)`` when the gradients with respect to the module's
@@ -485,11 +477,7 @@ class Module:
         [[0.0, 0.0]]
         >>> h.remove()
         """
-        handle = RemovableHandle(self._backward_pre_hooks)
-        self._backward_pre_hooks[handle.id] = hook
-        if prepend:
-            self._backward_pre_hooks.move_to_end(handle.id, last=False)
-        return handle
+        return _add_hook(self._backward_pre_hooks, hook, prepend=prepend)
 
     def register_full_backward_hook(self, hook: Callable[..., Any], prepend: bool = False) -> RemovableHandle:
         """Call ``hook(module, grad_input, grad_output)`` when the gradients with respect to the
@@ -507,15 +495,9 @@ class Module:
         [1]
         >>> h.remove()
         """
-        if self._is_full_backward_hook is False:
-            raise RuntimeError("Cannot use both regular backward hooks and full backward hooks on a single Module. "
-                               "Please use only one of them.")
+        _check_backward_hook_kind(self._is_full_backward_hook, True, "on a single Module")
         self.__dict__["_is_full_backward_hook"] = True
-        handle = RemovableHandle(self._backward_hooks)
-        self._backward_hooks[handle.id] = hook
-        if prepend:
-            self._backward_hooks.move_to_end(handle.id, last=False)
-        return handle
+        return _add_hook(self._backward_hooks, hook, prepend=prepend)
 
     def register_backward_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
         """The older backward hook (deprecated in PyTorch in favour of
@@ -523,13 +505,9 @@ class Module:
         on the op that made the module's (first) output, so ``grad_input`` holds the gradients of
         that last op's inputs (for Conv2d: input, weight, bias), whatever the module did before.
         """
-        if self._is_full_backward_hook is True:
-            raise RuntimeError("Cannot use both regular backward hooks and full backward hooks on a single Module. "
-                               "Please use only one of them.")
+        _check_backward_hook_kind(self._is_full_backward_hook, False, "on a single Module")
         self.__dict__["_is_full_backward_hook"] = False
-        handle = RemovableHandle(self._backward_hooks)
-        self._backward_hooks[handle.id] = hook
-        return handle
+        return _add_hook(self._backward_hooks, hook)
 
     @property
     def type_name(self) -> str:
