@@ -381,12 +381,12 @@ __all__ = ["binary_cross_entropy_with_logits", "cross_entropy", "mse_loss", "nll
 # signatures (with the legacy size_average / reduce), defaults, errors and gradients.
 
 
-def _legacy_reduction(size_average: bool | None, reduce: bool | None, reduction: str) -> str:
+def _legacy_reduction(size_average: bool | None, reduce: bool | None, reduction: str, stacklevel: int = 3) -> str:
     """PyTorch's mapping of the deprecated ``size_average`` / ``reduce`` onto ``reduction`` (with its warning)."""
     if size_average is None and reduce is None:
         return reduction
     warnings.warn("size_average and reduce args will be deprecated, please use reduction='none', 'mean' or "
-                  "'sum' instead.", stacklevel=3)
+                  "'sum' instead.", stacklevel=stacklevel)
     size_average = True if size_average is None else size_average
     reduce = True if reduce is None else reduce
     if not reduce:
@@ -394,19 +394,28 @@ def _legacy_reduction(size_average: bool | None, reduce: bool | None, reduction:
     return "mean" if size_average else "sum"
 
 
-def _warn_broadcast(input: Tensor, target: Tensor) -> None:
-    if target.shape != input.shape:
-        warnings.warn(f"Using a target size ({target.shape}) that is different to the input size ({input.shape}). "
-                      "This will likely lead to incorrect results due to broadcasting. Please ensure they have "
-                      "the same size.", stacklevel=3)
+def _pointwise_args(fn: str, input: Any, target: Any, reduction: str, size_average: bool | None = None,
+                    reduce: bool | None = None) -> tuple[Tensor, Tensor, str]:
+    """The elementwise losses' argument handling: both as tensors, and the reduction after PyTorch's
+    legacy ``size_average`` / ``reduce`` (warning at the loss's caller), checked."""
+    input = _as_tensor(input, fn, "input")
+    target = _as_tensor(target, fn, "target")
+    reduction = _legacy_reduction(size_average, reduce, reduction, stacklevel=4)
+    _check_reduction(reduction, fn)
+    return input, target, reduction
 
 
-def _broadcast_pair(input: Tensor, target: Tensor, fn: str) -> None:
+def _broadcast_pair(input: Tensor, target: Tensor, fn: str, *, warn: bool = False) -> None:
+    """Raise unless the shapes broadcast; with ``warn``, PyTorch's warning when they differ."""
     try:
         np.broadcast_shapes(input.shape, target.shape)
     except ValueError:
         raise ValueError(f"{fn}: input shape {input.shape} and target shape {target.shape} do not broadcast "
                          "against each other") from None
+    if warn and target.shape != input.shape:
+        warnings.warn(f"Using a target size ({target.shape}) that is different to the input size ({input.shape}). "
+                      "This will likely lead to incorrect results due to broadcasting. Please ensure they have "
+                      "the same size.", stacklevel=3)
 
 
 def _float_tensor(x: Any, fn: str, arg: str) -> Tensor:
@@ -516,12 +525,8 @@ def l1_loss(input: Tensor, target: Tensor, size_average: bool | None = None, red
     1.5
     """
     fn = "l1_loss"
-    input = _as_tensor(input, fn, "input")
-    target = _as_tensor(target, fn, "target")
-    reduction = _legacy_reduction(size_average, reduce, reduction)
-    _check_reduction(reduction, fn)
-    _broadcast_pair(input, target, fn)
-    _warn_broadcast(input, target)
+    input, target, reduction = _pointwise_args(fn, input, target, reduction, size_average, reduce)
+    _broadcast_pair(input, target, fn, warn=True)
     return _weighted_reduce(Abs.apply(input - target), weight, input, reduction, fn, mean_by_weight=True)
 
 
@@ -536,14 +541,10 @@ def smooth_l1_loss(input: Tensor, target: Tensor, size_average: bool | None = No
     1.3125
     """
     fn = "smooth_l1_loss"
-    input = _as_tensor(input, fn, "input")
-    target = _as_tensor(target, fn, "target")
-    reduction = _legacy_reduction(size_average, reduce, reduction)
-    _check_reduction(reduction, fn)
+    input, target, reduction = _pointwise_args(fn, input, target, reduction, size_average, reduce)
     if beta < 0:
         raise ValueError(f"{fn}: does not support negative values for beta, got beta={beta}")
-    _broadcast_pair(input, target, fn)
-    _warn_broadcast(input, target)
+    _broadcast_pair(input, target, fn, warn=True)
     d = input - target
     ad = Abs.apply(d)
     if beta == 0:
@@ -563,13 +564,10 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
     2.0625
     """
     fn = "huber_loss"
-    input = _as_tensor(input, fn, "input")
-    target = _as_tensor(target, fn, "target")
-    _check_reduction(reduction, fn)
+    input, target, reduction = _pointwise_args(fn, input, target, reduction)
     if not delta > 0:
         raise ValueError(f"{fn}: does not support non-positive values for delta, got delta={delta}")
-    _broadcast_pair(input, target, fn)
-    _warn_broadcast(input, target)
+    _broadcast_pair(input, target, fn, warn=True)
     d = input - target
     ad = Abs.apply(d)
     quadratic = Tensor(np.asarray(ad.data <= delta))
