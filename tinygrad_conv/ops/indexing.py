@@ -146,6 +146,16 @@ def _scatter_add_samples(rng: np.random.Generator, dtype: Any) -> Any:
                  name="rows, smaller index")
 
 
+def _check_src(op: str, input: np.ndarray, index: np.ndarray, src: np.ndarray) -> None:
+    """scatter's and scatter_add's rules for ``src``: the input's dtype, and the index's number of dims."""
+    if src.dtype != input.dtype:
+        raise RuntimeError(f"{op}(): Expected self.dtype to be equal to src.dtype (self {input.dtype}, "
+                           f"src {src.dtype})")
+    if src.ndim != index.ndim and index.size:
+        raise RuntimeError(f"{op}: Index tensor must have the same number of dimensions as src tensor "
+                           f"(index shape {index.shape}, src shape {src.shape})")
+
+
 class ScatterAdd(Function):
     """A copy of ``input`` with ``src`` added at ``index`` along ``dim`` (repeats add up), as
     ``torch.scatter_add``; gradient: the upstream one to ``input``, its gather to ``src``."""
@@ -156,12 +166,7 @@ class ScatterAdd(Function):
     def forward(ctx: Context, input: Any, dim: int, index: Any, src: Any) -> Any:
         d = _dim(dim, input.ndim, "scatter_add")
         index = _index_array(index, "scatter_add")
-        if src.dtype != input.dtype:
-            raise RuntimeError(f"scatter_add(): Expected self.dtype to be equal to src.dtype (self {input.dtype}, "
-                               f"src {src.dtype})")
-        if src.ndim != index.ndim and index.size:
-            raise RuntimeError(f"scatter_add: Index tensor must have the same number of dimensions as src tensor "
-                               f"(index shape {index.shape}, src shape {src.shape})")
+        _check_src("scatter_add", input, index, src)
         _check_index("scatter_add", input, d, index, src)
         ctx.dim, ctx.index, ctx.src_shape = d, index, src.shape
         out = input.copy()
@@ -222,12 +227,7 @@ class Scatter(Function):
         if (src is None) == (value is None):
             raise TypeError("scatter(): pass exactly one of src (a Tensor) and value (a number)")
         if src is not None:
-            if src.dtype != input.dtype:
-                raise RuntimeError(f"scatter(): Expected self.dtype to be equal to src.dtype (self {input.dtype}, "
-                                   f"src {src.dtype})")
-            if src.ndim != index.ndim and index.size:
-                raise RuntimeError(f"scatter: Index tensor must have the same number of dimensions as src tensor "
-                                   f"(index shape {index.shape}, src shape {src.shape})")
+            _check_src("scatter", input, index, src)
         _check_index("scatter", input, d, index, src)
         ctx.dim, ctx.index, ctx.reduce = d, index, reduce
         ctx.src_shape = None if src is None else src.shape
