@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .optimizer import Optimizer, ParamsT, check_non_negative
+from .optimizer import Optimizer, ParamsT, check_non_negative, decayed_grad
 
 
 class Adadelta(Optimizer):
@@ -54,9 +54,7 @@ class Adadelta(Optimizer):
             state["acc_delta"] = np.zeros_like(param)
         state["step"] += 1
         rho, eps = group["rho"], group["eps"]
-        g = -grad if group["maximize"] else grad
-        if group["weight_decay"] != 0:
-            g = g + group["weight_decay"] * param
+        g = decayed_grad(group, param, grad)
         square_avg, acc_delta = state["square_avg"], state["acc_delta"]
         square_avg *= rho
         square_avg += (1 - rho) * g * g

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .optimizer import Optimizer, ParamsT, check_non_negative
+from .optimizer import Optimizer, ParamsT, check_non_negative, decayed_grad
 
 
 class Adagrad(Optimizer):
@@ -61,9 +61,7 @@ class Adagrad(Optimizer):
         if not state:
             state.update(self._initial_state(param, self.defaults["initial_accumulator_value"]))
         state["step"] += 1
-        g = -grad if group["maximize"] else grad
-        if group["weight_decay"] != 0:
-            g = g + group["weight_decay"] * param
+        g = decayed_grad(group, param, grad)
         clr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
         total = state["sum"]
         total += g * g

@@ -34,6 +34,15 @@ def check_non_negative(name: str, group: dict[str, Any], *keys: str) -> None:
             raise ValueError(f"{name}: invalid {key} {group[key]} (must be >= 0)")
 
 
+def decayed_grad(group: dict[str, Any], param: np.ndarray, grad: np.ndarray) -> np.ndarray:
+    """The gradient an update follows, as PyTorch's: negated when ``maximize``, plus
+    ``weight_decay * param`` (L2 decay) when that is not 0. ``grad`` itself is never changed."""
+    g = -grad if group["maximize"] else grad
+    if group["weight_decay"] != 0:
+        g = g + group["weight_decay"] * param
+    return g
+
+
 class Optimizer:
     """Base class: holds ``param_groups`` (dicts with 'params' and hyper-parameters) and ``state``.
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .optimizer import Optimizer, ParamsT, check_non_negative, lerp_
+from .optimizer import Optimizer, ParamsT, check_non_negative, decayed_grad, lerp_
 
 
 class RMSprop(Optimizer):
@@ -58,9 +58,7 @@ class RMSprop(Optimizer):
                 state["grad_avg"] = np.zeros_like(param)
         state["step"] += 1
         alpha, lr = group["alpha"], group["lr"]
-        g = -grad if group["maximize"] else grad
-        if group["weight_decay"] != 0:
-            g = g + group["weight_decay"] * param
+        g = decayed_grad(group, param, grad)
         square_avg = state["square_avg"]
         square_avg *= alpha
         square_avg += (1 - alpha) * g * g  # addcmul_: (value * g) * g

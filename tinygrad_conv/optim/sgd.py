@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from .optimizer import Optimizer, ParamsT
+from .optimizer import Optimizer, ParamsT, decayed_grad
 
 
 class SGD(Optimizer):
@@ -50,9 +50,7 @@ class SGD(Optimizer):
             raise ValueError("SGD: nesterov momentum needs momentum > 0 and dampening = 0")
 
     def _update(self, group: dict[str, Any], param: np.ndarray, grad: np.ndarray, state: dict[str, Any]) -> None:
-        g = -grad if group["maximize"] else grad
-        if group["weight_decay"] != 0:
-            g = g + group["weight_decay"] * param
+        g = decayed_grad(group, param, grad)
         momentum = group["momentum"]
         if momentum != 0:
             buf = state.get("momentum_buffer")
