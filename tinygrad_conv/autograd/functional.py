@@ -81,6 +81,15 @@ def _validate_v(v: tuple[Tensor, ...], like: tuple[Tensor, ...], like_is_tuple: 
                                f"(the shape of the {like_name}) but got {v_i.shape}.")
 
 
+def _prepare_v(v: Tensors, like: tuple[Tensor, ...], like_is_tuple: bool, create_graph: bool, fn_name: str,
+               like_name: str) -> tuple[Tensor, ...]:
+    """The user's ``v`` as a tuple of tensors, detached unless ``create_graph``, checked against ``like``."""
+    _, vs = _as_tuple(v, "v", fn_name)
+    vs = _prepare(vs, create_graph, need_graph=False)
+    _validate_v(vs, like, like_is_tuple, fn_name, like_name)
+    return vs
+
+
 def _check_requires_grad(tensors: Sequence[Tensor | None], kind: str, strict: bool) -> None:
     """In strict mode, refuse outputs / gradients that are not connected to the inputs."""
     if not strict:
@@ -223,9 +232,7 @@ def vjp(func: Callable[..., Any], inputs: Tensors, v: Tensors | None = None, cre
         _check_requires_grad(outs, "outputs", strict)
         vs: tuple[Tensor, ...] | None = None
         if v is not None:
-            _, vs = _as_tuple(v, "v", "vjp")
-            vs = _prepare(vs, create_graph, need_graph=False)
-            _validate_v(vs, outs, outputs_is_tuple, "vjp", "output of func")
+            vs = _prepare_v(v, outs, outputs_is_tuple, create_graph, "vjp", "output of func")
         elif len(outs) != 1 or outs[0].numel() != 1:
             raise RuntimeError("vjp(): the vector v can only be None if the user-provided function returns a "
                                f"single Tensor with a single element; it returned shapes {[o.shape for o in outs]}.")
@@ -257,9 +264,7 @@ def jvp(func: Callable[..., Any], inputs: Tensors, v: Tensors | None = None, cre
         ins = _prepare(ins, create_graph, need_graph=True)
         vs: tuple[Tensor, ...] | None = None
         if v is not None:
-            _, vs = _as_tuple(v, "v", "jvp")
-            vs = _prepare(vs, create_graph, need_graph=False)
-            _validate_v(vs, ins, inputs_is_tuple, "jvp", "input of func")
+            vs = _prepare_v(v, ins, inputs_is_tuple, create_graph, "jvp", "input of func")
         else:
             _v_none_for_input(ins, "jvp")
         outputs_is_tuple, outs = _as_tuple(func(*ins), "outputs of the user-provided function", "jvp")
@@ -418,9 +423,7 @@ def _scalar_and_gradient(func: Callable[..., Any], inputs: Tensors, v: Tensors |
     ins = _prepare(ins, create_graph, need_graph=True)
     vs: tuple[Tensor, ...] | None = None
     if v is not None:
-        _, vs = _as_tuple(v, "v", fn_name)
-        vs = _prepare(vs, create_graph, need_graph=False)
-        _validate_v(vs, ins, inputs_is_tuple, fn_name, "input of func")
+        vs = _prepare_v(v, ins, inputs_is_tuple, create_graph, fn_name, "input of func")
     else:
         _v_none_for_input(ins, fn_name)
     outputs_is_tuple, outs = _as_tuple(func(*ins), "outputs of the user-provided function", fn_name)
