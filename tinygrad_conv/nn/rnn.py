@@ -118,6 +118,13 @@ class _CellBase(Module):
                              f"{getattr(hx, 'shape', type(hx).__name__)}")
         return hx if batched else hx.unsqueeze(0)
 
+    def _forward_h(self, input: Tensor, hx: Tensor | None) -> Tensor:
+        """The forward of the cells whose state is one tensor (RNNCell, GRUCell)."""
+        x, batched = self._prepare(input, hx)
+        h = self._state(hx, x.shape[0], batched, x.dtype)
+        out, _ = self._step(x, h, None)
+        return out if batched else out.squeeze(0)
+
     def _step(self, x: Tensor, h: Tensor, c: Tensor | None) -> tuple[Tensor, Tensor | None]:
         xw = x @ self.weight_ih.T
         if self.bias_ih is not None:
@@ -151,10 +158,7 @@ class RNNCell(_CellBase):
         self.nonlinearity = nonlinearity
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
-        x, batched = self._prepare(input, hx)
-        h = self._state(hx, x.shape[0], batched, x.dtype)
-        out, _ = self._step(x, h, None)
-        return out if batched else out.squeeze(0)
+        return self._forward_h(input, hx)
 
 
 class LSTMCell(_CellBase):
@@ -200,10 +204,7 @@ class GRUCell(_CellBase):
         super().__init__(input_size, hidden_size, bias, device, dtype)
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
-        x, batched = self._prepare(input, hx)
-        h = self._state(hx, x.shape[0], batched, x.dtype)
-        out, _ = self._step(x, h, None)
-        return out if batched else out.squeeze(0)
+        return self._forward_h(input, hx)
 
 
 # ------------------------------------------------------------------------------------------ layers
