@@ -38,6 +38,13 @@ def _check_sizes(input_size: int, hidden_size: int, layer: str) -> None:
             raise ValueError(f"{layer}: {name} must be a positive integer, got {v!r}")
 
 
+def _reset_uniform(module: Module, hidden_size: int) -> None:
+    """PyTorch's initialisation of every recurrent parameter: U(-1/sqrt(hidden_size), 1/sqrt(hidden_size))."""
+    stdv = 1.0 / math.sqrt(hidden_size)
+    for p in module.parameters():
+        init.uniform_(p, -stdv, stdv)
+
+
 def _rnn_step(mode: str, xw: Tensor, h: Tensor, c: Tensor | None, w_hh: Tensor, b_hh: Tensor | None,
               hidden: int) -> tuple[Tensor, Tensor | None]:
     """One time step. ``xw`` is x @ W_ih^T + b_ih for this step (batch, gates * hidden)."""
@@ -91,9 +98,7 @@ class _CellBase(Module):
 
     def reset_parameters(self) -> None:
         """Every parameter from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)), as PyTorch."""
-        stdv = 1.0 / math.sqrt(self.hidden_size)
-        for p in self.parameters():
-            init.uniform_(p, -stdv, stdv)
+        _reset_uniform(self, self.hidden_size)
 
     def _prepare(self, input: Tensor, hx: Any) -> tuple[Tensor, bool]:
         name = type(self).__name__
@@ -252,9 +257,7 @@ class _RNNBase(Module):
 
     def reset_parameters(self) -> None:
         """Every parameter from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)), as PyTorch."""
-        stdv = 1.0 / math.sqrt(self.hidden_size)
-        for p in self.parameters():
-            init.uniform_(p, -stdv, stdv)
+        _reset_uniform(self, self.hidden_size)
 
     def _weights(self, layer: int, d: int) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
         suffix = f"_l{layer}" + ("_reverse" if d == 1 else "")
