@@ -1,11 +1,12 @@
 """Elementwise kernels for relu and the masked gradients of the piecewise-linear activations.
 
 Large contiguous float NumPy arrays go through the loops below, a cache-sized block at a time
-(:func:`relu_range`, :func:`masked_range`), and, where :data:`SPLIT_OVER_THREADS` says so, in
-ranges over the threads of :mod:`.parallel`; anything else (small, strided, integer, or another
-array library's arrays) takes the plain NumPy expression, which gives the same values.
-``benchmarks/bench_pool.py`` times each of these against the plain expression in one run; a trick
-stays only where that shows it gains (its figures are in benchmarks/RESULTS.md).
+(:func:`relu_range`, :func:`masked_range`), on the calling thread; anything else (small, strided,
+integer, or another array library's arrays) takes the plain NumPy expression, which gives the same
+values. ``benchmarks/bench_pool.py`` times the block loops against the plain expressions, and the
+same loops split over the threads of :mod:`.parallel`, in one run: the blocks gain several times
+over the plain expressions, the split over two cores lost to one thread, so it is not used here
+(the figures are in benchmarks/RESULTS.md).
 
 >>> import numpy as np
 >>> y = relu(np.array([-1.0, 0.0, 2.0]))
@@ -23,7 +24,6 @@ from typing import Any
 import numpy as np
 
 from . import array_module
-from .parallel import parallel_for
 
 # Elements per block: 1 MiB of float32, so a block's input, output and the zeros stay in cache.
 # np.maximum(x, 0) takes NumPy's slower loop for a scalar operand, so relu compares each block with
@@ -31,9 +31,6 @@ from .parallel import parallel_for
 _BLOCK = 1 << 18
 # Smaller arrays are not worth blocking.
 _MIN_FAST = 4096
-#: Whether relu's and masked's large arrays are split over the threads of :mod:`.parallel` (else
-#: they run on the calling thread, block by block).
-SPLIT_OVER_THREADS = True
 
 
 @lru_cache(maxsize=8)
@@ -46,13 +43,6 @@ def _zeros(dtype: np.dtype) -> np.ndarray:
 def _fast(*arrays: Any) -> bool:
     """Whether the arrays can be worked on as flat ranges: large, C-contiguous NumPy arrays."""
     return all(isinstance(a, np.ndarray) and a.flags.c_contiguous and a.size >= _MIN_FAST for a in arrays)
-
-
-def _run(n: int, body: Any) -> None:
-    if SPLIT_OVER_THREADS:
-        parallel_for(n, body)
-    else:
-        body(0, n)
 
 
 def relu_range(flat_x: np.ndarray, flat_out: np.ndarray) -> None:
@@ -68,8 +58,7 @@ def relu(x: Any) -> Any:
     if not _fast(x) or x.dtype.kind != "f":
         return np.maximum(x, 0)
     out = np.empty_like(x)
-    flat_x, flat_out = x.reshape(-1), out.reshape(-1)
-    _run(flat_x.size, lambda start, stop: relu_range(flat_x[start:stop], flat_out[start:stop]))
+    relu_range(x.reshape(-1), out.reshape(-1))
     return out
 
 
@@ -106,10 +95,7 @@ def masked(g: Any, mask: Any) -> Any:
         xp = array_module(g)
         return xp.where(mask, g, xp.zeros((), dtype=g.dtype))
     out = np.empty(g.shape, dtype=g.dtype)
-    flat_g = g.reshape(-1).view(bits)
-    flat_mask, flat_out = mask.reshape(-1), out.reshape(-1).view(bits)
-    _run(flat_out.size, lambda start, stop: masked_range(flat_g[start:stop], flat_mask[start:stop],
-                                                         flat_out[start:stop]))
+    masked_range(g.reshape(-1).view(bits), mask.reshape(-1), out.reshape(-1).view(bits))
     return out
 
 
