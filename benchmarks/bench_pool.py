@@ -66,8 +66,8 @@ def sides(op: str, case: dict[str, Any], torch: Any) -> dict[str, Callable[[], N
 
 def relu_kernel_sides(shape: list[int]) -> dict[str, Callable[[], Any]]:
     """relu's forward and backward kernels, without the tape: the plain NumPy expressions, the
-    block loops of kernels/elementwise.py on the calling thread (as the library runs them), and the
-    same loops split over the threads of kernels/parallel.py."""
+    block loops of kernels/elementwise.py on the calling thread, and the same loops split over the
+    threads of kernels/parallel.py (as the library runs them)."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal(shape).astype(np.float32)
     dy = rng.standard_normal(shape).astype(np.float32)
@@ -96,10 +96,10 @@ def relu_kernel_sides(shape: list[int]) -> dict[str, Callable[[], Any]]:
     return {
         "np.maximum(x, 0)": lambda: np.maximum(x, 0),
         "relu blocks, one thread": relu_blocks(False),
-        f"relu blocks, split over {tc.get_num_threads()} threads": relu_blocks(True),
+        f"relu blocks, split over {tc.get_num_threads()} threads (the library's)": relu_blocks(True),
         "np.where(y, dy, 0)": lambda: np.where(y, dy, zero),
         "masked bit select, one thread": masked_bits(False),
-        f"masked bit select, split over {tc.get_num_threads()} threads": masked_bits(True),
+        f"masked bit select, split over {tc.get_num_threads()} threads (the library's)": masked_bits(True),
     }
 
 

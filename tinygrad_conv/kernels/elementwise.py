@@ -1,12 +1,12 @@
 """Elementwise kernels for relu and the masked gradients of the piecewise-linear activations.
 
 Large contiguous float NumPy arrays go through the loops below, a cache-sized block at a time
-(:func:`relu_range`, :func:`masked_range`), on the calling thread; anything else (small, strided,
-integer, or another array library's arrays) takes the plain NumPy expression, which gives the same
-values. ``benchmarks/bench_pool.py`` times the block loops against the plain expressions, and the
-same loops split over the threads of :mod:`.parallel`, in one run: the blocks gain several times
-over the plain expressions, the split over two cores lost to one thread, so it is not used here
-(the figures are in benchmarks/RESULTS.md).
+(:func:`relu_range`, :func:`masked_range`), in ranges split over the threads of :mod:`.parallel`;
+anything else (small, strided, integer, or another array library's arrays) takes the plain NumPy
+expression, which gives the same values. ``benchmarks/bench_pool.py`` times the block loops
+against the plain expressions, on one thread and split, in one run: on an idle 2-core machine the
+blocks gain several times over the plain expressions and the split gains again over one thread
+(the figures are in benchmarks/RESULTS.md; with the other core busy the split loses its gain).
 
 >>> import numpy as np
 >>> y = relu(np.array([-1.0, 0.0, 2.0]))
@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from . import array_module
+from .parallel import parallel_for
 
 # Elements per block: 1 MiB of float32, so a block's input, output and the zeros stay in cache.
 # np.maximum(x, 0) takes NumPy's slower loop for a scalar operand, so relu compares each block with
@@ -58,7 +59,8 @@ def relu(x: Any) -> Any:
     if not _fast(x) or x.dtype.kind != "f":
         return np.maximum(x, 0)
     out = np.empty_like(x)
-    relu_range(x.reshape(-1), out.reshape(-1))
+    flat_x, flat_out = x.reshape(-1), out.reshape(-1)
+    parallel_for(flat_x.size, lambda start, stop: relu_range(flat_x[start:stop], flat_out[start:stop]))
     return out
 
 
@@ -95,7 +97,10 @@ def masked(g: Any, mask: Any) -> Any:
         xp = array_module(g)
         return xp.where(mask, g, xp.zeros((), dtype=g.dtype))
     out = np.empty(g.shape, dtype=g.dtype)
-    masked_range(g.reshape(-1).view(bits), mask.reshape(-1), out.reshape(-1).view(bits))
+    flat_g = g.reshape(-1).view(bits)
+    flat_mask, flat_out = mask.reshape(-1), out.reshape(-1).view(bits)
+    parallel_for(flat_out.size, lambda start, stop: masked_range(flat_g[start:stop], flat_mask[start:stop],
+                                                                 flat_out[start:stop]))
     return out
 
 
