@@ -264,11 +264,32 @@ def test_benchmark_mode_times_both_once_per_shape_and_keeps_the_faster(monkeypat
 
     first = K._pick(("k",), fast, plain)
     assert K._choices == {("k",): expect}
-    assert calls == {"fast": K._TRIES, "plain": K._TRIES}
+    tried = K._TRIES + 1  # one warm-up call each, then the timed ones
+    assert calls == {"fast": tried, "plain": tried}
     np.testing.assert_array_equal(first, np.full(2, 1.0 if expect else 2.0))
     again = K._pick(("k",), fast, plain)
     np.testing.assert_array_equal(again, first)
-    assert calls == {"fast": K._TRIES + expect, "plain": K._TRIES + (not expect)}
+    assert calls == {"fast": tried + expect, "plain": tried + (not expect)}
+
+
+def test_benchmark_mode_does_not_time_the_warm_up_calls(monkeypatch):
+    """Winograd's first call is slow (fresh memory), its later ones fast: it still wins."""
+    clock = _FakeClock()
+    monkeypatch.setattr(K.time, "perf_counter", clock)
+    monkeypatch.setattr(K, "ALGORITHM", "benchmark")
+    monkeypatch.setattr(K, "_choices", {})
+    costs = iter([100.0] + [1.0] * 10)
+
+    def fast():
+        clock.now += next(costs)
+        return np.zeros(1)
+
+    def plain():
+        clock.now += 2.0
+        return np.ones(1)
+
+    np.testing.assert_array_equal(K._pick(("k",), fast, plain), np.zeros(1))
+    assert K._choices == {("k",): True}
 
 
 def test_benchmark_mode_takes_im2col_when_winograd_is_not_finite(monkeypatch):
