@@ -198,11 +198,34 @@ def test_errors_say_what_is_wrong() -> None:
         nn.RNN(4, 3, nonlinearity="gelu")
     with pytest.raises(ValueError, match="dropout should be a number in range"):
         nn.GRU(4, 3, dropout=1.5)
-    with pytest.raises(NotImplementedError, match="proj_size=2"):
-        nn.LSTM(4, 3, proj_size=2)
+    with pytest.raises(ValueError, match="proj_size has to be smaller than hidden_size"):
+        nn.LSTM(4, 3, proj_size=3)
+    with pytest.raises(ValueError, match="proj_size argument is only supported for LSTM"):
+        nn.GRU(4, 3, proj_size=2)
+    with pytest.raises(ValueError, match="proj_size should be a positive integer or zero"):
+        nn.LSTM(4, 3, proj_size=-1)
     with pytest.raises(ValueError, match="RNNCell: input has inconsistent input_size: got 2 expected 4"):
         nn.RNNCell(4, 3)(tc.ones(1, 2))
     with pytest.raises(ValueError, match=r"GRUCell: expected hx of shape \(1, 3\)"):
         nn.GRUCell(4, 3)(tc.ones(1, 4), tc.ones(2, 3))
     with pytest.raises(ValueError, match="hidden_size must be a positive integer"):
         nn.LSTMCell(4, 0)
+
+
+@pytest.mark.parametrize("kw", [{}, {"num_layers": 2, "bidirectional": True}, {"batch_first": True, "bias": False}],
+                         ids=["one-layer", "two-layers-bidirectional", "batch-first-no-bias"])
+@pytest.mark.parametrize("with_state", [False, True])
+def test_lstm_projections_match_torch(torch, kw, with_state) -> None:
+    ours, theirs = nn.LSTM(4, 5, proj_size=2, **kw), torch.nn.LSTM(4, 5, proj_size=2, **kw)
+    assert repr(ours) == repr(theirs)
+    assert [(k, p.shape) for k, p in ours.named_parameters()] == \
+        [(k, tuple(p.shape)) for k, p in theirs.named_parameters()]
+    rng = np.random.default_rng(8)
+    shape = (2, 6, 4) if kw.get("batch_first") else (6, 2, 4)
+    x = rng.standard_normal(shape).astype(np.float32)
+    hx = None
+    if with_state:
+        layers = kw.get("num_layers", 1) * (2 if kw.get("bidirectional") else 1)
+        hx = [rng.standard_normal((layers, 2, 2)).astype(np.float32),   # h: proj_size features
+              rng.standard_normal((layers, 2, 5)).astype(np.float32)]   # c: hidden_size features
+    _compare(torch, ours, theirs, x, hx)

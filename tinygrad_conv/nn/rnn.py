@@ -46,8 +46,9 @@ def _reset_uniform(module: Module, hidden_size: int) -> None:
 
 
 def _rnn_step(mode: str, xw: Tensor, h: Tensor, c: Tensor | None, w_hh: Tensor, b_hh: Tensor | None,
-              hidden: int) -> tuple[Tensor, Tensor | None]:
-    """One time step. ``xw`` is x @ W_ih^T + b_ih for this step (batch, gates * hidden)."""
+              hidden: int, w_hr: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
+    """One time step. ``xw`` is x @ W_ih^T + b_ih for this step (batch, gates * hidden); ``w_hr``
+    projects an LSTM's hidden state down to ``proj_size`` (LSTM(proj_size=...))."""
     hw = h @ w_hh.T
     if b_hh is not None:
         hw = hw + b_hh
@@ -63,7 +64,8 @@ def _rnn_step(mode: str, xw: Tensor, h: Tensor, c: Tensor | None, w_hh: Tensor, 
         g = F.tanh(gates[:, 2 * hidden:3 * hidden])
         o = F.sigmoid(gates[:, 3 * hidden:])
         c_new = f * c + i * g
-        return o * F.tanh(c_new), c_new
+        h_new = o * F.tanh(c_new)
+        return (h_new if w_hr is None else h_new @ w_hr.T), c_new
     # GRU: the reset gate multiplies the hidden product including its bias, as PyTorch.
     r = F.sigmoid(xw[:, :hidden] + hw[:, :hidden])
     z = F.sigmoid(xw[:, hidden:2 * hidden] + hw[:, hidden:2 * hidden])
@@ -226,10 +228,14 @@ class _RNNBase(Module):
         if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout <= 1:
             raise ValueError(f"{name}: dropout should be a number in range [0, 1] representing the probability "
                              f"of an element being zeroed, got {dropout!r}")
-        if proj_size != 0:
-            # Not built yet: LSTM projections (weight_hr_l{k}) change every hidden shape.
-            raise NotImplementedError(f"{name}: proj_size={proj_size} (LSTM projections) is not supported yet; "
-                                      "use proj_size=0")
+        if isinstance(proj_size, bool) or not isinstance(proj_size, (int, np.integer)) or proj_size < 0:
+            raise ValueError(f"{name}: proj_size should be a positive integer or zero to disable projections, "
+                             f"got {proj_size!r}")
+        if proj_size >= hidden_size:
+            raise ValueError(f"{name}: proj_size has to be smaller than hidden_size (proj_size={proj_size}, "
+                             f"hidden_size={hidden_size})")
+        if proj_size and mode != "LSTM":
+            raise ValueError(f"{name}: proj_size argument is only supported for LSTM, not RNN or GRU")
         if dropout > 0 and num_layers == 1:
             import warnings
 
@@ -239,30 +245,36 @@ class _RNNBase(Module):
         self.mode = mode
         self.input_size, self.hidden_size, self.num_layers = int(input_size), int(hidden_size), int(num_layers)
         self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)
-        self.bidirectional, self.proj_size = bidirectional, proj_size
+        self.bidirectional, self.proj_size = bidirectional, int(proj_size)
+        # With projections the hidden state h has proj_size features (the cell state c keeps hidden_size).
+        self.state_size = self.proj_size or self.hidden_size
         gates = _GATES[mode] * self.hidden_size
         dt = dtype or get_default_dtype()
         directions = 2 if bidirectional else 1
         # Registered in PyTorch's order: per layer, per direction, w_ih, w_hh, b_ih, b_hh.
         for layer in range(self.num_layers):
-            layer_in = self.input_size if layer == 0 else self.hidden_size * directions
+            layer_in = self.input_size if layer == 0 else self.state_size * directions
             for d in range(directions):
                 suffix = f"_l{layer}" + ("_reverse" if d == 1 else "")
                 setattr(self, "weight_ih" + suffix, Parameter(np.zeros((gates, layer_in), dtype=dt)))
-                setattr(self, "weight_hh" + suffix, Parameter(np.zeros((gates, self.hidden_size), dtype=dt)))
+                setattr(self, "weight_hh" + suffix, Parameter(np.zeros((gates, self.state_size), dtype=dt)))
                 if bias:
                     setattr(self, "bias_ih" + suffix, Parameter(np.zeros(gates, dtype=dt)))
                     setattr(self, "bias_hh" + suffix, Parameter(np.zeros(gates, dtype=dt)))
+                if self.proj_size:
+                    setattr(self, "weight_hr" + suffix,
+                            Parameter(np.zeros((self.proj_size, self.hidden_size), dtype=dt)))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         """Every parameter from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)), as PyTorch."""
         _reset_uniform(self, self.hidden_size)
 
-    def _weights(self, layer: int, d: int) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
+    def _weights(self, layer: int, d: int) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None, Tensor | None]:
         suffix = f"_l{layer}" + ("_reverse" if d == 1 else "")
         return (getattr(self, "weight_ih" + suffix), getattr(self, "weight_hh" + suffix),
-                getattr(self, "bias_ih" + suffix, None), getattr(self, "bias_hh" + suffix, None))
+                getattr(self, "bias_ih" + suffix, None), getattr(self, "bias_hh" + suffix, None),
+                getattr(self, "weight_hr" + suffix, None))
 
     def _check_hidden(self, h: Any, expected: tuple[int, ...], what: str) -> Tensor:
         if not isinstance(h, Tensor) or h.shape != expected:
@@ -288,8 +300,9 @@ class _RNNBase(Module):
             x = x.transpose(0, 1)
         seq_len, batch = x.shape[0], x.shape[1]
         directions = 2 if self.bidirectional else 1
-        state_shape = (self.num_layers * directions, batch, self.hidden_size)
-        shown = state_shape if batched else (state_shape[0], self.hidden_size)
+        state_shape = (self.num_layers * directions, batch, self.state_size)
+        shown = state_shape if batched else (state_shape[0], self.state_size)
+        cell_shown = shown[:-1] + (self.hidden_size,)
         h0: Tensor | None
         c0: Tensor | None = None
         if hx is None:
@@ -298,13 +311,14 @@ class _RNNBase(Module):
             if not isinstance(hx, (tuple, list)) or len(hx) != 2:
                 raise ValueError(f"{name}: hx must be a pair (h_0, c_0) of tensors")
             h0 = self._check_hidden(hx[0], shown, "h_0")
-            c0 = self._check_hidden(hx[1], shown, "c_0")
+            c0 = self._check_hidden(hx[1], cell_shown, "c_0")
         else:
             h0 = self._check_hidden(hx, shown, "h_0")
         if not batched:
             h0 = h0.unsqueeze(1) if h0 is not None else None
             c0 = c0.unsqueeze(1) if c0 is not None else None
-        zeros = Tensor(np.zeros((batch, self.hidden_size), dtype=x.dtype))
+        zeros = Tensor(np.zeros((batch, self.state_size), dtype=x.dtype))
+        cell_zeros = Tensor(np.zeros((batch, self.hidden_size), dtype=x.dtype))
         h_n: list[Tensor] = []
         c_n: list[Tensor] = []
         layer_input = x
@@ -312,17 +326,17 @@ class _RNNBase(Module):
             outs = []
             for d in range(directions):
                 k = layer * directions + d
-                w_ih, w_hh, b_ih, b_hh = self._weights(layer, d)
+                w_ih, w_hh, b_ih, b_hh, w_hr = self._weights(layer, d)
                 # x @ W_ih^T for the whole sequence at once: one GEMM instead of seq_len small ones.
                 xw = layer_input @ w_ih.T
                 if b_ih is not None:
                     xw = xw + b_ih
                 h = h0[k] if h0 is not None else zeros
-                c = (c0[k] if c0 is not None else zeros) if self.mode == "LSTM" else None
+                c = (c0[k] if c0 is not None else cell_zeros) if self.mode == "LSTM" else None
                 steps = range(seq_len - 1, -1, -1) if d == 1 else range(seq_len)
                 hs: list[Tensor] = [zeros] * seq_len
                 for t in steps:
-                    h, c = _rnn_step(self.mode, xw[t], h, c, w_hh, b_hh, self.hidden_size)
+                    h, c = _rnn_step(self.mode, xw[t], h, c, w_hh, b_hh, self.hidden_size, w_hr)
                     hs[t] = h
                 outs.append(F.stack(*hs, dim=0))
                 h_n.append(h)
@@ -348,6 +362,8 @@ class _RNNBase(Module):
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
+        if self.proj_size != 0:
+            s += f", proj_size={self.proj_size}"
         if self.num_layers != 1:
             s += f", num_layers={self.num_layers}"
         if self.bias is not True:
@@ -374,18 +390,19 @@ class RNN(_RNNBase):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 device: Any = None, dtype: Any = None) -> None:
+                 device: Any = None, dtype: Any = None, proj_size: int = 0) -> None:
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"RNN: unknown nonlinearity {nonlinearity!r}; use 'tanh' or 'relu'")
         self.nonlinearity = nonlinearity
+        # (proj_size is accepted only to refuse it with PyTorch's ValueError: it is LSTM's)
         super().__init__("RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU", input_size, hidden_size, num_layers,
-                         bias, batch_first, dropout, bidirectional, 0, device, dtype)
+                         bias, batch_first, dropout, bidirectional, proj_size, device, dtype)
 
 
 class LSTM(_RNNBase):
     """Long short-term memory layers, as ``torch.nn.LSTM``; returns (output, (h_n, c_n)).
 
-    ``proj_size`` other than 0 is not supported yet.
+    ``proj_size`` > 0 projects each hidden state down to ``proj_size`` features (``weight_hr_l{k}``).
     """
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
@@ -400,6 +417,7 @@ class GRU(_RNNBase):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 device: Any = None, dtype: Any = None) -> None:
-        super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, 0,
-                         device, dtype)
+                 device: Any = None, dtype: Any = None, proj_size: int = 0) -> None:
+        # (proj_size is accepted only to refuse it with PyTorch's ValueError: it is LSTM's)
+        super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+                         proj_size, device, dtype)
