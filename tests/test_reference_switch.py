@@ -25,12 +25,13 @@ ROUTED = {
     fast_conv: ("conv2d", "conv_transpose2d", "conv2d_weight_grad"),
     fast_pool: ("max_pool2d", "max_unpool2d", "gather_plane", "avg_pool2d", "avg_pool2d_backward",
                 "adaptive_avg_pool2d", "adaptive_avg_pool2d_backward"),
+    fast_elementwise: ("relu", "masked"),
 }
 
 # The registered ops whose kernels those are: each runs its registry samples on the reference kernels.
 OPS = ("conv2d", "conv_transpose2d", "conv2d_weight_grad", "max_pool2d", "max_pool2d_backward", "max_unpool2d",
        "max_unpool2d_backward", "avg_pool2d", "avg_pool2d_backward", "adaptive_avg_pool2d",
-       "adaptive_avg_pool2d_backward")
+       "adaptive_avg_pool2d_backward", "relu", "masked_grad")
 
 
 @pytest.fixture
