@@ -21,6 +21,7 @@ import numpy as np
 from .. import functional as F
 from ..autograd.grad_mode import no_grad
 from ..dtypes import get_default_dtype
+from ..ops._args import pair
 from ..tensor import Tensor
 from . import init
 from .module import Module, Parameter
@@ -30,12 +31,8 @@ _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 
 def _pair(value: Any, name: str, layer: str) -> tuple[int, int]:
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        return int(value), int(value)
-    if isinstance(value, (tuple, list)) and len(value) == 2 and all(
-            isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value):
-        return int(value[0]), int(value[1])
-    raise TypeError(f"{layer}: {name} must be an int or a pair of ints, got {value!r}")
+    """A layer's int-or-pair argument, checked by the same rule (and words) as the ops'."""
+    return pair(value, layer, name)
 
 
 def _positive(value: int, name: str, layer: str) -> int:
