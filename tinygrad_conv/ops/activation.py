@@ -40,7 +40,7 @@ from .samples import away_from_zero, randn, unary
 
 def _const(a: np.ndarray) -> Tensor:
     """A constant Tensor around an array (no copy, no gradient)."""
-    return Tensor._make(a, False, None, 0, None)
+    return Tensor._wrap(a)
 
 
 def _check_float(x: Any, op: str) -> None:

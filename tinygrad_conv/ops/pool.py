@@ -142,7 +142,7 @@ class MaxPool2d(Function):
     @staticmethod
     def backward(ctx: Context, g: Tensor, *unused: Any) -> Any:
         idx = ctx.indices if ctx.indices is not None else ctx.saved_tensors[0].data
-        return MaxPool2dBackward.apply(g, Tensor._make(idx, False, None, 0, None), output_size=ctx.input_hw)
+        return MaxPool2dBackward.apply(g, Tensor._wrap(idx), output_size=ctx.input_hw)
 
 
 class MaxPool2dBackward(Function):
