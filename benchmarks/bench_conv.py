@@ -52,7 +52,7 @@ def make_ours(case: Case, transposed: bool) -> tuple[Callable[[], None], tuple[n
         tx.grad = tw.grad = tb.grad = None
         op(tx, tw, tb, stride=stride, padding=padding).backward(g)
 
-    return ours, (x, w, b, g.data)
+    return ours, (x, w, b, g.numpy())
 
 
 def forced(fn: Callable[[], None], algorithm: str) -> Callable[[], None]:

@@ -60,7 +60,7 @@ class Ours:
         nn.init.manual_seed(0)
         self.F = F
         self.model = build_model("lenet", "digits")
-        self.initial = {k: v.data.copy() for k, v in self.model.state_dict().items()}
+        self.initial = {k: v.detach().numpy().copy() for k, v in self.model.state_dict().items()}
         xtr, ytr = load_digits("train")
         self.test = load_digits("test")
         self.opt = optim.Adam(self.model.parameters(), lr=LR)
@@ -79,7 +79,7 @@ class Ours:
         xte, yte = self.test
         self.model.eval()
         with tc.no_grad():
-            acc = float((self.model(tc.Tensor(xte)).data.argmax(1) == yte).mean())
+            acc = float((self.model(tc.Tensor(xte)).numpy().argmax(1) == yte).mean())
         self.model.train()
         return acc
 
@@ -114,8 +114,8 @@ class Theirs:
     def epoch(self) -> None:
         f = self.torch.nn.functional
         for xb, yb in itertools.islice(self.loader, BATCHES):  # the same batches, converted without copying
-            out = self.model(self.torch.from_numpy(xb.data))
-            loss = f.cross_entropy(out, self.torch.from_numpy(yb.data), label_smoothing=SMOOTHING)
+            out = self.model(self.torch.from_numpy(xb.numpy()))
+            loss = f.cross_entropy(out, self.torch.from_numpy(yb.numpy()), label_smoothing=SMOOTHING)
             self.opt.zero_grad()
             loss.backward()
             self.opt.step()

@@ -68,7 +68,7 @@ def main() -> None:
         print("matplotlib is not installed: no picture (pip install matplotlib)")
         return
     with tc.no_grad():
-        rebuilt = model(tc.Tensor(test_x[:10])).data
+        rebuilt = model(tc.Tensor(test_x[:10])).detach().numpy()
     fig, axes = plt.subplots(2, 10, figsize=(10, 2.2))
     for i in range(10):
         for row, image in enumerate((test_x[i, 0], rebuilt[i, 0])):

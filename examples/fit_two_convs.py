@@ -27,7 +27,7 @@ def effective_kernel(model: nn.Module) -> np.ndarray:
     impulse = np.zeros((1, 1, 9, 9), np.float32)
     impulse[0, 0, 4, 4] = 1.0
     with tc.no_grad():
-        response = model(tc.Tensor(impulse)).data[0, 0]
+        response = model(tc.Tensor(impulse)).detach().numpy()[0, 0]
     return response[::-1, ::-1]
 
 

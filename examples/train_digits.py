@@ -36,7 +36,7 @@ class DigitsCNN(nn.Module):
 def accuracy(model: nn.Module, images: np.ndarray, labels: np.ndarray) -> float:
     model.eval()  # no training-only behaviour while testing
     with tc.no_grad():  # no graph is recorded: faster and lighter
-        predicted = model(tc.Tensor(images)).data.argmax(axis=1)
+        predicted = model(tc.Tensor(images)).detach().numpy().argmax(axis=1)
     model.train()
     return float((predicted == labels).mean())
 

@@ -50,7 +50,7 @@ def both(torch, ours, theirs, x: np.ndarray, dtype, seed: int = 0):
     ty = theirs(torch.nn.functional, tx)
     ty.backward(torch.from_numpy(g))
     assert y.dtype == dtype and t.grad.dtype == dtype
-    return (y.data, t.grad.data), (ty.detach().numpy(), tx.grad.numpy())
+    return (y.detach().numpy(), t.grad.detach().numpy()), (ty.detach().numpy(), tx.grad.numpy())
 
 
 # check_op (gradcheck, gradgradcheck, PyTorch parity, ...) runs on every op of ACT_OPS in tests/test_registry_ops.py.
@@ -128,7 +128,7 @@ def test_non_finite_upstream_gradient_follows_torch(name, ours, theirs, dtype, s
         ours(t).backward(tc.Tensor(g))
     tx = torch.tensor(x.astype(dtype), requires_grad=True)
     theirs(torch.nn.functional, tx).backward(torch.from_numpy(g))
-    np.testing.assert_allclose(t.grad.data, tx.grad.numpy(), rtol=1e-6, atol=0)  # NaN where PyTorch has it
+    np.testing.assert_allclose(t.grad.detach().numpy(), tx.grad.numpy(), rtol=1e-6, atol=0)  # NaN where PyTorch has it
 
 
 def test_relu_conventions_spelled_out():
@@ -146,7 +146,7 @@ def test_relu_saves_only_its_output():
     x = tc.Tensor(np.random.default_rng(3).standard_normal((4, 5)), requires_grad=True)
     y = A.relu(x)
     (saved,) = y.grad_fn.ctx.saved_tensors
-    assert saved.data is y.data  # no copy, no mask, not the input
+    assert saved.detach().numpy() is y.detach().numpy()  # no copy, no mask, not the input
     y += 1.0  # an in-place change of the saved output is caught at backward
     with pytest.raises(RuntimeError, match="in-place"):
         y.backward(tc.Tensor(np.ones((4, 5))))
@@ -180,8 +180,8 @@ def test_second_derivatives_match_torch(name, ours, theirs, torch):
     tx, tv = torch.tensor(x, requires_grad=True), torch.tensor(dy, requires_grad=True)
     (tgx,) = torch.autograd.grad(theirs(torch.nn.functional, tx), tx, tv, create_graph=True)
     tgxx, tgdy = torch.autograd.grad((tgx * torch.from_numpy(w)).sum(), [tx, tv], allow_unused=True)
-    np.testing.assert_allclose(gdy.data, tgdy.numpy(), rtol=1e-12, atol=1e-13)
-    ours_xx = np.zeros(24) if gxx is None else gxx.data
+    np.testing.assert_allclose(gdy.detach().numpy(), tgdy.numpy(), rtol=1e-12, atol=1e-13)
+    ours_xx = np.zeros(24) if gxx is None else gxx.detach().numpy()
     theirs_xx = np.zeros(24) if tgxx is None else tgxx.numpy()
     np.testing.assert_allclose(ours_xx, theirs_xx, rtol=1e-10, atol=1e-12)
 
@@ -210,7 +210,7 @@ def test_erfc_is_accurate_in_float64():
 
 def test_gelu_tails_and_nan():
     x = np.array([-40.0, -10.0, -5.0, 5.0, 10.0, 40.0, np.nan])
-    y = A.gelu(tc.Tensor(x)).data
+    y = A.gelu(tc.Tensor(x)).detach().numpy()
     phi = np.array([0.5 * math.erfc(-v / math.sqrt(2)) for v in x[:-1]])
     np.testing.assert_allclose(y[:-1], x[:-1] * phi, rtol=1e-13, atol=0)  # relative, in the tails too
     assert np.isnan(y[-1])
@@ -219,7 +219,7 @@ def test_gelu_tails_and_nan():
 def test_softplus_never_overflows_below_the_threshold():
     x = tc.Tensor(np.array([100.0, -100.0], np.float32))
     y = A.softplus(x, beta=1.0, threshold=1000.0)
-    np.testing.assert_allclose(y.data, [100.0, 0.0], rtol=1e-6, atol=1e-30)
+    np.testing.assert_allclose(y.detach().numpy(), [100.0, 0.0], rtol=1e-6, atol=1e-30)
 
 
 def test_activation_errors():
@@ -250,25 +250,25 @@ def test_dropout_mask_scale_and_gradient():
     rng = np.random.default_rng(5)
     x = tc.Tensor(rng.standard_normal((200, 300)).astype(np.float32), requires_grad=True)
     y = A.dropout(x, p=0.3, generator=np.random.default_rng(0))
-    kept = y.data != 0
+    kept = y.detach().numpy() != 0
     assert abs(kept.mean() - 0.7) < 0.01
-    np.testing.assert_allclose(y.data[kept], x.data[kept] / 0.7, rtol=1e-6)
+    np.testing.assert_allclose(y.detach().numpy()[kept], x.detach().numpy()[kept] / 0.7, rtol=1e-6)
     g = rng.standard_normal(y.shape).astype(np.float32)
     y.backward(tc.Tensor(g))
-    np.testing.assert_allclose(x.grad.data, np.where(kept, g / 0.7, 0.0), rtol=1e-6)
+    np.testing.assert_allclose(x.grad.detach().numpy(), np.where(kept, g / 0.7, 0.0), rtol=1e-6)
     assert y.dtype == np.float32 and x.grad.dtype == np.float32
 
 
 def test_dropout_is_reproducible_with_manual_seed_and_generators():
     x = tc.ones(50, 40)
     A.manual_seed(123)
-    a = A.dropout(x).data.copy()
-    b = A.dropout(x).data.copy()
+    a = A.dropout(x).detach().numpy().copy()
+    b = A.dropout(x).detach().numpy().copy()
     A.manual_seed(123)
-    np.testing.assert_array_equal(A.dropout(x).data, a)
+    np.testing.assert_array_equal(A.dropout(x).detach().numpy(), a)
     assert not np.array_equal(a, b)  # the default generator moves on
-    c = A.dropout(x, generator=np.random.default_rng(7)).data
-    np.testing.assert_array_equal(c, A.dropout(x, generator=np.random.default_rng(7)).data)
+    c = A.dropout(x, generator=np.random.default_rng(7)).detach().numpy()
+    np.testing.assert_array_equal(c, A.dropout(x, generator=np.random.default_rng(7)).detach().numpy())
     seeded = A.manual_seed(1)
     assert A.default_generator() is seeded
     with pytest.raises(ValueError, match="manual_seed: seed must be a non-negative integer"):
@@ -290,9 +290,9 @@ def test_dropout_special_cases():
     assert A.dropout(x, 0.5, training=False) is x  # evaluation: the identity, as PyTorch
     assert A.dropout(x, 0.0) is x
     y = A.dropout(x, 1.0)
-    assert not y.data.any() and not np.isnan(y.data).any()
+    assert not y.detach().numpy().any() and not np.isnan(y.detach().numpy()).any()
     y.backward(tc.Tensor(np.ones((4, 4))))
-    assert not x.grad.data.any()
+    assert not x.grad.detach().numpy().any()
     for p in [-0.1, 1.5, float("nan"), "0.5", True]:
         with pytest.raises(ValueError, match="dropout: p is the probability"):
             A.dropout(x, p)

@@ -80,8 +80,8 @@ def test_values_and_gradients_match_torch(torch, name, ours, theirs, n, dtype) -
     ty = theirs(torch.nn.functional, tx)
     ty.backward(torch.from_numpy(g))
     assert y.dtype == dtype and t.grad.dtype == dtype
-    np.testing.assert_allclose(y.data, ty.detach().numpy(), **TOL[dtype])
-    np.testing.assert_allclose(t.grad.data, tx.grad.numpy(), **TOL[dtype])
+    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), **TOL[dtype])
+    np.testing.assert_allclose(t.grad.detach().numpy(), tx.grad.numpy(), **TOL[dtype])
 
 
 @pytest.mark.parametrize("name,ours,theirs", [c for c in CASES if c[0] in ("sigmoid", "logsigmoid", "softplus")],
@@ -89,7 +89,7 @@ def test_values_and_gradients_match_torch(torch, name, ours, theirs, n, dtype) -
 def test_tails_are_accurate_relative_to_the_value(torch, name, ours, theirs) -> None:
     # sigmoid(-80) is 1.8e-35: a formula through tanh would give 0 there; ours keeps the digits.
     x = np.array([-87.0, -80.0, -40.0, -17.0, 17.0, 40.0], dtype=np.float32)
-    y = ours(tc.Tensor(x)).data
+    y = ours(tc.Tensor(x)).detach().numpy()
     ref = theirs(torch.nn.functional, torch.from_numpy(x)).numpy()
     np.testing.assert_allclose(y, ref, rtol=1e-6, atol=0)
 
@@ -103,7 +103,7 @@ def test_nan_and_inf_propagate_as_in_torch(torch) -> None:
             continue
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            y = ours(tc.Tensor(x)).data
+            y = ours(tc.Tensor(x)).detach().numpy()
         ref = theirs(torch.nn.functional, torch.from_numpy(x)).numpy()
         np.testing.assert_array_equal(np.isnan(y), np.isnan(ref), err_msg=name)
         np.testing.assert_allclose(y[~np.isnan(y)], ref[~np.isnan(ref)], rtol=1e-6, err_msg=name)
@@ -122,7 +122,7 @@ def test_second_derivative_matches_torch(torch, name) -> None:
     tx = torch.tensor(x, requires_grad=True)
     (tdx,) = torch.autograd.grad(theirs(torch.nn.functional, tx), tx, torch.tensor(g), create_graph=True)
     (td2,) = torch.autograd.grad(tdx, tx, torch.tensor(gg))
-    np.testing.assert_allclose(d2.data, td2.numpy(), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(d2.detach().numpy(), td2.numpy(), rtol=1e-9, atol=1e-12)
 
 
 @pytest.mark.parametrize("shape,wshape", [((2, 3, 4, 4), (3,)), ((2, 3), (1,)), ((5,), (1,)), ((), ()), ((4, 2), (2,))])
@@ -139,9 +139,9 @@ def test_prelu_values_and_both_gradients_match_torch(torch, shape, wshape) -> No
     tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
     ty = torch.nn.functional.prelu(tx, tw)
     ty.backward(torch.from_numpy(g))
-    np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=1e-6)
-    np.testing.assert_allclose(xt.grad.data, tx.grad.numpy(), rtol=1e-6)
-    np.testing.assert_allclose(wt.grad.data, tw.grad.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), rtol=1e-6)
+    np.testing.assert_allclose(xt.grad.detach().numpy(), tx.grad.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(wt.grad.detach().numpy(), tw.grad.numpy(), rtol=1e-5, atol=1e-6)
     assert wt.grad.shape == wshape
 
 
@@ -151,7 +151,7 @@ def test_hardswish_slope_at_its_kinks_is_torchs(torch) -> None:
     F.hardswish(t).backward(tc.ones(4, dtype=np.float64))
     tx = torch.tensor(x, requires_grad=True)
     torch.nn.functional.hardswish(tx).backward(torch.ones(4, dtype=torch.float64))
-    np.testing.assert_allclose(t.grad.data, tx.grad.numpy())
+    np.testing.assert_allclose(t.grad.detach().numpy(), tx.grad.numpy())
 
 
 def test_errors_name_the_op_and_the_rule() -> None:
@@ -197,10 +197,10 @@ def test_modules_match_torch(torch, name, args, kwargs) -> None:
     g = np.random.default_rng(5).standard_normal(y.shape).astype(np.float32)
     y.backward(tc.Tensor(g))
     ty.backward(torch.from_numpy(g))
-    np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=2e-6, atol=1e-6)
-    np.testing.assert_allclose(xt.grad.data, tx.grad.numpy(), rtol=2e-6, atol=1e-6)
+    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), rtol=2e-6, atol=1e-6)
+    np.testing.assert_allclose(xt.grad.detach().numpy(), tx.grad.numpy(), rtol=2e-6, atol=1e-6)
     for (_, p), (_, tp) in zip(ours.named_parameters(), theirs.named_parameters()):
-        np.testing.assert_allclose(p.grad.data, tp.grad.numpy(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(p.grad.detach().numpy(), tp.grad.numpy(), rtol=1e-5, atol=1e-6)
 
 
 INPLACE = [("ReLU", (), "relu", ()), ("ReLU6", (), "relu6", ()), ("LeakyReLU", (0.2,), "leaky_relu", (0.2,)),
@@ -228,13 +228,13 @@ def test_inplace_overwrites_the_input_and_differentiates_as_torch(torch, name, m
         th = tleaf * 2.0
         tout = tcall(th)
         (tout * torch.from_numpy(g)).sum().backward()
-        np.testing.assert_allclose(h.data, th.detach().numpy(), rtol=2e-6, atol=1e-6)
-        np.testing.assert_allclose(leaf.grad.data, tleaf.grad.numpy(), rtol=2e-6, atol=1e-6)
+        np.testing.assert_allclose(h.detach().numpy(), th.detach().numpy(), rtol=2e-6, atol=1e-6)
+        np.testing.assert_allclose(leaf.grad.detach().numpy(), tleaf.grad.numpy(), rtol=2e-6, atol=1e-6)
 
 
 def test_inplace_under_no_grad_writes_the_array_and_refuses_a_leaf() -> None:
     x = tc.Tensor([-1.0, 2.0])
-    arr = x.data
+    arr = x.detach().numpy()
     with tc.no_grad():
         assert F.relu(x, inplace=True) is x
     assert arr.tolist() == [0.0, 2.0] and x._version == 1
@@ -245,7 +245,7 @@ def test_inplace_under_no_grad_writes_the_array_and_refuses_a_leaf() -> None:
     d = tc.Tensor(np.ones(1000, dtype=np.float32))
     with tc.no_grad():
         out = F.dropout(d, 0.5, True, True)
-    assert out is d and (d.data == 0).any()
+    assert out is d and (d.detach().numpy() == 0).any()
 
 
 def test_defaults_follow_torch(torch) -> None:
@@ -270,5 +270,5 @@ def test_softmax_modules_choose_torchs_implicit_dim(torch, ndim) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             ref = theirs(torch.from_numpy(x)).numpy()
-        np.testing.assert_allclose(y.data, ref, rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(y.detach().numpy(), ref, rtol=1e-6, atol=1e-7)
     assert repr(nn.Softmax(dim=1)) == "Softmax(dim=1)"

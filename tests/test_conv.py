@@ -29,7 +29,8 @@ def run_both(torch, fn_ours, fn_torch, arrays, kwargs, dtype, seed=0):
     g = rng.standard_normal(ty.shape).astype(dtype)
     y.backward(tc.Tensor(g))
     ty.backward(torch.tensor(g))
-    return [y.data] + [t.grad.data for t in ours], [ty.detach().numpy()] + [t.grad.numpy() for t in theirs]
+    ours_out = [y.detach().numpy()] + [t.grad.detach().numpy() for t in ours]
+    return ours_out, [ty.detach().numpy()] + [t.grad.numpy() for t in theirs]
 
 
 def assert_close(ours, theirs, dtype):
@@ -126,8 +127,8 @@ def test_double_backward_matches_pytorch(torch):
     ty = torch.nn.functional.conv2d(tx, tw, stride=2, padding=1)
     (tgx,) = torch.autograd.grad((ty * torch.tensor(v)).sum() + (ty * ty).sum(), tx, create_graph=True)
     tgw2, tgx2 = torch.autograd.grad((tgx * tgx).sum(), [tw, tx])
-    np.testing.assert_allclose(gw2.data, tgw2.numpy(), rtol=1e-9)
-    np.testing.assert_allclose(gx2.data, tgx2.numpy(), rtol=1e-9)
+    np.testing.assert_allclose(gw2.detach().numpy(), tgw2.numpy(), rtol=1e-9)
+    np.testing.assert_allclose(gx2.detach().numpy(), tgx2.numpy(), rtol=1e-9)
 
 
 @pytest.mark.parametrize("fn,args,kwargs", [
@@ -229,9 +230,11 @@ def test_backward_matches_the_textbook_construction(case):
     y = F.conv2d(x, wt, stride=stride, padding=padding, dilation=dilation, groups=groups)
     dy = rng.standard_normal(y.shape)
     y.backward(tc.Tensor(dy))
-    np.testing.assert_allclose(x.grad.data, textbook_dx(dy, wt.data, x.shape, stride, padding, dilation, groups),
+    np.testing.assert_allclose(x.grad.detach().numpy(), textbook_dx(dy, wt.detach().numpy(), x.shape, stride,
+                                                                    padding, dilation, groups),
                                rtol=1e-10, atol=1e-10)
-    np.testing.assert_allclose(wt.grad.data, naive_dw(x.data, dy, (kh, kw), stride, padding, dilation, groups),
+    np.testing.assert_allclose(wt.grad.detach().numpy(), naive_dw(x.detach().numpy(), dy, (kh, kw), stride, padding,
+                                                                  dilation, groups),
                                rtol=1e-10, atol=1e-10)
 
 
@@ -288,7 +291,7 @@ def test_invalid_configurations_raise_our_error_wherever_pytorch_raises(cfg, tor
             F.conv2d(tc.Tensor(x), tc.Tensor(w), None if b is None else tc.Tensor(b), **kwargs)
     else:
         out = F.conv2d(tc.Tensor(x), tc.Tensor(w), None if b is None else tc.Tensor(b), **kwargs)
-        np.testing.assert_allclose(out.data, expected.numpy(), rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(out.detach().numpy(), expected.numpy(), rtol=1e-9, atol=1e-9)
 
 
 # ----------------------------------------------------------------------------- errors that teach
@@ -337,7 +340,7 @@ def test_memory_budget_splits_the_batch_and_gives_the_same_result():
     dy = tc.Tensor(rng.standard_normal((6, 4, 5, 5)))
     y = F.conv2d(x, w, stride=2, padding=1)
     y.backward(dy)
-    ref = (y.data.copy(), x.grad.data.copy(), w.grad.data.copy())
+    ref = (y.detach().numpy().copy(), x.grad.detach().numpy().copy(), w.grad.detach().numpy().copy())
     old = K.get_memory_budget()
     K.set_memory_budget(3 * 27 * 25 * 8)  # one sample's column matrix (float64)
     try:
@@ -346,7 +349,7 @@ def test_memory_budget_splits_the_batch_and_gives_the_same_result():
         y.backward(dy)
     finally:
         K.set_memory_budget(old)
-    for a, b in zip(ref, (y.data, x.grad.data, w.grad.data)):
+    for a, b in zip(ref, (y.detach().numpy(), x.grad.detach().numpy(), w.grad.detach().numpy())):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
 
 
@@ -362,5 +365,5 @@ def test_a_two_gigabyte_column_matrix_runs_in_bounded_memory():
     finally:
         tracemalloc.stop()
     assert y.shape == (20, 1, 996, 996)
-    np.testing.assert_allclose(y.data[:, :, ::97, ::89], 1.0, rtol=1e-5)
+    np.testing.assert_allclose(y.detach().numpy()[:, :, ::97, ::89], 1.0, rtol=1e-5)
     assert peak < 700 * 2**20, f"peak {peak / 2**20:.0f} MiB"

@@ -47,7 +47,7 @@ def unpool_both(torch: Any, x: np.ndarray, idx: np.ndarray, *args: Any, seed: in
     tx = torch.tensor(x, requires_grad=True)
     ty = torch.nn.functional.max_unpool2d(tx, torch.from_numpy(idx), *args, **kwargs)
     ty.backward(torch.from_numpy(g))
-    return (y.data, t.grad.data), (ty.detach().numpy(), tx.grad.numpy())
+    return (y.detach().numpy(), t.grad.detach().numpy()), (ty.detach().numpy(), tx.grad.numpy())
 
 
 def test_max_unpool_keeps_one_value_of_a_repeated_index_like_torch(torch):
@@ -81,8 +81,9 @@ def test_max_unpool_after_overlapping_max_pool_matches_torch(torch, dtype):
     x = rng.standard_normal((2, 3, 9, 8)).astype(dtype)
     for k, s, p in [(3, 1, 1), (3, 2, 1), ((2, 3), (1, 2), 0)]:
         y, idx = F.max_pool2d(tc.Tensor(x), k, s, p, return_indices=True)
-        assert len(np.unique(idx.data[0, 0])) < idx.data[0, 0].size  # indices do repeat
-        (out, dy), (tout, tdy) = unpool_both(torch, y.data, idx.data, k, s, p, output_size=x.shape[-2:])
+        assert len(np.unique(idx.detach().numpy()[0, 0])) < idx.detach().numpy()[0, 0].size  # indices do repeat
+        (out, dy), (tout, tdy) = unpool_both(torch, y.detach().numpy(), idx.detach().numpy(), k, s, p,
+                                             output_size=x.shape[-2:])
         np.testing.assert_array_equal(out, tout)
         np.testing.assert_allclose(dy, tdy, **TOL[dtype])
 
@@ -98,8 +99,8 @@ def test_max_unpool_double_backward_matches_torch_with_repeated_indices(torch):
     ty = torch.nn.functional.max_unpool2d(tx, torch.from_numpy(idx), 2)
     (tgx,) = torch.autograd.grad(ty, tx, ttv, create_graph=True)
     (tgv,) = torch.autograd.grad((tgx * torch.from_numpy(w)).sum(), ttv)
-    np.testing.assert_allclose(gx.data, tgx.detach().numpy(), rtol=1e-12)
-    np.testing.assert_allclose(gv.data, tgv.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(gx.detach().numpy(), tgx.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(gv.detach().numpy(), tgv.numpy(), rtol=1e-12)
 
 
 def test_max_unpool_distinct_indices_pass_finite_differences():
@@ -164,8 +165,8 @@ def test_max_pool_is_twice_differentiable_with_overlapping_windows(torch, kwargs
     tx, ttv = torch.tensor(x, requires_grad=True), torch.tensor(v, requires_grad=True)
     (tgx,) = torch.autograd.grad(torch.nn.functional.max_pool2d(tx, **kwargs), tx, ttv, create_graph=True)
     (tgv,) = torch.autograd.grad((tgx * torch.from_numpy(w)).sum(), ttv)
-    np.testing.assert_allclose(gx.data, tgx.detach().numpy(), rtol=1e-12)
-    np.testing.assert_allclose(gv.data, tgv.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(gx.detach().numpy(), tgx.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(gv.detach().numpy(), tgv.numpy(), rtol=1e-12)
 
 
 def test_max_unpool_module_matches_torch(torch):
@@ -177,14 +178,14 @@ def test_max_unpool_module_matches_torch(torch):
         assert repr(ours) == repr(theirs)
         y, idx = nn.MaxPool2d(*pool_args, return_indices=True)(tc.Tensor(x))
         ty, tidx = torch.nn.MaxPool2d(*pool_args, return_indices=True)(torch.from_numpy(x))
-        yt = tc.Tensor(y.data, requires_grad=True)
-        tyt = torch.tensor(y.data, requires_grad=True)
+        yt = tc.Tensor(y.detach().numpy(), requires_grad=True)
+        tyt = torch.tensor(y.detach().numpy(), requires_grad=True)
         out, tout = ours(yt, idx, output_size=size), theirs(tyt, tidx, output_size=size)
         g = rng.standard_normal(out.shape)
         out.backward(tc.Tensor(g))
         tout.backward(torch.from_numpy(g))
-        np.testing.assert_array_equal(out.data, tout.detach().numpy())
-        np.testing.assert_allclose(yt.grad.data, tyt.grad.numpy(), rtol=1e-12)
+        np.testing.assert_array_equal(out.detach().numpy(), tout.detach().numpy())
+        np.testing.assert_allclose(yt.grad.detach().numpy(), tyt.grad.numpy(), rtol=1e-12)
     assert "MaxUnpool2d" in nn.__all__
 
 
@@ -338,8 +339,8 @@ def test_empty_batch_forward_and_backward_like_torch(torch, case, dtype):
     ty.sum().backward()
     assert x.grad.shape == xshape and x.grad.dtype == dtype
     if w is not None:
-        assert w.grad.shape == wshape and not w.grad.data.any() and not tw.grad.numpy().any()
-        assert b.grad.shape == b_np.shape and not b.grad.data.any()
+        assert w.grad.shape == wshape and not w.grad.detach().numpy().any() and not tw.grad.numpy().any()
+        assert b.grad.shape == b_np.shape and not b.grad.detach().numpy().any()
 
 
 def test_empty_batch_double_backward_and_weight_grad_op(torch):
@@ -347,14 +348,14 @@ def test_empty_batch_double_backward_and_weight_grad_op(torch):
     w = tc.Tensor(np.random.default_rng(8).standard_normal((4, 3, 3, 3)), requires_grad=True)
     y = F.conv2d(x, w, padding=1)
     (gw,) = tc.grad(y, w, tc.Tensor(np.zeros(y.shape), requires_grad=True), create_graph=True)
-    assert gw.shape == (4, 3, 3, 3) and not gw.data.any()
+    assert gw.shape == (4, 3, 3, 3) and not gw.detach().numpy().any()
     (ggx,) = tc.grad(gw.sum(), x)
     assert ggx.shape == (0, 3, 5, 5)
     dw = F.conv2d_weight_grad(tc.Tensor(np.zeros((0, 4, 6, 6))), tc.Tensor(np.zeros((0, 6, 2, 2))), 3, stride=2,
                               groups=2)
     expected = torch.nn.grad.conv2d_weight(torch.zeros(0, 4, 6, 6), (6, 2, 3, 3), torch.zeros(0, 6, 2, 2), stride=2,
                                            groups=2)
-    assert dw.shape == tuple(expected.shape) and not dw.data.any()
+    assert dw.shape == tuple(expected.shape) and not dw.detach().numpy().any()
 
 
 def test_empty_non_batch_dimensions_are_refused_clearly():

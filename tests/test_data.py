@@ -392,7 +392,7 @@ def test_loader_len(n, batch_size, drop_last, expected_len, last_size):
         batches = list(loader)
         assert len(batches) == expected_len
         if last_size is not None:
-            assert batches[-1][0].data.shape == (last_size, 3)
+            assert batches[-1][0].detach().numpy().shape == (last_size, 3)
 
 
 @needs_tensor
@@ -408,7 +408,7 @@ def test_loader_batches_in_order_without_shuffle():
     xb, _ = batches[-1]  # last partial batch
     np.testing.assert_array_equal(xb.numpy(), ds.arrays[0][8:])
     # Batches are copies: writing to one leaves the data set alone.
-    xb.data[...] = -1
+    xb.detach().numpy()[...] = -1
     assert ds.arrays[0].min() == 0
 
 
@@ -472,7 +472,7 @@ def test_loader_uses_vectorised_indexing_for_tensor_datasets():
             raise AssertionError("DataLoader should index the arrays directly")
 
     ds = NoItemAccess(np.zeros((9, 2), np.float32), np.arange(9))
-    assert sum(xb.data.shape[0] for xb, _ in DataLoader(ds, batch_size=4, shuffle=True, seed=0)) == 9
+    assert sum(xb.detach().numpy().shape[0] for xb, _ in DataLoader(ds, batch_size=4, shuffle=True, seed=0)) == 9
 
 
 @needs_tensor
@@ -485,7 +485,7 @@ def test_loader_generic_dataset():
             return np.full((2,), i, dtype=np.float32), i * i
 
     batches = list(DataLoader(Squares(), batch_size=3, shuffle=True, seed=0))
-    assert [b[0].data.shape for b in batches] == [(3, 2), (3, 2), (1, 2)]
+    assert [b[0].detach().numpy().shape for b in batches] == [(3, 2), (3, 2), (1, 2)]
     for xb, yb in batches:
         np.testing.assert_array_equal(xb.numpy()[:, 0] ** 2, yb.numpy())
 

@@ -236,18 +236,18 @@ def test_a_view_change_is_caught_by_ops_that_saved_the_base() -> None:
 
 def test_leaf_refused_with_pytorchs_message() -> None:
     x = tc.Tensor(X, requires_grad=True)
-    before = x.data.copy()
+    before = x.detach().numpy().copy()
     with pytest.raises(RuntimeError, match="a leaf Variable that requires grad is being used in an in-place"):
         x.mul_(2)
     with pytest.raises(RuntimeError, match="a view of a leaf Variable that requires grad"):
         x[1:3].add_(1)
     with pytest.raises(RuntimeError, match="a leaf Variable that requires grad"):
         x[0] = 5.0
-    np.testing.assert_array_equal(x.data, before)
+    np.testing.assert_array_equal(x.detach().numpy(), before)
     assert x._version == 0
     with tc.no_grad():
         x.mul_(2)      # as optimisers do
-    np.testing.assert_array_equal(x.data, before * 2)
+    np.testing.assert_array_equal(x.detach().numpy(), before * 2)
 
 
 def test_detached_alias_sees_the_change() -> None:
@@ -255,7 +255,7 @@ def test_detached_alias_sees_the_change() -> None:
     y = x * 1
     d = y.detach()
     y.add_(1)
-    np.testing.assert_array_equal(d.data, X + 1)
+    np.testing.assert_array_equal(d.detach().numpy(), X + 1)
 
 
 def test_integer_result_cannot_be_cast_back() -> None:

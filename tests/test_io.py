@@ -27,7 +27,7 @@ def _assert_same(a, b) -> None:
     assert type(a) is type(b), (type(a), type(b))
     if isinstance(a, tc.Tensor):
         assert a.dtype == b.dtype and a.shape == b.shape and a.requires_grad == b.requires_grad
-        assert np.array_equal(a.data, b.data, equal_nan=True)
+        assert np.array_equal(a.detach().numpy(), b.detach().numpy(), equal_nan=True)
     elif isinstance(a, np.ndarray):
         assert a.dtype == b.dtype and a.shape == b.shape
         assert np.array_equal(a, b, equal_nan=a.dtype.kind in "fc")
@@ -75,7 +75,7 @@ def test_round_trip_is_exact(tmp_path: Path) -> None:
     model2 = _model()
     model2.load_state_dict(back["model"])
     for (k, a), (_, b) in zip(model.state_dict().items(), model2.state_dict().items()):
-        assert np.array_equal(a.data, b.data), k
+        assert np.array_equal(a.detach().numpy(), b.detach().numpy()), k
 
 
 def test_member_names_are_readable(tmp_path: Path) -> None:
@@ -191,7 +191,7 @@ def test_save_into_missing_directory_says_so(tmp_path: Path) -> None:
 
 
 def _snapshot(model: nn.Module) -> dict[str, np.ndarray]:
-    return {k: v.data.copy() for k, v in model.state_dict().items()}
+    return {k: v.detach().numpy().copy() for k, v in model.state_dict().items()}
 
 
 def test_load_state_dict_mismatches_leave_the_model_unchanged() -> None:
@@ -231,18 +231,19 @@ def test_load_state_dict_mismatches_leave_the_model_unchanged() -> None:
 
     result = model.load_state_dict(missing, strict=False)
     assert result.missing_keys == ["3.bias"] and result.unexpected_keys == []
-    assert np.all(model[0].weight.data == 7) and np.array_equal(model[3].bias.data, before["3.bias"])
+    assert np.all(model[0].weight.detach().numpy() == 7) and np.array_equal(model[3].bias.detach().numpy(),
+                                                                            before["3.bias"])
 
 
 def test_load_state_dict_keeps_parameter_objects_and_casts_dtype() -> None:
     model = _model()
     weight = model[0].weight
     opt = optim.SGD(model.parameters(), lr=0.1)
-    sd = {k: v.data.astype(np.float64) + 1 for k, v in model.state_dict().items()}
+    sd = {k: v.detach().numpy().astype(np.float64) + 1 for k, v in model.state_dict().items()}
     model.load_state_dict(sd)
     assert model[0].weight is weight and weight.dtype == np.float32  # the optimizer still holds it
     assert opt.param_groups[0]["params"][0] is weight
-    np.testing.assert_allclose(weight.data, sd["0.weight"].astype(np.float32))
+    np.testing.assert_allclose(weight.detach().numpy(), sd["0.weight"].astype(np.float32))
 
 
 def test_checkpoint_file_is_a_plain_npz_for_other_tools(tmp_path: Path) -> None:
@@ -277,7 +278,7 @@ def test_load_accepts_torch_load_arguments(tmp_path: Path) -> None:
         _assert_same(tc.load(tmp_path / "m.npz", **kwargs), want)
     assert calls == ["cpu"] * len(want)
     doubled = tc.load(tmp_path / "m.npz", map_location=lambda s, loc: s * 2)
-    np.testing.assert_array_equal(doubled["0.weight"].data, 2 * want["0.weight"].data)
+    np.testing.assert_array_equal(doubled["0.weight"].detach().numpy(), 2 * want["0.weight"].detach().numpy())
 
 
 def test_load_signature_is_torch_load() -> None:

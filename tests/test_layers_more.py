@@ -26,7 +26,7 @@ def test_registered_and_checked(op: str) -> None:
 
 
 def _copy_params(torch, ours: nn.Module, theirs) -> None:
-    theirs.load_state_dict({k: torch.tensor(np.array(v.data)) for k, v in ours.state_dict().items()})
+    theirs.load_state_dict({k: torch.tensor(np.array(v.detach().numpy())) for k, v in ours.state_dict().items()})
 
 
 def _module_pair(torch, ours: nn.Module, theirs, x: np.ndarray, perturb: bool = True) -> None:
@@ -35,22 +35,22 @@ def _module_pair(torch, ours: nn.Module, theirs, x: np.ndarray, perturb: bool = 
     rng = np.random.default_rng(11)
     if perturb:
         for p in ours.parameters():
-            p.data[...] = p.data + rng.standard_normal(p.shape).astype(p.dtype) * 0.3
+            p.detach().numpy()[...] = p.detach().numpy() + rng.standard_normal(p.shape).astype(p.dtype) * 0.3
     _copy_params(torch, ours, theirs)
     xt, tx = tc.Tensor(x, requires_grad=x.dtype.kind == "f"), torch.tensor(x, requires_grad=x.dtype.kind == "f")
     y, ty = ours(xt), theirs(tx)
     g = rng.standard_normal(y.shape).astype(y.dtype)
     y.backward(tc.Tensor(g))
     ty.backward(torch.from_numpy(g))
-    np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), rtol=1e-5, atol=1e-5)
     if x.dtype.kind == "f":
-        np.testing.assert_allclose(xt.grad.data, tx.grad.numpy(), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(xt.grad.detach().numpy(), tx.grad.numpy(), rtol=1e-4, atol=1e-5)
     for (name, p), (tname, tp) in zip(ours.named_parameters(), theirs.named_parameters()):
         assert name == tname
         if tp.grad is None:
-            assert p.grad is None or not p.grad.data.any(), name
+            assert p.grad is None or not p.grad.detach().numpy().any(), name
         else:
-            np.testing.assert_allclose(p.grad.data, tp.grad.numpy(), rtol=1e-4, atol=1e-5, err_msg=name)
+            np.testing.assert_allclose(p.grad.detach().numpy(), tp.grad.numpy(), rtol=1e-4, atol=1e-5, err_msg=name)
 
 
 # ------------------------------------------------------------------------------------------ LayerNorm
@@ -68,7 +68,7 @@ def test_layer_norm_matches_torch(torch, shape, normalized, kw) -> None:
 def test_layer_norm_defaults_are_torchs(torch) -> None:
     ours, theirs = nn.LayerNorm((3, 4)), torch.nn.LayerNorm((3, 4))
     for k, v in ours.state_dict().items():
-        np.testing.assert_array_equal(v.data, theirs.state_dict()[k].numpy())
+        np.testing.assert_array_equal(v.detach().numpy(), theirs.state_dict()[k].numpy())
     assert ours.eps == theirs.eps and ours.normalized_shape == theirs.normalized_shape
 
 
@@ -82,7 +82,7 @@ def test_layer_norm_second_derivative_matches_torch(torch) -> None:
     tx, tww = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
     (tdx,) = torch.autograd.grad(torch.nn.functional.layer_norm(tx, (5,), tww), tx, torch.tensor(g), create_graph=True)
     (td2,) = torch.autograd.grad(tdx, tww, torch.tensor(gg))
-    np.testing.assert_allclose(d2.data, td2.numpy(), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(d2.detach().numpy(), td2.numpy(), rtol=1e-9, atol=1e-12)
 
 
 # ------------------------------------------------------------------------------------------ GroupNorm
@@ -126,7 +126,7 @@ def test_embedding_matches_torch(torch, kw) -> None:
 
 def test_embedding_init_follows_torch() -> None:
     emb = nn.Embedding(1000, 8, padding_idx=3)
-    w = emb.weight.data
+    w = emb.weight.detach().numpy()
     assert w.dtype == np.float32 and emb.weight.requires_grad
     assert not w[3].any()  # the padding row starts at zero
     assert abs(w.mean()) < 0.05 and abs(w.std() - 1.0) < 0.05  # N(0, 1), as PyTorch
@@ -139,15 +139,16 @@ def test_embedding_max_norm_renormalises_the_looked_up_rows_as_torch(torch) -> N
     theirs = torch.nn.Embedding.from_pretrained(torch.tensor(w), freeze=False, max_norm=1.0)
     assert repr(ours) == repr(theirs)
     _module_pair(torch, ours, theirs, idx, perturb=False)
-    np.testing.assert_allclose(ours.weight.data, theirs.weight.detach().numpy(), rtol=1e-6)  # changed in place
-    assert np.allclose(ours.weight.data[1], w[1])  # rows not looked up are untouched
+    np.testing.assert_allclose(ours.weight.detach().numpy(), theirs.weight.detach().numpy(),
+                               rtol=1e-6)  # changed in place
+    assert np.allclose(ours.weight.detach().numpy()[1], w[1])  # rows not looked up are untouched
 
 
 def test_embedding_from_pretrained_freezes_by_default(torch) -> None:
     w = np.arange(12, dtype=np.float32).reshape(4, 3)
     emb = nn.Embedding.from_pretrained(tc.Tensor(w))
-    assert not emb.weight.requires_grad and emb.weight.data is not w
-    np.testing.assert_array_equal(emb(tc.Tensor([3, 0])).data, w[[3, 0]])
+    assert not emb.weight.requires_grad and emb.weight.detach().numpy() is not w
+    np.testing.assert_array_equal(emb(tc.Tensor([3, 0])).detach().numpy(), w[[3, 0]])
     assert nn.Embedding.from_pretrained(tc.Tensor(w), freeze=False).weight.requires_grad
 
 
@@ -178,7 +179,8 @@ def test_embedding_in_a_model_trains_like_torch(torch) -> None:
     tloss = torch.nn.CrossEntropyLoss()(theirs(torch.tensor(idx)), torch.tensor(labels))
     tloss.backward()
     np.testing.assert_allclose(loss.item(), tloss.item(), rtol=1e-6)
-    np.testing.assert_allclose(ours[0].weight.grad.data, theirs[0].weight.grad.numpy(), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(ours[0].weight.grad.detach().numpy(), theirs[0].weight.grad.numpy(), rtol=1e-5,
+                               atol=1e-7)
 
 
 # ------------------------------------------------------------------------------------------ containers
@@ -296,15 +298,15 @@ def test_interpolate_matches_torch(torch, shape, kw, dtype) -> None:
     y.backward(tc.Tensor(g))
     ty.backward(torch.from_numpy(g))
     tol = {"rtol": 2e-6, "atol": 2e-6} if dtype == np.float32 else {"rtol": 1e-12, "atol": 1e-12}
-    np.testing.assert_allclose(y.data, ty.detach().numpy(), **tol)
-    np.testing.assert_allclose(xt.grad.data, tx.grad.numpy(), **tol)
+    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), **tol)
+    np.testing.assert_allclose(xt.grad.detach().numpy(), tx.grad.numpy(), **tol)
 
 
 def test_interpolate_nearest_keeps_integer_dtypes(torch) -> None:
     x = np.arange(6, dtype=np.int64).reshape(1, 1, 2, 3)
     y = F.interpolate(tc.Tensor(x), scale_factor=2)
     ref = torch.nn.functional.interpolate(torch.tensor(x).float(), scale_factor=2).long().numpy()
-    assert y.dtype == np.int64 and (y.data == ref).all()
+    assert y.dtype == np.int64 and (y.detach().numpy() == ref).all()
 
 
 def test_interpolate_errors_name_the_rule() -> None:
@@ -356,14 +358,14 @@ def test_adaptive_max_pool2d_matches_torch(torch, shape, out) -> None:
     assert repr(ours) == repr(theirs)
     xt, tx = tc.Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
     (y, idx), (ty, tidx) = ours(xt), theirs(tx)
-    np.testing.assert_array_equal(y.data, ty.detach().numpy())
-    np.testing.assert_array_equal(idx.data, tidx.numpy())
+    np.testing.assert_array_equal(y.detach().numpy(), ty.detach().numpy())
+    np.testing.assert_array_equal(idx.detach().numpy(), tidx.numpy())
     assert idx.dtype == np.int64
     g = rng.standard_normal(y.shape).astype(np.float32)
     y.backward(tc.Tensor(g))
     ty.backward(torch.from_numpy(g))
-    np.testing.assert_allclose(xt.grad.data, tx.grad.numpy(), rtol=1e-6, atol=1e-6)
-    np.testing.assert_array_equal(F.adaptive_max_pool2d(tc.Tensor(x), out).data, ty.detach().numpy())
+    np.testing.assert_allclose(xt.grad.detach().numpy(), tx.grad.numpy(), rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(F.adaptive_max_pool2d(tc.Tensor(x), out).detach().numpy(), ty.detach().numpy())
 
 
 def test_adaptive_max_pool2d_errors() -> None:

@@ -37,7 +37,7 @@ def _grad_pair(fn_ours, fn_torch, x: np.ndarray, *rest_ours, **kw):
     xt = torch.tensor(x, requires_grad=True)
     lt = fn_torch(xt, *rest_ours[1], **kw) if rest_ours else fn_torch(xt, **kw)
     lt.backward(torch.tensor(g))
-    return lo.data, xo.grad.data, lt.detach().numpy(), xt.grad.numpy()
+    return lo.detach().numpy(), xo.grad.detach().numpy(), lt.detach().numpy(), xt.grad.numpy()
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
@@ -103,7 +103,7 @@ def test_cross_entropy_second_derivative_matches_torch() -> None:
     (gt,) = torch.autograd.grad(torch.nn.functional.cross_entropy(xt, torch.tensor(t), label_smoothing=0.1),
                                 xt, create_graph=True)
     (hvt,) = torch.autograd.grad((gt * torch.tensor(v)).sum(), xt)
-    np.testing.assert_allclose(hv.data, hvt.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(hv.detach().numpy(), hvt.numpy(), rtol=1e-10, atol=1e-12)
 
 
 def test_nll_loss_matches_torch_with_weights_and_ignore() -> None:
@@ -233,9 +233,9 @@ def test_bce_with_logits_stable_and_matches_torch(scale: float) -> None:
         xt = torch.tensor(x, requires_grad=True)
         lt = torch.nn.functional.binary_cross_entropy_with_logits(xt, torch.tensor(t), **kt)
         lt.sum().backward()
-        assert np.isfinite(lo.data).all() and np.isfinite(xo.grad.data).all()
-        np.testing.assert_allclose(lo.data, lt.detach().numpy(), rtol=1e-5, atol=1e-5)
-        np.testing.assert_allclose(xo.grad.data, xt.grad.numpy(), rtol=1e-5, atol=1e-6)
+        assert np.isfinite(lo.detach().numpy()).all() and np.isfinite(xo.grad.detach().numpy()).all()
+        np.testing.assert_allclose(lo.detach().numpy(), lt.detach().numpy(), rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(xo.grad.detach().numpy(), xt.grad.numpy(), rtol=1e-5, atol=1e-6)
 
 
 def test_loss_modules_match_functions() -> None:

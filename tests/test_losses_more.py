@@ -44,9 +44,10 @@ def _both(torch, ours, theirs, arrays, grad_args=(0, 1), **kw):
     y.backward(tc.Tensor(g))
     ty.backward(torch.from_numpy(g))
     assert y.shape == tuple(ty.shape) and y.dtype == arrays[0].dtype
-    np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), rtol=1e-5, atol=1e-6)
     for i in grad_args:
-        np.testing.assert_allclose(ts[i].grad.data, tt[i].grad.numpy(), rtol=1e-5, atol=1e-6, err_msg=f"arg {i}")
+        np.testing.assert_allclose(ts[i].grad.detach().numpy(), tt[i].grad.numpy(), rtol=1e-5, atol=1e-6,
+                                   err_msg=f"arg {i}")
 
 
 REDUCTIONS = ["mean", "sum", "none"]
@@ -135,7 +136,8 @@ def test_cosine_similarity_of_a_zero_vector_is_zero_as_torch(torch) -> None:
     a = np.array([[0.0, 0.0], [1.0, 2.0]])
     b = np.array([[0.0, 0.0], [2.0, 1.0]])
     y = F.cosine_similarity(tc.Tensor(a), tc.Tensor(b))
-    np.testing.assert_allclose(y.data, torch.nn.functional.cosine_similarity(torch.tensor(a), torch.tensor(b)).numpy())
+    np.testing.assert_allclose(y.detach().numpy(), torch.nn.functional.cosine_similarity(torch.tensor(a),
+                                                                                         torch.tensor(b)).numpy())
 
 
 def test_legacy_size_average_and_reduce_map_as_torch(torch) -> None:
@@ -148,7 +150,7 @@ def test_legacy_size_average_and_reduce_map_as_torch(torch) -> None:
             theirs = torch.nn.functional.binary_cross_entropy(torch.tensor(x), torch.tensor(t), None, size_average,
                                                               reduce)
             m, tm = nn.L1Loss(size_average, reduce), torch.nn.L1Loss(size_average, reduce)
-        np.testing.assert_allclose(ours.data, theirs.numpy())
+        np.testing.assert_allclose(ours.detach().numpy(), theirs.numpy())
         assert m.reduction == tm.reduction
 
 

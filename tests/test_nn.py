@@ -21,7 +21,7 @@ def _torch():
 
 
 def _copy_to_torch(torch, ours: nn.Module, theirs):
-    theirs.load_state_dict({k: torch.tensor(np.array(v.data)) for k, v in ours.state_dict().items()})
+    theirs.load_state_dict({k: torch.tensor(np.array(v.detach().numpy())) for k, v in ours.state_dict().items()})
     return theirs
 
 
@@ -177,20 +177,20 @@ def test_default_initialisation_follows_torch() -> None:
     nn.init.manual_seed(0)
     lin = nn.Linear(400, 300)
     bound = 1 / math.sqrt(400)
-    assert np.abs(lin.weight.data).max() <= bound and np.abs(lin.bias.data).max() <= bound
-    assert lin.weight.data.std() == pytest.approx(bound / math.sqrt(3), rel=0.02)  # U(-b, b)
+    assert np.abs(lin.weight.detach().numpy()).max() <= bound and np.abs(lin.bias.detach().numpy()).max() <= bound
+    assert lin.weight.detach().numpy().std() == pytest.approx(bound / math.sqrt(3), rel=0.02)  # U(-b, b)
     conv = nn.Conv2d(6, 8, (3, 5), groups=2)  # fan_in = 3 * 3 * 5
-    assert np.abs(conv.weight.data).max() <= 1 / math.sqrt(45)
-    assert np.abs(conv.weight.data).max() > 0.9 / math.sqrt(45)
+    assert np.abs(conv.weight.detach().numpy()).max() <= 1 / math.sqrt(45)
+    assert np.abs(conv.weight.detach().numpy()).max() > 0.9 / math.sqrt(45)
     convt = nn.ConvTranspose2d(16, 4, 3)  # weight (16, 4, 3, 3): PyTorch takes fan_in = 4 * 9
     assert convt.weight.shape == (16, 4, 3, 3)
-    assert np.abs(convt.weight.data).max() <= 1 / math.sqrt(36)
-    assert np.abs(convt.weight.data).max() > 0.9 / math.sqrt(36)
+    assert np.abs(convt.weight.detach().numpy()).max() <= 1 / math.sqrt(36)
+    assert np.abs(convt.weight.detach().numpy()).max() > 0.9 / math.sqrt(36)
     w = tc.zeros(2000, 500)
     nn.init.kaiming_normal_(w, nonlinearity="relu")
-    assert w.data.std() == pytest.approx(math.sqrt(2 / 500), rel=0.02)
+    assert w.detach().numpy().std() == pytest.approx(math.sqrt(2 / 500), rel=0.02)
     nn.init.xavier_uniform_(w)
-    assert np.abs(w.data).max() <= math.sqrt(6 / 2500)
+    assert np.abs(w.detach().numpy()).max() <= math.sqrt(6 / 2500)
     assert nn.init.calculate_gain("leaky_relu", math.sqrt(5)) == pytest.approx(math.sqrt(1 / 3))
 
 
@@ -201,7 +201,7 @@ def test_torch_init_bounds_agree() -> None:
                          (nn.Linear(7, 2), torch.nn.Linear(7, 2))]:
         for (k, p), (_, tp) in zip(ours.named_parameters(), theirs.named_parameters()):
             fan_in = torch.nn.init._calculate_fan_in_and_fan_out(theirs.weight)[0]
-            assert np.abs(p.data).max() <= 1 / math.sqrt(fan_in) + 1e-7, k
+            assert np.abs(p.detach().numpy()).max() <= 1 / math.sqrt(fan_in) + 1e-7, k
             assert p.shape == tuple(tp.shape), k
 
 
@@ -212,8 +212,8 @@ def test_same_seed_same_weights() -> None:
     b = build_model("autoencoder", "digits").state_dict()
     nn.init.manual_seed(8)
     c = build_model("autoencoder", "digits").state_dict()
-    assert all(np.array_equal(a[k].data, b[k].data) for k in a)
-    assert not np.array_equal(a["encoder.0.weight"].data, c["encoder.0.weight"].data)
+    assert all(np.array_equal(a[k].detach().numpy(), b[k].detach().numpy()) for k in a)
+    assert not np.array_equal(a["encoder.0.weight"].detach().numpy(), c["encoder.0.weight"].detach().numpy())
 
 
 # ------------------------------------------------------------------------------------ layers vs torch
@@ -227,10 +227,10 @@ def _layer_pair(torch, ours: nn.Module, theirs, x: np.ndarray, **call) -> None:
     g = np.random.default_rng(0).standard_normal(yo.shape).astype(x.dtype)
     yo.backward(tc.Tensor(g))
     yt.backward(torch.tensor(g))
-    np.testing.assert_allclose(yo.data, yt.detach().numpy(), rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(xo.grad.data, xt.grad.numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(yo.detach().numpy(), yt.detach().numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(xo.grad.detach().numpy(), xt.grad.numpy(), rtol=1e-4, atol=1e-5)
     for (k, p), (_, tp) in zip(ours.named_parameters(), theirs.named_parameters()):
-        np.testing.assert_allclose(p.grad.data, tp.grad.numpy(), rtol=1e-4, atol=1e-5, err_msg=k)
+        np.testing.assert_allclose(p.grad.detach().numpy(), tp.grad.numpy(), rtol=1e-4, atol=1e-5, err_msg=k)
 
 
 LAYERS = [
@@ -288,10 +288,10 @@ def test_batchnorm_train_and_eval_match_torch(kwargs: dict) -> None:
     ours, theirs = nn.BatchNorm2d(3, **kwargs), torch.nn.BatchNorm2d(3, **kwargs)
     for _ in range(4):  # running statistics after several training batches
         x = (rng.standard_normal((5, 3, 4, 4)) * 3 + 1).astype(np.float32)
-        np.testing.assert_allclose(ours(tc.Tensor(x)).data, theirs(torch.tensor(x)).detach().numpy(),
+        np.testing.assert_allclose(ours(tc.Tensor(x)).detach().numpy(), theirs(torch.tensor(x)).detach().numpy(),
                                    rtol=1e-4, atol=1e-5)
     for (k, a), (_, b) in zip(ours.state_dict().items(), theirs.state_dict().items()):
-        np.testing.assert_allclose(a.data, b.numpy(), rtol=1e-5, atol=1e-6, err_msg=k)
+        np.testing.assert_allclose(a.detach().numpy(), b.numpy(), rtol=1e-5, atol=1e-6, err_msg=k)
     ours.eval()
     theirs.eval()
     x = rng.standard_normal((2, 3, 4, 4)).astype(np.float32)
@@ -309,11 +309,11 @@ def test_batchnorm_needs_more_than_one_value_per_channel_in_training() -> None:
 def test_dropout_train_and_eval() -> None:
     drop = nn.Dropout(0.25)
     x = tc.ones(200, 50)
-    y = drop(x).data
+    y = drop(x).detach().numpy()
     assert set(np.unique(y)) <= {0.0, np.float32(1 / 0.75)}
     assert abs((y == 0).mean() - 0.25) < 0.02
     drop.eval()
-    assert np.array_equal(drop(x).data, x.data)
+    assert np.array_equal(drop(x).detach().numpy(), x.detach().numpy())
     with pytest.raises(ValueError, match="probability"):
         nn.Dropout(1.5)
 
@@ -384,12 +384,13 @@ def test_cnn_with_batchnorm_trains_like_torch(name: str, kwargs: dict) -> None:
         topt.step()
         assert loss.item() == pytest.approx(tloss.item(), rel=1e-5)
     for (k, a), (_, b) in zip(ours.state_dict().items(), theirs.state_dict().items()):
-        np.testing.assert_allclose(a.data, b.numpy(), rtol=1e-4, atol=1e-5, err_msg=k)
+        np.testing.assert_allclose(a.detach().numpy(), b.numpy(), rtol=1e-4, atol=1e-5, err_msg=k)
     ours.eval()
     theirs.eval()
     x = rng.uniform(0, 1, (4, 1, 8, 8)).astype(np.float32)
     with tc.no_grad(), torch.no_grad():
-        np.testing.assert_allclose(ours(tc.Tensor(x)).data, theirs(torch.tensor(x)).numpy(), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(ours(tc.Tensor(x)).detach().numpy(), theirs(torch.tensor(x)).numpy(), rtol=1e-4,
+                                   atol=1e-5)
 
 
 def test_lenet_and_autoencoder_shapes_for_both_datasets() -> None:

@@ -50,7 +50,7 @@ def _mlp(dtype=np.float32) -> nn.Module:
 
 def _torch_mlp(torch, ours: nn.Module):
     model = torch.nn.Sequential(torch.nn.Linear(5, 8), torch.nn.Tanh(), torch.nn.Linear(8, 3))
-    model.load_state_dict({k: torch.tensor(v.data) for k, v in ours.state_dict().items()})
+    model.load_state_dict({k: torch.tensor(v.detach().numpy()) for k, v in ours.state_dict().items()})
     return model.to(torch.float64 if ours[0].weight.dtype == np.float64 else torch.float32)
 
 
@@ -79,7 +79,7 @@ def test_matches_torch_step_by_step(name: str, kwargs: dict, dtype) -> None:
         topt.step()
         np.testing.assert_allclose(loss.item(), tloss.item(), rtol=rtol)
     for (k, p), (_, tp) in zip(ours.named_parameters(), theirs.named_parameters()):
-        np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=rtol * 10, atol=rtol, err_msg=k)
+        np.testing.assert_allclose(p.detach().numpy(), tp.detach().numpy(), rtol=rtol * 10, atol=rtol, err_msg=k)
 
 
 def test_param_groups_and_skipped_parameters() -> None:
@@ -101,7 +101,7 @@ def test_param_groups_and_skipped_parameters() -> None:
         opt.zero_grad()
         topt.zero_grad()
     for (k, p), (_, tp) in zip(ours.named_parameters(), theirs.named_parameters()):
-        np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=1e-5, atol=1e-7, err_msg=k)
+        np.testing.assert_allclose(p.detach().numpy(), tp.detach().numpy(), rtol=1e-5, atol=1e-7, err_msg=k)
 
 
 @pytest.mark.parametrize("name,kwargs", [("SGD", {"lr": 0.05, "momentum": 0.9, "nesterov": True}),
@@ -135,7 +135,7 @@ def test_state_dict_resumes_exactly(tmp_path: Path, name: str, kwargs: dict) -> 
     opt2.load_state_dict(ckpt["opt"])
     train(second, opt2, batches[3:])
     for (k, a), (_, b) in zip(straight.named_parameters(), second.named_parameters()):
-        assert np.array_equal(a.data, b.data), k
+        assert np.array_equal(a.detach().numpy(), b.detach().numpy()), k
 
 
 def test_state_dict_layout_and_mismatch_errors() -> None:
@@ -159,7 +159,7 @@ def test_zero_grad_and_argument_errors() -> None:
     opt = optim.SGD([w], lr=0.1)
     (w * w).sum().backward()
     opt.zero_grad(set_to_none=False)
-    assert w.grad is not None and not w.grad.data.any()
+    assert w.grad is not None and not w.grad.detach().numpy().any()
     opt.zero_grad()
     assert w.grad is None
     with pytest.raises(ValueError, match="empty parameter list"):
@@ -182,11 +182,11 @@ def test_zero_grad_and_argument_errors() -> None:
 
 def test_step_updates_in_place_and_bumps_the_version() -> None:
     w = tc.Tensor([1.0, 2.0], requires_grad=True)
-    data, version = w.data, w._version
+    data, version = w.detach().numpy(), w._version
     opt = optim.Adam([w], lr=0.1)
     (w * w).sum().backward()
     opt.step()
-    assert w.data is data and w._version == version + 1 and w.is_leaf and w.requires_grad
+    assert w.detach().numpy() is data and w._version == version + 1 and w.is_leaf and w.requires_grad
 
 
 def test_closure_is_called_with_grad_enabled() -> None:

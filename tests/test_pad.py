@@ -62,8 +62,8 @@ def both(torch: Any, mode: str, shape: tuple[int, ...], pad: tuple[int, ...], dt
     tx = torch.tensor(x, requires_grad=True)
     ty = torch.nn.functional.pad(tx, pad, mode=mode, **kw)
     ty.backward(torch.from_numpy(g))
-    np.testing.assert_array_equal(t.data, x)  # the input is left as it was
-    return (y.data, t.grad.data), (ty.detach().numpy(), tx.grad.numpy())
+    np.testing.assert_array_equal(t.detach().numpy(), x)  # the input is left as it was
+    return (y.detach().numpy(), t.grad.detach().numpy()), (ty.detach().numpy(), tx.grad.numpy())
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -105,8 +105,8 @@ def test_double_backward_matches_torch(torch, mode):
     tx, ttv = torch.tensor(x, requires_grad=True), torch.tensor(v, requires_grad=True)
     (tgx,) = torch.autograd.grad(torch.nn.functional.pad(tx, pad, mode=mode), tx, ttv, create_graph=True)
     (tgv,) = torch.autograd.grad((tgx * torch.from_numpy(w)).sum(), ttv)
-    np.testing.assert_allclose(gx.data, tgx.detach().numpy(), rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(gv.data, tgv.numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(gx.detach().numpy(), tgx.detach().numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(gv.detach().numpy(), tgv.numpy(), rtol=1e-12, atol=1e-12)
 
 
 def test_the_backward_is_a_registered_op_whose_backward_is_pad():
@@ -211,9 +211,9 @@ def test_circular_crop_past_what_is_left_is_refused():
 
 # ----------------------------------------------------------------------------- padding_mode on the conv modules
 def copy_conv(torch: Any, ours: nn.Module, theirs: Any) -> None:
-    ours.weight.data[...] = theirs.weight.detach().numpy()
+    ours.weight.detach().numpy()[...] = theirs.weight.detach().numpy()
     if theirs.bias is not None:
-        ours.bias.data[...] = theirs.bias.detach().numpy()
+        ours.bias.detach().numpy()[...] = theirs.bias.detach().numpy()
 
 
 @pytest.mark.filterwarnings("ignore:Using padding='same'")  # PyTorch's note on its own padding copy
@@ -238,9 +238,9 @@ def test_conv2d_padding_mode_matches_torch(torch, mode, setting):
     g = rng.standard_normal(y.shape)
     y.backward(tc.Tensor(g))
     ty.backward(torch.from_numpy(g))
-    np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(t.grad.data, tx.grad.numpy(), rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(ours.weight.grad.data, theirs.weight.grad.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(t.grad.detach().numpy(), tx.grad.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(ours.weight.grad.detach().numpy(), theirs.weight.grad.numpy(), rtol=1e-10, atol=1e-12)
     assert repr(ours) == repr(theirs)
     assert ours._reversed_padding_repeated_twice == list(theirs._reversed_padding_repeated_twice)
 

@@ -45,10 +45,10 @@ def max_pool_both(torch, x: np.ndarray, dtype, seed: int = 0, **kw):
     y.backward(tc.Tensor(dy))
     tx = torch.tensor(x.astype(dtype), requires_grad=True)
     ty, ti = TF.max_pool2d(tx, return_indices=True, **kw)
-    safe = not (idx.data == -1).any()
+    safe = not (idx.detach().numpy() == -1).any()
     if safe:
         ty.backward(torch.from_numpy(dy))
-    ours = (y.data, idx.data, t.grad.data)
+    ours = (y.detach().numpy(), idx.detach().numpy(), t.grad.detach().numpy())
     theirs = (ty.detach().numpy(), ti.numpy(), tx.grad.numpy() if safe else None)
     return ours, theirs
 
@@ -64,7 +64,7 @@ def avg_pool_both(torch, x: np.ndarray, rng: np.random.Generator, **kw):
     tx = torch.tensor(x, requires_grad=True)
     ty = TF.avg_pool2d(tx, **kw)
     ty.backward(torch.from_numpy(g))
-    return (y.data, t.grad.data), (ty.detach().numpy(), tx.grad.numpy())
+    return (y.detach().numpy(), t.grad.detach().numpy()), (ty.detach().numpy(), tx.grad.numpy())
 
 
 def assert_max_pool_matches(torch, x: np.ndarray, dtype, **kw) -> bool:
@@ -187,18 +187,18 @@ def test_max_pool_window_wholly_in_padding(dtype):
     t = tc.Tensor(x, requires_grad=True)
     y, idx = P.max_pool2d(t, 2, padding=1, dilation=2, ceil_mode=True, return_indices=True)
     assert y.shape == (3, 4, 1, 4)
-    assert np.all(y.data == -np.inf) and np.all(idx.data == -1)
+    assert np.all(y.detach().numpy() == -np.inf) and np.all(idx.detach().numpy() == -1)
     y.backward(tc.Tensor(np.ones(y.shape, dtype)))
-    assert t.grad.shape == x.shape and not t.grad.data.any()
+    assert t.grad.shape == x.shape and not t.grad.detach().numpy().any()
     # Unpooling those indices skips them; double backward reads them as 0.
     ones = tc.Tensor(np.ones(y.shape, dtype))
-    assert not P.max_unpool2d(ones, idx, 2, 2, 1, output_size=(1, 7)).data.any()
+    assert not P.max_unpool2d(ones, idx, 2, 2, 1, output_size=(1, 7)).detach().numpy().any()
     t.grad = None
     y = P.max_pool2d(t, 2, padding=1, dilation=2, ceil_mode=True)
     v = tc.Tensor(np.ones(y.shape, dtype), requires_grad=True)
     (gx,) = tc.grad(y, t, v, create_graph=True)
     (gv,) = tc.grad(gx.sum(), v)
-    assert not gv.data.any()
+    assert not gv.detach().numpy().any()
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -207,7 +207,7 @@ def test_max_pool_window_wholly_in_padding_forward_matches_torch(dtype, torch):
     x = np.random.default_rng(5).standard_normal((3, 4, 1, 7)).astype(dtype)
     y = P.max_pool2d(tc.Tensor(x), 2, padding=1, dilation=2, ceil_mode=True)
     ty = torch.nn.functional.max_pool2d(torch.from_numpy(x), 2, padding=1, dilation=2, ceil_mode=True)
-    np.testing.assert_array_equal(y.data, ty.numpy())
+    np.testing.assert_array_equal(y.detach().numpy(), ty.numpy())
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -224,11 +224,11 @@ def test_max_pool_double_backward_matches_torch(dtype, torch):
     (gx,) = tc.grad(y, t, dy, create_graph=True)
     gdy, gxx = tc.grad((gx * tc.Tensor(w)).sum(), [dy, t], allow_unused=True)
     tx = torch.tensor(x, requires_grad=True)
-    tdy = torch.tensor(dy.data, requires_grad=True)
+    tdy = torch.tensor(dy.detach().numpy(), requires_grad=True)
     (tgx,) = torch.autograd.grad(TF.max_pool2d(tx, **kw), tx, tdy, create_graph=True)
     (tgdy,) = torch.autograd.grad((tgx * torch.from_numpy(w)).sum(), tdy)
-    np.testing.assert_allclose(gdy.data, tgdy.numpy(), **TOL[dtype])
-    assert gxx is None or not gxx.data.any()
+    np.testing.assert_allclose(gdy.detach().numpy(), tgdy.numpy(), **TOL[dtype])
+    assert gxx is None or not gxx.detach().numpy().any()
 
 
 def test_max_pool_saves_only_indices_and_frees_them():
@@ -236,7 +236,7 @@ def test_max_pool_saves_only_indices_and_frees_them():
     y = P.max_pool2d(x, 2)
     ctx = y.grad_fn.ctx
     for value in vars(ctx).values():
-        assert not (isinstance(value, np.ndarray) and np.shares_memory(value, x.data))
+        assert not (isinstance(value, np.ndarray) and np.shares_memory(value, x.detach().numpy()))
     assert ctx.indices.dtype == np.int64 and ctx.indices.shape == y.shape
     y.backward(tc.Tensor(np.ones(y.shape)))
     assert y.grad_fn.released and "indices" not in vars(y.grad_fn.ctx)
@@ -256,7 +256,7 @@ def test_max_pool_non_contiguous_input(torch):
     x = base.transpose(0, 1, 3, 2)  # a strided view
     assert assert_max_pool_matches(torch, np.ascontiguousarray(x), np.float64, kernel_size=3, stride=2)
     ours = P.max_pool2d(tc.Tensor(x), 3, 2)
-    np.testing.assert_array_equal(ours.data, TF.max_pool2d(torch.from_numpy(np.ascontiguousarray(x)), 3, 2))
+    np.testing.assert_array_equal(ours.detach().numpy(), TF.max_pool2d(torch.from_numpy(np.ascontiguousarray(x)), 3, 2))
 
 
 def test_empty_batch_like_torch(torch):
@@ -289,15 +289,15 @@ def test_max_unpool_inverts_max_pool_like_torch(dtype, torch):
         y, idx = P.max_pool2d(tc.Tensor(x), return_indices=True, **kw)
         # stride >= kernel: windows do not overlap, indices are distinct, PyTorch's keep-one
         # and our sum agree.
-        yt = tc.Tensor(y.data, requires_grad=True)
+        yt = tc.Tensor(y.detach().numpy(), requires_grad=True)
         out = P.max_unpool2d(yt, idx, output_size=size, **kw)
         g = rng.standard_normal(out.shape).astype(dtype)
         out.backward(tc.Tensor(g))
-        tyt = torch.tensor(y.data, requires_grad=True)
-        tout = TF.max_unpool2d(tyt, torch.from_numpy(idx.data), output_size=size, **kw)
+        tyt = torch.tensor(y.detach().numpy(), requires_grad=True)
+        tout = TF.max_unpool2d(tyt, torch.from_numpy(idx.detach().numpy()), output_size=size, **kw)
         tout.backward(torch.from_numpy(g))
-        np.testing.assert_array_equal(out.data, tout.detach().numpy())
-        np.testing.assert_allclose(yt.grad.data, tyt.grad.numpy(), **TOL[dtype])
+        np.testing.assert_array_equal(out.detach().numpy(), tout.detach().numpy())
+        np.testing.assert_allclose(yt.grad.detach().numpy(), tyt.grad.numpy(), **TOL[dtype])
 
 
 def test_max_unpool_writes_one_of_the_values_that_share_an_index():
@@ -319,10 +319,11 @@ def test_max_unpool_double_backward_is_unpool_again():
     y = P.max_unpool2d(x, idx, 2)
     v = tc.Tensor(rng.standard_normal(y.shape), requires_grad=True)
     (gx,) = tc.grad(y, x, v, create_graph=True)
-    np.testing.assert_array_equal(gx.data, v.data.reshape(1, 2, 16)[:, :, [0, 3, 9, 14]].reshape(1, 2, 2, 2))
+    picked = v.detach().numpy().reshape(1, 2, 16)[:, :, [0, 3, 9, 14]].reshape(1, 2, 2, 2)
+    np.testing.assert_array_equal(gx.detach().numpy(), picked)
     w = rng.standard_normal(gx.shape)
     (gv,) = tc.grad((gx * tc.Tensor(w)).sum(), v)
-    np.testing.assert_array_equal(gv.data, P.max_unpool2d(tc.Tensor(w), idx, 2).data)
+    np.testing.assert_array_equal(gv.detach().numpy(), P.max_unpool2d(tc.Tensor(w), idx, 2).detach().numpy())
 
 
 # ----------------------------------------------------------------------------- average pool
@@ -378,10 +379,10 @@ def test_avg_pool_double_backward_matches_torch(torch):
     w = rng.standard_normal(x.shape)
     (gdy,) = tc.grad((gx * tc.Tensor(w)).sum(), dy)
     tx = torch.tensor(x, requires_grad=True)
-    tdy = torch.tensor(dy.data, requires_grad=True)
+    tdy = torch.tensor(dy.detach().numpy(), requires_grad=True)
     (tgx,) = torch.autograd.grad(TF.avg_pool2d(tx, **kw), tx, tdy, create_graph=True)
     (tgdy,) = torch.autograd.grad((tgx * torch.from_numpy(w)).sum(), tdy)
-    np.testing.assert_allclose(gdy.data, tgdy.numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(gdy.detach().numpy(), tgdy.numpy(), rtol=1e-12, atol=1e-12)
 
 
 # ----------------------------------------------------------------------------- adaptive
@@ -400,8 +401,8 @@ def test_adaptive_avg_pool_matches_torch(dtype, shape, size, torch):
     ty = TF.adaptive_avg_pool2d(tx, size)
     ty.backward(torch.from_numpy(g))
     assert y.shape == tuple(ty.shape)
-    np.testing.assert_allclose(y.data, ty.detach().numpy(), **TOL[dtype])
-    np.testing.assert_allclose(t.grad.data, tx.grad.numpy(), **TOL[dtype])
+    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), **TOL[dtype])
+    np.testing.assert_allclose(t.grad.detach().numpy(), tx.grad.numpy(), **TOL[dtype])
 
 
 def test_adaptive_avg_pool_to_zero_size(torch):
@@ -411,7 +412,7 @@ def test_adaptive_avg_pool_to_zero_size(torch):
     y = P.adaptive_avg_pool2d(x, 0)
     assert y.shape == tuple(TF.adaptive_avg_pool2d(torch.ones(2, 3, 5, 5), 0).shape) == (2, 3, 0, 0)
     y.sum().backward()
-    assert x.grad.shape == x.shape and not x.grad.data.any()
+    assert x.grad.shape == x.shape and not x.grad.detach().numpy().any()
 
 
 # ----------------------------------------------------------------------------- property test
@@ -541,20 +542,20 @@ def test_max_unpool_errors(torch):
     TF = torch.nn.functional
     x = tc.Tensor(np.random.default_rng(17).standard_normal(X4).astype(np.float32))
     y, idx = P.max_pool2d(x, 2, return_indices=True)
-    ty, ti = TF.max_pool2d(torch.from_numpy(x.data), 2, return_indices=True)
+    ty, ti = TF.max_pool2d(torch.from_numpy(x.detach().numpy()), 2, return_indices=True)
     cases = [
         ((idx, 2), {}, "out of range", (ti, 2), {}),  # default size 4x4 < the 5x5 the indices need
-        ((tc.Tensor(idx.data[:, :, :1]), 2), {"output_size": (5, 5)}, "shape",
+        ((tc.Tensor(idx.detach().numpy()[:, :, :1]), 2), {"output_size": (5, 5)}, "shape",
          (ti[:, :, :1], 2), {"output_size": (5, 5)}),
-        ((tc.Tensor(idx.data + 20), 2), {"output_size": (5, 5)}, "out of range",
+        ((tc.Tensor(idx.detach().numpy() + 20), 2), {"output_size": (5, 5)}, "out of range",
          (ti + 20, 2), {"output_size": (5, 5)}),
-        ((tc.Tensor(idx.data - 20), 2), {"output_size": (5, 5)}, "out of range",
+        ((tc.Tensor(idx.detach().numpy() - 20), 2), {"output_size": (5, 5)}, "out of range",
          (ti - 20, 2), {"output_size": (5, 5)}),
         ((idx, 2), {"output_size": (6, 6)}, "output_size", (ti, 2), {"output_size": (6, 6)}),
         ((idx, 2), {"output_size": (1, 1)}, "output_size", (ti, 2), {"output_size": (1, 1)}),
         ((idx, 2), {"output_size": (3, 5, 5)}, "output_size", (ti, 2), {"output_size": (3, 5, 5)}),
         ((idx, 2, 2, 5), {}, "output size", (ti, 2, 2, 5), {}),
-        ((tc.Tensor(idx.data.astype(np.float32)), 2), {"output_size": (5, 5)}, "indices",
+        ((tc.Tensor(idx.detach().numpy().astype(np.float32)), 2), {"output_size": (5, 5)}, "indices",
          (ti.float(), 2), {"output_size": (5, 5)}),
     ]
     for args, kwargs, words, targs, tkwargs in cases:
@@ -568,4 +569,4 @@ def test_max_unpool_errors(torch):
         P.max_unpool2d(y, idx, 0)
     # The 4-element output_size form and the default size.
     out = P.max_unpool2d(y, idx, 2, output_size=(2, 3, 5, 5))
-    np.testing.assert_array_equal(out.data, TF.max_unpool2d(ty, ti, 2, output_size=(2, 3, 5, 5)).numpy())
+    np.testing.assert_array_equal(out.detach().numpy(), TF.max_unpool2d(ty, ti, 2, output_size=(2, 3, 5, 5)).numpy())

@@ -53,19 +53,19 @@ def _compare(torch, ours, theirs, x: np.ndarray, hx=None, rtol: float = 1e-5, at
     total, ttotal = None, None
     for o, to in zip(outs, touts):
         assert o.shape == tuple(to.shape)
-        np.testing.assert_allclose(o.data, to.detach().numpy(), rtol=rtol, atol=atol)
+        np.testing.assert_allclose(o.detach().numpy(), to.detach().numpy(), rtol=rtol, atol=atol)
         g = rng.standard_normal(o.shape).astype(o.dtype)
         term, tterm = (o * tc.Tensor(g)).sum(), (to * torch.from_numpy(g)).sum()
         total = term if total is None else total + term
         ttotal = tterm if ttotal is None else ttotal + tterm
     total.backward()
     ttotal.backward()
-    np.testing.assert_allclose(xt.grad.data, tx.grad.numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(xt.grad.detach().numpy(), tx.grad.numpy(), rtol=1e-4, atol=1e-5)
     for h, th in zip(hs, ths):
-        np.testing.assert_allclose(h.grad.data, th.grad.numpy(), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(h.grad.detach().numpy(), th.grad.numpy(), rtol=1e-4, atol=1e-5)
     for (name, p), (tname, tp) in zip(ours.named_parameters(), theirs.named_parameters()):
         assert name == tname
-        np.testing.assert_allclose(p.grad.data, tp.grad.numpy(), rtol=1e-4, atol=1e-5, err_msg=name)
+        np.testing.assert_allclose(p.grad.detach().numpy(), tp.grad.numpy(), rtol=1e-4, atol=1e-5, err_msg=name)
 
 
 # ------------------------------------------------------------------------------------------ cells
@@ -106,8 +106,9 @@ def test_lstm_cell_unrolled_by_hand_trains_as_torch(torch) -> None:
         th, tc_ = theirs(torch.tensor(x[t]), (th, tc_))
     (h * h).sum().backward()
     (th * th).sum().backward()
-    np.testing.assert_allclose(h.data, th.detach().numpy(), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(ours.weight_hh.grad.data, theirs.weight_hh.grad.numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(h.detach().numpy(), th.detach().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(ours.weight_hh.grad.detach().numpy(), theirs.weight_hh.grad.numpy(), rtol=1e-4,
+                               atol=1e-5)
 
 
 # ------------------------------------------------------------------------------------------ layers
@@ -154,11 +155,12 @@ def test_dropout_between_layers_only_in_training(torch) -> None:
     a, _ = ours(x)
     tc.manual_seed(1)
     b, _ = ours(x)
-    assert not np.allclose(a.data, b.data)  # a fresh mask between the layers each call
+    assert not np.allclose(a.detach().numpy(), b.detach().numpy())  # a fresh mask between the layers each call
     ours.eval()
     theirs = torch.nn.GRU(3, 4, num_layers=2, dropout=0.5).eval()
     _load_torch_weights(torch, ours, theirs)
-    np.testing.assert_allclose(ours(x)[0].data, theirs(torch.tensor(x.data))[0].detach().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(ours(x)[0].detach().numpy(),
+                               theirs(torch.tensor(x.detach().numpy()))[0].detach().numpy(), rtol=1e-5, atol=1e-6)
     with pytest.warns(UserWarning, match="non-zero dropout expects num_layers greater than 1"):
         nn.LSTM(3, 4, dropout=0.2)
 
@@ -169,8 +171,8 @@ def test_initialisation_is_torchs_distribution(cls) -> None:
     bound = 1.0 / math.sqrt(50)
     for name, p in m.named_parameters():
         assert p.dtype == np.float32, name
-        assert np.abs(p.data).max() <= bound, name
-        assert np.abs(p.data).max() > 0.9 * bound, name  # spread over the whole range, not zeros
+        assert np.abs(p.detach().numpy()).max() <= bound, name
+        assert np.abs(p.detach().numpy()).max() > 0.9 * bound, name  # spread over the whole range, not zeros
 
 
 def test_second_derivative_flows_through_an_lstm(torch) -> None:
@@ -182,7 +184,8 @@ def test_second_derivative_flows_through_an_lstm(torch) -> None:
     (tg,) = torch.autograd.grad(theirs(tx)[0].sum(), tx, create_graph=True)
     (g * g).sum().backward()
     (tg * tg).sum().backward()
-    np.testing.assert_allclose(ours.weight_hh_l0.grad.data, theirs.weight_hh_l0.grad.numpy(), rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(ours.weight_hh_l0.grad.detach().numpy(), theirs.weight_hh_l0.grad.numpy(), rtol=1e-8,
+                               atol=1e-10)
 
 
 def test_errors_say_what_is_wrong() -> None:

@@ -99,7 +99,8 @@ def _assert_same_run(a: Path, b: Path) -> None:
         np.testing.assert_allclose(ha[key], hb[key], rtol=1e-6, err_msg=key)
     ca, cb = io.load(a / "checkpoint.npz"), io.load(b / "checkpoint.npz")
     for k in ca["model"]:
-        np.testing.assert_allclose(ca["model"][k].data, cb["model"][k].data, rtol=1e-5, atol=1e-7, err_msg=k)
+        np.testing.assert_allclose(ca["model"][k].detach().numpy(), cb["model"][k].detach().numpy(), rtol=1e-5,
+                                   atol=1e-7, err_msg=k)
     sa, sb = ca["optimizer"]["state"], cb["optimizer"]["state"]
     for i in sa:
         for name, value in sa[i].items():

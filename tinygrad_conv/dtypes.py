@@ -161,7 +161,7 @@ def _operand_dtype(x: Any) -> tuple[int, np.dtype]:
     """(priority, dtype) of one operand: 0 a tensor with dims, 1 a 0-d tensor, 2 a number."""
     if isinstance(x, np.ndarray):
         return (0 if x.ndim else 1), x.dtype
-    data = getattr(x, "data", None)  # a Tensor (imported lazily: tensor.py imports this module)
+    data = getattr(x, "_data", None)  # a Tensor (imported lazily: tensor.py imports this module)
     if isinstance(data, np.ndarray) and not isinstance(x, np.generic):
         return (0 if data.ndim else 1), data.dtype
     # Python numbers and NumPy scalars are "wrapped numbers": they only set the category.

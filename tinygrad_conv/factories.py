@@ -128,11 +128,11 @@ def tensor(data: Any, *, dtype: Any = None, device: Any = None, requires_grad: b
         warnings.warn("To copy construct from a tensor, it is recommended to use sourceTensor.clone().detach() "
                       "or sourceTensor.clone().detach().requires_grad_(True), rather than tc.tensor(sourceTensor).",
                       UserWarning, stacklevel=2)
-        data = data.data
+        data = data._data
     out = Tensor(data, dtype=dt)
     if not isinstance(data, (list, tuple, int, float, bool)):
         # An array (or anything with __array__) may be shared by Tensor(): torch.tensor never shares.
-        out.data = out.data.copy()
+        out._data = out._data.copy()
     if requires_grad:
         out.requires_grad_(True)
     return out
@@ -167,7 +167,7 @@ def as_tensor(data: Any, *, dtype: Any = None, device: Any = None) -> Tensor:
     >>> import numpy as np
     >>> import tinygrad_conv as tc
     >>> a = np.zeros(2, dtype=np.float32)
-    >>> tc.as_tensor(a).data is a, tc.as_tensor(a, dtype=tc.float64).dtype
+    >>> tc.as_tensor(a).numpy() is a, tc.as_tensor(a, dtype=tc.float64).dtype
     (True, dtype('float64'))
     """
     _check_device(device, "as_tensor")
@@ -237,7 +237,7 @@ def _fill_dtype(fill_value: Any, op: str) -> np.dtype:
 
 
 def _fill_array(shape: tuple[int, ...], fill_value: Any, dt: np.dtype) -> np.ndarray:
-    value = fill_value.data if isinstance(fill_value, Tensor) else fill_value
+    value = fill_value._data if isinstance(fill_value, Tensor) else fill_value
     out = np.empty(shape, dtype=dt)
     # PyTorch converts the value as C does (1.5 into an int tensor is 1); NumPy's cast does the same.
     out[...] = np.asarray(value).astype(dt)
@@ -456,7 +456,7 @@ def _number(x: Any, op: str, arg: str) -> int | float:
     if isinstance(x, Tensor):
         if x.numel() != 1:
             raise RuntimeError(f"{op}: {arg} must be a number or a one-element tensor, got shape {x.shape}")
-        x = x.data.reshape(()).item()
+        x = x._data.reshape(()).item()
     if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, float, np.integer, np.floating)):
         raise TypeError(f"{op}(): argument '{arg}' must be a Number, not {type(x).__name__}")
     return x.item() if isinstance(x, np.generic) else x

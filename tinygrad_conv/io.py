@@ -89,7 +89,7 @@ class _Encoder:
             from .nn.module import Parameter
 
             kind = "parameter" if isinstance(obj, Parameter) else "tensor"
-            return {"t": kind, "a": self._array(obj.data, path), "rg": bool(obj.requires_grad)}
+            return {"t": kind, "a": self._array(obj._data, path), "rg": bool(obj.requires_grad)}
         if isinstance(obj, np.ndarray):
             return {"t": "ndarray", "a": self._array(obj, path)}
         if isinstance(obj, np.generic):
@@ -252,7 +252,7 @@ def _apply_map_location(map_location: Any, arrays: dict[str, np.ndarray]) -> Non
     if callable(map_location) and not hasattr(map_location, "type"):
         for name, arr in arrays.items():
             result = map_location(Tensor(arr), "cpu")
-            out = result.data if isinstance(result, Tensor) else result
+            out = result._data if isinstance(result, Tensor) else result
             if not isinstance(out, np.ndarray) or out.shape != arr.shape:
                 raise TypeError(f"load: map_location was called with array {name!r} of shape {arr.shape} "
                                 "and must return a Tensor or NumPy array of that shape (or the argument "

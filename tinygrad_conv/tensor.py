@@ -21,7 +21,7 @@ def _as_array(data: Any, dtype: Any) -> np.ndarray:
     """NumPy dtypes are kept; Python floats (and lists of them) get the default dtype (float32
     unless ``set_default_dtype`` changed it), as in PyTorch."""
     if isinstance(data, Tensor):
-        data = data.data
+        data = data._data
     if isinstance(data, (np.ndarray, np.generic)):
         arr = np.asarray(data, dtype=dtype)
     else:
@@ -42,7 +42,7 @@ def _as_array(data: Any, dtype: Any) -> np.ndarray:
 
 def _unwrap_nested(data: Any) -> Any:
     if isinstance(data, Tensor):
-        return data.data
+        return data._data
     if isinstance(data, (list, tuple)):
         return [_unwrap_nested(x) for x in data]
     return data
@@ -152,16 +152,16 @@ class Tensor:
             [6., 8.]])
     """
 
-    __slots__ = ("data", "_requires_grad", "grad", "_grad_fn", "_out_idx", "_vbox", "_hooks",
+    __slots__ = ("_data", "_requires_grad", "grad", "_grad_fn", "_out_idx", "_vbox", "_hooks",
                  "name", "_view", "__weakref__")
     # NumPy defers to our reflected operators (ndarray * Tensor -> Tensor.__rmul__).
     __array_ufunc__ = None
 
-    data: np.ndarray
+    _data: np.ndarray
     grad: Tensor | None
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
-        self.data = _as_array(data, dtype)
+        self._data = _as_array(data, dtype)
         self._requires_grad = False
         self.grad = None
         self._grad_fn: Node | None = None
@@ -180,7 +180,7 @@ class Tensor:
         """An array as a Tensor outside the graph (no grad, no history, a version of its own);
         no conversion, no checks: for results the library made itself."""
         t = object.__new__(cls)
-        t.data, t._requires_grad, t.grad, t._grad_fn, t._out_idx = data, False, None, None, 0
+        t._data, t._requires_grad, t.grad, t._grad_fn, t._out_idx = data, False, None, None, 0
         t._vbox, t._hooks, t.name, t._view = [0], None, None, None
         return t
 
@@ -189,7 +189,7 @@ class Tensor:
               vbox: list[int] | None) -> Tensor:
         """Fast internal constructor for op outputs: no conversion, no checks."""
         t = object.__new__(cls)
-        t.data = data
+        t._data = data
         t._requires_grad = requires_grad
         t.grad = None
         t._grad_fn = grad_fn
@@ -202,71 +202,91 @@ class Tensor:
 
     # ----------------------------------------------------------------- array attributes
     @property
+    def data(self) -> Tensor:
+        """The values as a new Tensor outside the graph that shares this tensor's memory, as
+        PyTorch's ``.data``: a change through it is not recorded and does not bump this tensor's
+        version counter (so the saved-value checks cannot see it; ``detach()`` shares the counter).
+        ``.numpy()`` gives the NumPy array.
+
+        >>> import tinygrad_conv as tc
+        >>> w = tc.Tensor([1.0, 2.0], requires_grad=True)
+        >>> w.data -= 0.5 * tc.Tensor([2.0, 2.0])   # an update outside the graph, as old code does
+        >>> w, w._version
+        (tensor([0., 1.], requires_grad=True), 0)
+        """
+        return Tensor._wrap(self._data)
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        # x.data = y: x takes y's values (memory shared; any shape or dtype), keeping its identity.
+        self._data = value._data if isinstance(value, Tensor) else np.asarray(value)
+
+    @property
     def shape(self) -> tuple[int, ...]:
-        return self.data.shape
+        return self._data.shape
 
     @property
     def dtype(self) -> np.dtype:
-        return self.data.dtype
+        return self._data.dtype
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     def dim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     def size(self, dim: int | None = None) -> Any:
         """The shape (as ``torch.Tensor.size``), or one dimension of it."""
         if dim is None:
-            return self.data.shape
-        if self.data.ndim == 0 and isinstance(dim, (int, np.integer)):
+            return self._data.shape
+        if self._data.ndim == 0 and isinstance(dim, (int, np.integer)):
             raise IndexError(f"size: Dimension specified as {dim} but tensor has no dimensions")
-        n = max(self.data.ndim, 1)
+        n = max(self._data.ndim, 1)
         if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or not -n <= dim < n:
             raise IndexError(f"size: Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got "
                              f"{dim!r})")
-        return self.data.shape[dim]
+        return self._data.shape[dim]
 
     def numel(self) -> int:
-        return int(self.data.size)
+        return int(self._data.size)
 
     def numpy(self) -> np.ndarray:
         """The array itself (shared, not copied). Refused while the tensor requires grad."""
         if self._requires_grad:
             raise RuntimeError("Can't call numpy() on a Tensor that requires grad. "
                                "Use tensor.detach().numpy() instead.")
-        return self.data
+        return self._data
 
     def item(self) -> Any:
         """The value of a one-element tensor as a Python number."""
-        if self.data.size != 1:
-            raise RuntimeError(f"item(): a Tensor with {self.data.size} elements cannot be converted to Scalar "
+        if self._data.size != 1:
+            raise RuntimeError(f"item(): a Tensor with {self._data.size} elements cannot be converted to Scalar "
                                f"(shape {self.shape}); only one-element tensors can")
-        return self.data.item()
+        return self._data.item()
 
     def tolist(self) -> Any:
-        return self.data.tolist()
+        return self._data.tolist()
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        return self.data if dtype is None else self.data.astype(dtype)
+        return self._data if dtype is None else self._data.astype(dtype)
 
     def __len__(self) -> int:
-        if self.data.ndim == 0:
+        if self._data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self._data.shape[0]
 
     def __bool__(self) -> bool:
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise RuntimeError(f"Boolean value of Tensor with more than one value is ambiguous (this one has "
-                               f"{self.data.size} elements); use .any() or .all()")
-        return bool(self.data)
+                               f"{self._data.size} elements); use .any() or .all()")
+        return bool(self._data)
 
     def _scalar(self, what: str) -> Any:
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ValueError(f"{what}: only one element tensors can be converted to Python scalars (this one has "
                              f"shape {self.shape})")
-        return self.data.reshape(()).item()
+        return self._data.reshape(()).item()
 
     def __float__(self) -> float:
         return float(self._scalar("float()"))
@@ -281,10 +301,10 @@ class Tensor:
         >>> ["a", "b", "c"][tc.tensor(1)], list(range(tc.tensor([2])))
         ('b', [0, 1])
         """
-        if self.data.size != 1 or self.data.dtype.kind not in "biu":
+        if self._data.size != 1 or self._data.dtype.kind not in "biu":
             raise TypeError(f"only integer tensors of a single element can be converted to an index (this one is "
-                            f"{self.data.dtype} with shape {self.shape})")
-        return int(self.data.reshape(()).item())
+                            f"{self._data.dtype} with shape {self.shape})")
+        return int(self._data.reshape(()).item())
 
     def __format__(self, format_spec: str) -> str:
         """A 0-d tensor formats as its number (``f"{loss:.3f}"``); others as their ``str`` when the spec is
@@ -294,8 +314,8 @@ class Tensor:
         >>> f"{tc.tensor(0.123456):.3f}"
         '0.123'
         """
-        if self.data.ndim == 0:
-            return format(self.data.item(), format_spec)
+        if self._data.ndim == 0:
+            return format(self._data.item(), format_spec)
         return object.__format__(self, format_spec)
 
     # ----------------------------------------------------------------- device (the CPU only)
@@ -318,11 +338,15 @@ class Tensor:
 
     __hash__ = object.__hash__
 
+    def __abs__(self) -> Tensor:
+        """``abs(t)``, as PyTorch's tensors allow."""
+        return self.abs()
+
     def __repr__(self) -> str:
-        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        body = np.array2string(self._data, separator=", ", prefix="tensor(")
         extra = []
-        if self.data.dtype not in (np.float32, np.int64, np.bool_):
-            extra.append(f"dtype={self.data.dtype}")
+        if self._data.dtype not in (np.float32, np.int64, np.bool_):
+            extra.append(f"dtype={self._data.dtype}")
         if self._grad_fn is not None:
             extra.append(f"grad_fn=<{self._grad_fn.name}>")
         elif self._requires_grad:
@@ -341,9 +365,9 @@ class Tensor:
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Mark a leaf as needing a gradient (float tensors only)."""
-        if requires_grad and self.data.dtype.kind not in "fc":
+        if requires_grad and self._data.dtype.kind not in "fc":
             raise RuntimeError(f"only floating point tensors can require gradients; this one is "
-                               f"{self.data.dtype}. Convert first, e.g. x.float().requires_grad_()")
+                               f"{self._data.dtype}. Convert first, e.g. x.float().requires_grad_()")
         if not requires_grad and self._grad_fn is not None:
             raise RuntimeError("requires_grad can only be turned off on a leaf; use .detach() to get "
                                "a tensor outside the graph")
@@ -379,7 +403,7 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """The same data outside the graph (shared memory and version counter, as in PyTorch)."""
-        return Tensor._make(self.data, False, None, 0, self._vbox)
+        return Tensor._make(self._data, False, None, 0, self._vbox)
 
     def retain_grad(self) -> None:
         """Keep ``.grad`` on this non-leaf tensor after backward (leaves always keep it)."""
@@ -423,9 +447,9 @@ class Tensor:
 
     # ----------------------------------------------------------------- comparisons (no gradient)
     def _cmp(self, other: Any, fn: Callable[[Any, Any], Any], name: str = "eq") -> Tensor:
-        o = other.data if isinstance(other, Tensor) else other
+        o = other._data if isinstance(other, Tensor) else other
         try:
-            return Tensor._wrap(np.asarray(fn(self.data, o)))
+            return Tensor._wrap(np.asarray(fn(self._data, o)))
         except ValueError:  # NumPy's broadcast error: say it as PyTorch does
             theirs = np.shape(o)
             raise RuntimeError(f"{name}: The size of tensor a {list(self.shape)} must match the size of tensor b "
@@ -484,7 +508,7 @@ class Tensor:
     def _arg_extreme(self, name: str, fn: Callable[..., Any], dim: int | None, keepdim: bool) -> Tensor:
         """argmax/argmin with PyTorch's rules: over the flattened tensor when ``dim`` is None (keepdim
         then gives every dim size 1), the first winner on ties."""
-        a = self.data
+        a = self._data
         if dim is None:
             if a.size == 0:
                 raise IndexError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0.")
@@ -518,10 +542,10 @@ class Tensor:
         return self._arg_extreme("argmin", np.argmin, dim, keepdim)
 
     def any(self) -> bool:
-        return bool(self.data.any())
+        return bool(self._data.any())
 
     def all(self) -> bool:
-        return bool(self.data.all())
+        return bool(self._data.all())
 
     # ----------------------------------------------------------------- in-place changes
     # Every in-place method goes through autograd.inplace.modify_in_place: compute the new value
@@ -534,7 +558,7 @@ class Tensor:
 
     def _arith_(self, what: str, other: Any, op: Callable[[Tensor, Any], Tensor], ufunc: Any) -> Tensor:
         """``self op= other`` for the four arithmetic operators."""
-        raw = other.data if isinstance(other, Tensor) else other
+        raw = other._data if isinstance(other, Tensor) else other
 
         def direct(a: np.ndarray) -> None:
             try:
@@ -589,7 +613,7 @@ class Tensor:
             return where(keep_old, old, src)
 
         def direct(a: np.ndarray) -> None:
-            np.copyto(a, src.data if isinstance(src, Tensor) else src, casting="unsafe")
+            np.copyto(a, src._data if isinstance(src, Tensor) else src, casting="unsafe")
 
         return self._inplace("copy_", compute, (src,), casting="unsafe", direct=direct)
 
@@ -628,8 +652,8 @@ class Tensor:
         return self._inplace(what, compute, casting="unsafe", direct=direct)
 
     def _random_source(self, what: str, generator: Any) -> np.random.Generator:
-        if self.data.dtype.kind != "f":
-            raise NotImplementedError(f"{what}: not implemented for {self.data.dtype} tensors (it draws floating "
+        if self._data.dtype.kind != "f":
+            raise NotImplementedError(f"{what}: not implemented for {self._data.dtype} tensors (it draws floating "
                                       "point numbers); convert first, e.g. x = x.float()")
         if generator is None:
             from .random import default_generator
@@ -653,8 +677,8 @@ class Tensor:
         rng = self._random_source("normal_", generator)
         if std < 0:
             raise RuntimeError(f"normal_: normal expects std >= 0.0, but found std {std}")
-        values = rng.normal(mean, std, self.shape) if self.data.size else np.zeros(self.shape)
-        return self._fill_random_("normal_", np.asarray(values, dtype=self.data.dtype))
+        values = rng.normal(mean, std, self.shape) if self._data.size else np.zeros(self.shape)
+        return self._fill_random_("normal_", np.asarray(values, dtype=self._data.dtype))
 
     def uniform_(self, from_: float = 0.0, to: float = 1.0, *, generator: Any = None, **kwargs: Any) -> Tensor:
         """Fill with draws from the uniform distribution on [from, to), in place, as
@@ -673,8 +697,8 @@ class Tensor:
         if from_ > to:
             raise RuntimeError(f"uniform_: uniform_ expects to return a [from, to) range, but found from={from_} > "
                                f"to={to}")
-        values = rng.uniform(from_, to, self.shape) if self.data.size else np.zeros(self.shape)
-        return self._fill_random_("uniform_", np.asarray(values, dtype=self.data.dtype))
+        values = rng.uniform(from_, to, self.shape) if self._data.size else np.zeros(self.shape)
+        return self._fill_random_("uniform_", np.asarray(values, dtype=self._data.dtype))
 
     def scatter_(self, dim: Any, index: Tensor, src: Any = None, *, value: Any = None,
                  reduce: str | None = None) -> Tensor:
@@ -723,7 +747,7 @@ class Tensor:
         from .ops.shape import _index_key, index_put
 
         def direct(a: np.ndarray) -> None:
-            a[_index_key(key)] = value.data if isinstance(value, Tensor) else value
+            a[_index_key(key)] = value._data if isinstance(value, Tensor) else value
 
         self._inplace("__setitem__", lambda old: index_put(old, key, value), (value,), casting="unsafe",
                       direct=direct)
@@ -761,11 +785,11 @@ class Tensor:
             as_device(device)  # raises for anything but the CPU
         dt = None if dtype is None else as_dtype(dtype, "to")
         out = self
-        if dt is not None and dt != self.data.dtype:
+        if dt is not None and dt != self._data.dtype:
             if dt.kind in "fc":
                 out = cast(self, dt)
             else:  # an integer or bool result cannot require grad: it leaves the graph
-                out = Tensor._wrap(self.data.astype(dt))
+                out = Tensor._wrap(self._data.astype(dt))
         elif copy:
             out = clone(self)
         return out
@@ -780,7 +804,7 @@ class Tensor:
         ('tinygrad_conv.FloatTensor', 'tinygrad_conv.LongTensor', dtype('float64'))
         """
         if dtype is None:
-            return "tinygrad_conv." + _TYPE_NAMES[self.data.dtype]
+            return "tinygrad_conv." + _TYPE_NAMES[self._data.dtype]
         if isinstance(dtype, str):
             name = dtype.rsplit(".", 1)[-1]
             matches = [dt for dt, n in _TYPE_NAMES.items() if n == name]

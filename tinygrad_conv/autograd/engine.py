@@ -26,12 +26,12 @@ def _root_grad(root: Tensor, gradient: Any, index: int) -> Tensor:
             "nothing recorded how it was computed. Create the inputs with requires_grad=True "
             "(and outside no_grad) before computing it.")
     if gradient is None:
-        if root.data.size != 1:
+        if root._data.size != 1:
             raise RuntimeError(
                 f"grad can be implicitly created only for scalar outputs; this output has shape "
                 f"{root.shape}. Pass gradient= (a tensor of shape {root.shape}) or reduce it first, "
                 "e.g. y.sum().backward()")
-        return Tensor._wrap(np.ones_like(root.data))
+        return Tensor._wrap(np.ones_like(root._data))
     if not isinstance(gradient, Tensor):
         gradient = Tensor(np.asarray(gradient, dtype=root.dtype))
     if gradient.shape != root.shape:
@@ -89,7 +89,7 @@ def _add(a: Tensor | None, b: Tensor) -> Tensor:
         return b
     if is_grad_enabled():
         return a + b
-    return Tensor._wrap(a.data + b.data)
+    return Tensor._wrap(a._data + b._data)
 
 
 def _run_hooks(hooks: list[Any], grad: Tensor) -> Tensor:
@@ -244,8 +244,8 @@ class _Pass:
                 continue
             # The common case (a Tensor of exactly the input's shape and dtype) is checked inline;
             # anything else goes through _fit, which sums broadcasts or explains.
-            shape, dtype = e[0].out_meta[e[1]] if type(e) is tuple else (e.data.shape, e.data.dtype)
-            if not (isinstance(g, Tensor) and g.data.shape == shape and g.data.dtype == dtype):
+            shape, dtype = e[0].out_meta[e[1]] if type(e) is tuple else (e._data.shape, e._data.dtype)
+            if not (isinstance(g, Tensor) and g._data.shape == shape and g._data.dtype == dtype):
                 g = _fit(g, node, i, shape, dtype)
             if anomaly["enabled"]:
                 _check_finite(node, i, g)
@@ -315,7 +315,7 @@ def _describe_arg(node: Node, i: int) -> str:
     """One positional argument of a node, for error messages: 'tensor (3, 4)', 'constant', '2.0'."""
     e, meta = node.next[i], node.input_meta[i]
     if e is not None:
-        shape = e[0].out_meta[e[1]][0] if type(e) is tuple else e.data.shape
+        shape = e[0].out_meta[e[1]][0] if type(e) is tuple else e._data.shape
         return f"tensor {shape}"
     if meta[0] == "const":
         return f"constant tensor {meta[1]}"
@@ -331,7 +331,7 @@ def _recorded_at(node: Node) -> str:
 def _check_finite(node: Node, i: int, g: Tensor) -> None:
     if not anomaly_checks_nan():
         return
-    data = g.data
+    data = g._data
     bad = "nan" if np.isnan(data).any() else "inf" if np.isinf(data).any() else None
     if bad:
         where = "".join(node.trace) if node.trace else "(recorded before anomaly mode was on)\n"
@@ -430,7 +430,7 @@ def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
     result = run_backward(outs, gouts, retain_graph, create_graph, inputs=ins, allow_unused=allow)
     assert result is not None
     if materialize_grads:
-        result = tuple(Tensor(np.zeros_like(t.data)) if g is None else g for t, g in zip(ins, result))
+        result = tuple(Tensor(np.zeros_like(t._data)) if g is None else g for t, g in zip(ins, result))
     return result
 
 

@@ -257,7 +257,7 @@ class Function:
         datas, record = _read_inputs(ctx, args)
         outs, arrays, multi = cls._run_forward(ctx, args, datas, kwargs)
         vbox = None
-        if cls.view_op and isinstance(args[0], Tensor) and np.may_share_memory(arrays[0], args[0].data):
+        if cls.view_op and isinstance(args[0], Tensor) and np.may_share_memory(arrays[0], args[0]._data):
             vbox = args[0]._vbox  # a view shares its input's memory, so its version counter too
         if not record:
             if multi:
@@ -306,7 +306,7 @@ class Function:
         prev = is_grad_enabled()
         # An in-place change of an input bumps its version (detach() shares it): always checked.
         versions = [a._vbox[0] if isinstance(a, Tensor) else None for a in args]
-        copies = [a.data.copy() if isinstance(a, Tensor) else None for a in args] \
+        copies = [a._data.copy() if isinstance(a, Tensor) else None for a in args] \
             if anomaly["enabled"] else None
         detached = [a.detach() if isinstance(a, Tensor) else a for a in args]
         _set(False)
@@ -330,7 +330,7 @@ class Function:
                     f"{cls.name}.forward must return a Tensor or a tuple of Tensors, got "
                     f"{type(o).__name__}. Wrap arrays with Tensor(...), or set "
                     "array_forward = True to write forward on NumPy arrays.")
-        return outs, tuple([o.data for o in outs]), multi
+        return outs, tuple([o._data for o in outs]), multi
 
 
 class _DelayedError(Function):
@@ -357,14 +357,14 @@ def _read_inputs(ctx: Context, args: tuple[Any, ...]) -> tuple[list[Any], bool]:
     sets ``ctx.needs_input_grad``."""
     if not is_grad_enabled():  # nothing is recorded (inference, or a backward without create_graph)
         ctx.needs_input_grad = (False,) * len(args)
-        return [a.data if isinstance(a, Tensor) else a for a in args], False
+        return [a._data if isinstance(a, Tensor) else a for a in args], False
     needs = []
     datas = []
     for a in args:
         if isinstance(a, Tensor):
             if a._view is not None and a._view[2] != a._vbox[0]:
                 sync_view(a)  # its base changed in place since: take the base's new history
-            datas.append(a.data)
+            datas.append(a._data)
             needs.append(a._requires_grad)
         else:
             datas.append(a)
@@ -385,7 +385,7 @@ def _edges(args: tuple[Any, ...], needs: tuple[bool, ...]) -> tuple[tuple[Any, .
             meta.append(None)
         elif isinstance(a, Tensor):
             nxt.append(None)
-            meta.append(("const", a.data.shape, a.data.dtype))
+            meta.append(("const", a._data.shape, a._data.dtype))
         else:
             nxt.append(None)
             meta.append(("value", a))
@@ -407,14 +407,14 @@ def _apply_marks(ctx: Context, args: tuple[Any, ...], outs: tuple[Any, ...],
     final = list(results)
     for i, o in enumerate(outs):
         if any(o is n for n in ctx._non_differentiable):
-            final[i] = Tensor._wrap(results[i].data)
+            final[i] = Tensor._wrap(results[i]._data)
             continue
         if not any(o is d for d in ctx._dirty):
             continue
         # An input changed in place and returned: that input tensor itself takes this op as its
         # history (and is what the caller gets back), as in PyTorch.
         for a in args:
-            if isinstance(a, Tensor) and a.data is o.data:
+            if isinstance(a, Tensor) and a._data is o._data:
                 if a._grad_fn is None and a._requires_grad and a._view is None:
                     raise RuntimeError(f"{ctx._op}: a leaf Variable that requires grad is being used in an "
                                        "in-place operation (an input marked dirty). Pass a copy (x.clone()).")
@@ -449,7 +449,7 @@ def _check_inputs_unchanged(cls: type[Function], args: tuple[Any, ...], versions
         changed = versions is not None and versions[i] is not None and a._vbox[0] != versions[i]
         if not changed and copies is not None:
             before = copies[i]
-            changed = a.data.shape != before.shape or not np.array_equal(a.data, before, equal_nan=True)
+            changed = a._data.shape != before.shape or not np.array_equal(a._data, before, equal_nan=True)
         if changed:
             fix = ("write the result into a new array (y = x * 2, not x *= 2 or np.multiply(x, 2, "
                    "out=x)), or copy the input first with x = x.copy()" if cls.array_forward else
@@ -477,8 +477,8 @@ def _resolve_one(item: Any, args: tuple[Any, ...], raw: tuple[Any, ...], arrays:
     # Most often an input: kept as its Tensor, so a double backward can differentiate through it.
     # (A Tensor forward saves the detached input it was given: same array, so the same input.)
     for a in args:
-        if isinstance(a, Tensor) and (a.data is item or a is item
-                                      or (type(item) is Tensor and item.data is a.data)):
+        if isinstance(a, Tensor) and (a._data is item or a is item
+                                      or (type(item) is Tensor and item._data is a._data)):
             return SavedEntry("input", a, a._vbox, a._vbox[0])
     # An output of this op is kept as its array, not its Tensor (which points at this node).
     # (NumPy returns 0-d results as scalars, which apply wrapped: match the raw object too.)

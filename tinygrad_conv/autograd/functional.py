@@ -313,7 +313,7 @@ def _stack_rows(rows: list[Tensor], shape: tuple[int, ...], like: Tensor, create
     if not rows:  # an output with no elements: an empty Jacobian block
         return Tensor(np.zeros(shape, dtype=like.dtype))
     if not create_graph:  # the result is detached anyway: stack the arrays without recording
-        return Tensor(np.stack([r.data for r in rows]).reshape(shape))
+        return Tensor(np.stack([r._data for r in rows]).reshape(shape))
     from ..ops.shape import stack  # ops register on import, after autograd: import at call time
 
     return stack(rows, 0).reshape(shape)

@@ -104,19 +104,19 @@ def modify_in_place(t: Tensor, what: str, compute: Callable[[Tensor], Any], othe
             raise RuntimeError(_LEAF.format(what=what))
         if view is not None and view[0]._grad_fn is None and view[0]._requires_grad:
             raise RuntimeError(_LEAF_VIEW.format(what=what))
-    if not t.data.flags.writeable:
+    if not t._data.flags.writeable:
         if view is not None:
             raise RuntimeError(_OVERLAP.format(what=what, shape=tuple(t.shape)))
-        t.data = t.data.copy()  # e.g. an array the user made read-only: this tensor gets its own
+        t._data = t._data.copy()  # e.g. an array the user made read-only: this tensor gets its own
 
     if not record and direct is not None:
-        direct(t.data)
+        direct(t._data)
         t._vbox[0] += 1
         return t
 
     # 1. The new value, out of place, from the old one (a copy when the change is recorded: an op
     #    that saved the old value must keep it after step 2 overwrites this memory).
-    old = Tensor._make(t.data.copy() if record else t.data, t._requires_grad, t._grad_fn, t._out_idx,
+    old = Tensor._make(t._data.copy() if record else t._data, t._requires_grad, t._grad_fn, t._out_idx,
                        [t._vbox[0]])
     if record:
         new = compute(old)
@@ -138,7 +138,7 @@ def modify_in_place(t: Tensor, what: str, compute: Callable[[Tensor], Any], othe
         new = new.to(t.dtype)
 
     # 2. The memory: views, the base and detached aliases all see the new values.
-    np.copyto(t.data, new.data, casting="unsafe")
+    np.copyto(t._data, new._data, casting="unsafe")
     t._vbox[0] += 1
     if not record:
         return t
@@ -158,7 +158,7 @@ def take_history(t: Tensor, new: Tensor) -> None:
     from ..ops.shape import copy_slices
 
     base, chain, _, _ = view
-    base_old = Tensor._make(base.data, base._requires_grad, base._grad_fn, base._out_idx, [base._vbox[0]])
+    base_old = Tensor._make(base._data, base._requires_grad, base._grad_fn, base._out_idx, [base._vbox[0]])
     new_base = copy_slices(base_old, new, chain)
     base._grad_fn, base._out_idx, base._requires_grad = new_base._grad_fn, 0, True
     t._view = (base, chain, -1, True)  # stale on purpose: sync_view re-derives t from the new base

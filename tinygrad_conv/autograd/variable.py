@@ -15,7 +15,7 @@ def Variable(data: Any, requires_grad: bool = False, volatile: bool = False) -> 
     >>> import tinygrad_conv as tc
     >>> x = tc.Tensor([1.0, 2.0])
     >>> v = tc.autograd.Variable(x, requires_grad=True)
-    >>> v.requires_grad, x.requires_grad, v.data is x.data
+    >>> v.requires_grad, x.requires_grad, v.detach().numpy() is x.numpy()
     (True, False, True)
     """
     if isinstance(data, Tensor):

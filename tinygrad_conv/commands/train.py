@@ -299,7 +299,7 @@ def _evaluate(model: Any, x: Any, y: Any, autoencoder: bool) -> tuple[float, flo
             else:
                 yb = y[start:start + EVAL_BATCH]
                 total += L.cross_entropy(out, tc.Tensor(yb), reduction="sum").item()
-                correct += int((out.data.argmax(axis=1) == yb).sum())
+                correct += int((out._data.argmax(axis=1) == yb).sum())
     model.train()
     if autoencoder:
         return total / x.size, float("nan")
@@ -383,7 +383,7 @@ def _write_plots(history: dict[str, list[float]], model: Any, x_test: Any, out_d
         n = 10
         model.eval()
         with tc.no_grad():
-            recon = model(tc.Tensor(x_test[:n])).data
+            recon = model(tc.Tensor(x_test[:n]))._data
         model.train()
         fig, axes = plt.subplots(2, n, figsize=(n, 2.3))
         for i in range(n):
@@ -493,7 +493,7 @@ def run(args: argparse.Namespace) -> int:
                 loss_sum += loss.item() * n
                 seen += n
                 if not autoencoder:
-                    correct += int((out.data.argmax(axis=1) == yb.data).sum())
+                    correct += int((out._data.argmax(axis=1) == yb._data).sum())
                 if step % 5 == 0:
                     post = {"loss": f"{loss_sum / seen:.4f}"}
                     if not autoencoder:

@@ -21,10 +21,10 @@ class Dataset(Protocol):
 
 
 def _as_array(value: Any) -> np.ndarray:
-    """An ndarray for ``value``: ndarrays as they are, Tensors by their ``.data``, else asarray."""
+    """An ndarray for ``value``: ndarrays as they are, Tensors by their array, else asarray."""
     if isinstance(value, np.ndarray):
         return value
-    data = getattr(value, "data", None)
+    data = getattr(value, "_data", None)
     if isinstance(data, np.ndarray):  # a tinygrad_conv Tensor (ndarray's own .data is a memoryview)
         return data
     return np.asarray(value)

@@ -98,7 +98,7 @@ class PReLU(Module):
         self.weight = Parameter(np.full(self.num_parameters, self.init, dtype=dtype or get_default_dtype()))
 
     def reset_parameters(self) -> None:
-        self.weight.data[...] = self.init
+        self.weight._data[...] = self.init
 
     def forward(self, input: Tensor) -> Tensor:
         return F.prelu(input, self.weight)

@@ -100,7 +100,7 @@ def _as_parameter(value: Any, where: str) -> Any:
     if isinstance(value, Parameter) or value is None:
         return value
     if isinstance(value, Tensor):
-        return Parameter(value.data)
+        return Parameter(value._data)
     return value
 
 

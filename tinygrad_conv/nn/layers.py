@@ -436,13 +436,13 @@ class _BatchNorm(Module):
         m = float(self.momentum) if self.momentum is not None else 0.0
         nbt = self.num_batches_tracked
         if nbt is not None:
-            nbt.data += 1
+            nbt._data += 1
             nbt._vbox[0] += 1
             if self.momentum is None:  # a cumulative average over all batches so far
                 m = 1.0 / float(nbt.item())
-        rm, rv = running_mean.data, running_var.data
-        batch_mean = mean.data.reshape(-1).astype(rm.dtype, copy=False)
-        batch_var = var.data.reshape(-1).astype(rv.dtype, copy=False) * (count / (count - 1))
+        rm, rv = running_mean._data, running_var._data
+        batch_mean = mean._data.reshape(-1).astype(rm.dtype, copy=False)
+        batch_var = var._data.reshape(-1).astype(rv.dtype, copy=False) * (count / (count - 1))
         rm *= 1.0 - m
         rm += m * batch_mean
         rv *= 1.0 - m

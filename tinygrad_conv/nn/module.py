@@ -131,8 +131,8 @@ class Parameter(Tensor):
         if data is None:
             data = np.zeros((0,), dtype=np.float32)
         super().__init__(data, requires_grad=requires_grad)
-        if not self.data.flags.writeable:  # optimisers update parameters in place
-            self.data = self.data.copy()
+        if not self._data.flags.writeable:  # optimisers update parameters in place
+            self._data = self._data.copy()
 
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
@@ -148,7 +148,7 @@ class IncompatibleKeys(NamedTuple):
 def _as_state_array(value: Any) -> np.ndarray | None:
     """The array inside a state-dict value (Tensor, ndarray or number), or None if it is none."""
     if isinstance(value, Tensor):
-        return value.data
+        return value._data
     if isinstance(value, (np.ndarray, np.generic)):
         return np.asarray(value)
     if isinstance(value, (bool, int, float)):
@@ -677,7 +677,7 @@ class Module:
                 p.grad = None
             elif p.grad is not None:
                 # A fresh array: the old gradient may share memory with another tensor.
-                p.grad = Tensor(np.zeros_like(p.grad.data))
+                p.grad = Tensor(np.zeros_like(p.grad._data))
 
     def to(self, *args: Any, **kwargs: Any) -> Module:
         """Convert floating-point parameters and buffers in place, as ``torch.nn.Module.to``:
@@ -709,12 +709,12 @@ class Module:
         with no_grad():
             for p in self.parameters():
                 if p.dtype.kind == "f" and p.dtype != dt:
-                    p.data = p.data.astype(dt)
+                    p._data = p._data.astype(dt)
                     p.grad = None
                     p._vbox[0] += 1
             for b in self.buffers():
                 if b.dtype.kind == "f" and b.dtype != dt:
-                    b.data = b.data.astype(dt)
+                    b._data = b._data.astype(dt)
                     b._vbox[0] += 1
         return self
 
@@ -743,7 +743,7 @@ class Module:
         with no_grad():
             for t in tensors:
                 if t.dtype != dt:
-                    t.data = t.data.astype(dt)
+                    t._data = t._data.astype(dt)
                     t.grad = None
                     t._vbox[0] += 1
         return self

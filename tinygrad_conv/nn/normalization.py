@@ -49,9 +49,9 @@ class _AffineNorm(Module):
 
     def reset_parameters(self) -> None:
         if self.weight is not None:
-            self.weight.data[...] = 1.0
+            self.weight._data[...] = 1.0
         if self.bias is not None:
-            self.bias.data[...] = 0.0
+            self.bias._data[...] = 0.0
 
 
 class LayerNorm(_AffineNorm):

@@ -47,14 +47,14 @@ class Embedding(Module):
                                     requires_grad=not _freeze)
             self.reset_parameters()
         else:
-            w = _weight.data if isinstance(_weight, Tensor) else np.asarray(_weight)
+            w = _weight._data if isinstance(_weight, Tensor) else np.asarray(_weight)
             if w.shape != (num_embeddings, embedding_dim):
                 raise ValueError(f"Embedding: _weight must have shape ({num_embeddings}, {embedding_dim}) "
                                  f"(num_embeddings, embedding_dim), got {w.shape}")
             self.weight = Parameter(np.array(w), requires_grad=not _freeze)
 
     def reset_parameters(self) -> None:
-        w = self.weight.data
+        w = self.weight._data
         w[...] = default_generator().standard_normal(w.shape).astype(w.dtype)
         if self.padding_idx is not None:
             w[self.padding_idx] = 0.0
@@ -83,7 +83,7 @@ class Embedding(Module):
                         sparse: bool = False) -> Embedding:
         """An Embedding whose weight is a copy of the 2-d ``embeddings``; ``freeze`` (the default)
         makes it take no gradient, as ``torch.nn.Embedding.from_pretrained``."""
-        w = embeddings.data if isinstance(embeddings, Tensor) else np.asarray(embeddings)
+        w = embeddings._data if isinstance(embeddings, Tensor) else np.asarray(embeddings)
         if w.ndim != 2:
             raise ValueError(f"Embedding.from_pretrained: embeddings must be 2-d (num_embeddings, embedding_dim), "
                              f"got shape {w.shape}")

@@ -275,7 +275,7 @@ class EluBackward(Function):
         if ctx.needs_input_grad[1]:
             # d/dx (g * alpha * exp(x)) on the exp side, 0 on the linear side; x is clamped to
             # <= 0 so that the branch not taken never holds inf (inf * 0 would give NaN).
-            neg = _const(np.logical_not(np.greater(x.data, 0)))
+            neg = _const(np.logical_not(np.greater(x._data, 0)))
             d_x = where(neg, gg * g * exp(clamp(x, max=0.0)) * ctx.alpha, 0.0)
         return d_g, d_x
 
@@ -487,7 +487,7 @@ class SoftplusBackward(Function):
         d_x = None
         if ctx.needs_input_grad[1]:
             s = sigmoid(x * beta)
-            linear = _const(np.asarray(x.data * beta > threshold))
+            linear = _const(np.asarray(x._data * beta > threshold))
             d_x = where(linear, 0.0, gg * g * s * (1.0 - s) * beta)
         return d_g, d_x
 
@@ -537,7 +537,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
 
     >>> import numpy as np, tinygrad_conv as tc
     >>> y = dropout(tc.ones(1000), p=0.25, generator=np.random.default_rng(0))
-    >>> sorted(set(y.tolist())), round(float((y.data == 0).mean()), 1)
+    >>> sorted(set(y.tolist())), round(float((y.numpy() == 0).mean()), 1)
     ([0.0, 1.3333333730697632], 0.2)
     """
     _check_float(input, "dropout")
@@ -747,8 +747,8 @@ class HardswishBackward(Function):
         d_x = None
         if ctx.needs_input_grad[1]:
             # the slope's own slope: 1/3 strictly inside (-3, 3), 0 elsewhere (a constant mask)
-            middle = np.greater(x.data, -3.0)
-            middle &= np.less(x.data, 3.0)
+            middle = np.greater(x._data, -3.0)
+            middle &= np.less(x._data, 3.0)
             d_x = gg * g * _const(np.multiply(middle, 1.0 / 3.0, dtype=x.dtype))
         return d_g, d_x
 
@@ -827,7 +827,7 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:
     if n != 1 and input.ndim >= 2:
         w = w.reshape((n,) + (1,) * (input.ndim - 2))
     # factor = 1 where x > 0, else the slope: a product with constant masks, no select.
-    pos = _const(np.greater(input.data, 0).astype(input.dtype))
+    pos = _const(np.greater(input._data, 0).astype(input.dtype))
     return input * (pos + w * (1.0 - pos))
 
 

@@ -270,7 +270,7 @@ class Abs(Function):
     @staticmethod
     def backward(ctx: Context, g: Tensor) -> Any:
         (a,) = ctx.saved_tensors
-        return g * Tensor(np.sign(a.data))
+        return g * Tensor(np.sign(a._data))
 
 
 @register("tanh", samples=unary(), reference=lambda torch, a: torch.tanh(a))
@@ -329,7 +329,7 @@ class Maximum(_Binary):
 
     @staticmethod
     def backward(ctx: Context, g: Tensor) -> tuple[Any, ...]:
-        a, b = (np.asarray(t.data if isinstance(t, Tensor) else t) for t in ctx.saved_tensors)
+        a, b = (np.asarray(t._data if isinstance(t, Tensor) else t) for t in ctx.saved_tensors)
         return _split_by(g, a > b, a == b, ctx.needs_input_grad)
 
 
@@ -346,7 +346,7 @@ class Minimum(_Binary):
 
     @staticmethod
     def backward(ctx: Context, g: Tensor) -> tuple[Any, ...]:
-        a, b = (np.asarray(t.data if isinstance(t, Tensor) else t) for t in ctx.saved_tensors)
+        a, b = (np.asarray(t._data if isinstance(t, Tensor) else t) for t in ctx.saved_tensors)
         return _split_by(g, a < b, a == b, ctx.needs_input_grad)
 
 
@@ -405,7 +405,7 @@ class Clamp(Function):
         if min is None and max is None:
             raise RuntimeError("clamp: At least one of 'min' or 'max' must not be None")
         # A Tensor bound is used as a constant (its value, no gradient).
-        bounds = [getattr(v, "data", v) for v in (min, max) if v is not None]
+        bounds = [getattr(v, "_data", v) for v in (min, max) if v is not None]
         dt, (a, *bounds) = promote_operands(a, *bounds)
         lo = bounds.pop(0) if min is not None else None
         hi = bounds.pop(0) if max is not None else None

@@ -75,7 +75,7 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None, max
     if not isinstance(weight, Tensor) or weight.ndim != 2:
         raise ValueError(f"{fn}: weight must be a 2-d Tensor (num_embeddings, embedding_dim), got "
                          f"{getattr(weight, 'shape', type(weight).__name__)}")
-    idx = input.data if isinstance(input, Tensor) else np.asarray(input)
+    idx = input._data if isinstance(input, Tensor) else np.asarray(input)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"{fn}: indices must be an integer tensor (int64), got {idx.dtype}; convert with .long()")
     num = weight.shape[0]
@@ -100,7 +100,7 @@ def _renorm_rows(weight: Tensor, idx: np.ndarray, max_norm: float, norm_type: fl
     embedding_renorm_: factor max_norm / (norm + 1e-7)), outside the graph, bumping the version."""
     rows = np.unique(idx)
     with no_grad():
-        w = weight.data
+        w = weight._data
         norms = np.linalg.norm(w[rows].astype(np.float64), ord=norm_type, axis=1)
         big = norms > max_norm
         if big.any():

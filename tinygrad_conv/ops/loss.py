@@ -47,7 +47,7 @@ def _const_weight(weight: Any, n_classes: int, dtype: Any, fn: str) -> np.ndarra
     """Class weights as a constant array of the input's dtype, checked against C."""
     if weight is None:
         return None
-    w = weight.data if isinstance(weight, Tensor) else np.asarray(weight)
+    w = weight._data if isinstance(weight, Tensor) else np.asarray(weight)
     if w.shape != (n_classes,):
         raise ValueError(f"{fn}: weight must have shape (C,) = ({n_classes},), one entry per class, "
                          f"got shape {w.shape}")
@@ -56,7 +56,7 @@ def _const_weight(weight: Any, n_classes: int, dtype: Any, fn: str) -> np.ndarra
 
 def _class_targets(input: Tensor, target: Tensor, ignore_index: int, fn: str) -> np.ndarray:
     """Check class-index targets against the input; return them as an int64 array."""
-    t = target.data
+    t = target._data
     if input.ndim == 0:
         raise ValueError(f"{fn}: input must have a class dimension: (C,), (N, C) or (N, C, d1, ...); "
                          "got a 0-d tensor")
@@ -478,7 +478,7 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
     if target.shape != input.shape:
         raise ValueError(f"{fn}: using a target size {target.shape} that is different to the input size "
                          f"{input.shape} is not supported; give them the same shape")
-    x, t = input.data, target.data
+    x, t = input._data, target._data
     if x.size and not ((x >= 0) & (x <= 1)).all():
         raise ValueError(f"{fn}: all elements of input should be between 0 and 1 (probabilities; for logits "
                          f"use binary_cross_entropy_with_logits), got values from {np.nanmin(x)} to {np.nanmax(x)}")
@@ -494,7 +494,7 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
         except ValueError:
             raise ValueError(f"{fn}: weight of shape {w.shape} does not broadcast to the target's shape "
                              f"{target.shape}") from None
-        w = w.detach() if w.dtype == input.dtype else Tensor(w.data.astype(input.dtype))
+        w = w.detach() if w.dtype == input.dtype else Tensor(w._data.astype(input.dtype))
     return _reduce(BinaryCrossEntropy.apply(input, target, w), reduction)
 
 
@@ -549,7 +549,7 @@ def smooth_l1_loss(input: Tensor, target: Tensor, size_average: bool | None = No
     ad = Abs.apply(d)
     if beta == 0:
         return _reduce(ad, reduction)
-    quadratic = Tensor(np.asarray(ad.data < beta))
+    quadratic = Tensor(np.asarray(ad._data < beta))
     return _reduce(Where.apply(quadratic, d * d * (0.5 / beta), ad - 0.5 * beta), reduction)
 
 
@@ -570,7 +570,7 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
     _broadcast_pair(input, target, fn, warn=True)
     d = input - target
     ad = Abs.apply(d)
-    quadratic = Tensor(np.asarray(ad.data <= delta))
+    quadratic = Tensor(np.asarray(ad._data <= delta))
     loss = Where.apply(quadratic, d * d * 0.5, (ad - 0.5 * delta) * delta)
     return _weighted_reduce(loss, weight, input, reduction, fn, mean_by_weight=False)
 
@@ -605,7 +605,7 @@ def kl_div(input: Tensor, target: Tensor, size_average: bool | None = None, redu
         loss = Exp.apply(target) * (target - input)
     else:
         # xlogy(t, t): 0 where t == 0 (and its gradient there is taken through log(1) = 0).
-        zero = Tensor(np.asarray(target.data == 0))
+        zero = Tensor(np.asarray(target._data == 0))
         safe = Where.apply(zero, 1.0, target)
         loss = target * Log.apply(safe) - target * input
     if reduction == "batchmean":

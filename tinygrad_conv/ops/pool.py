@@ -141,7 +141,7 @@ class MaxPool2d(Function):
 
     @staticmethod
     def backward(ctx: Context, g: Tensor, *unused: Any) -> Any:
-        idx = ctx.indices if ctx.indices is not None else ctx.saved_tensors[0].data
+        idx = ctx.indices if ctx.indices is not None else ctx.saved_tensors[0]._data
         return MaxPool2dBackward.apply(g, Tensor._wrap(idx), output_size=ctx.input_hw)
 
 
@@ -297,10 +297,10 @@ def max_unpool2d(input: Tensor, indices: Tensor, kernel_size: IntOrPair, stride:
     s = _stride_pair(stride, k, op)
     p = pair(padding, op, "padding", minimum=0)
     h, w = _unpool_output_size(op, input.shape, k, s, p, output_size)
-    idx = indices.data
+    idx = indices._data
     if idx.dtype != np.int64:
         indices = Tensor(idx.astype(np.int64))
-        idx = indices.data
+        idx = indices._data
     if idx.size:
         lo, hi = int(idx.min()), int(idx.max())
         if lo < -1 or hi >= h * w:

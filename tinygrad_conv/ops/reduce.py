@@ -279,8 +279,8 @@ register("min", samples=_extreme_samples, nodes=(Min,), reference=_torch_extreme
 def logsumexp(input: Tensor, dim: Dim, keepdim: bool = False) -> Tensor:
     """log(sum(exp(x))) over ``dim``, stable for large inputs (the max is subtracted first)."""
     axes = _axes(dim, input.ndim, "logsumexp")
-    m = Tensor(np.max(input.data, axis=axes, keepdims=True))
-    m = Tensor(np.where(np.isfinite(m.data), m.data, 0).astype(input.dtype))  # constant shift
+    m = Tensor(np.max(input._data, axis=axes, keepdims=True))
+    m = Tensor(np.where(np.isfinite(m._data), m._data, 0).astype(input.dtype))  # constant shift
     out = (input - m).exp().sum(dim=axes, keepdim=True).log() + m
     if not keepdim:
         from .shape import reshape

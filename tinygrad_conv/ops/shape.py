@@ -175,8 +175,8 @@ def expand(input: Tensor, *shape: Any) -> Tensor:
 def _index_key(key: Any) -> Any:
     """Tensors inside an index become arrays; lists stay (NumPy treats them as advanced)."""
     if isinstance(key, tuple):
-        return tuple(k.data if isinstance(k, Tensor) else k for k in key)
-    return key.data if isinstance(key, Tensor) else key
+        return tuple(k._data if isinstance(k, Tensor) else k for k in key)
+    return key._data if isinstance(key, Tensor) else key
 
 
 def _is_basic(key: Any) -> bool:

@@ -47,7 +47,7 @@ class Adagrad(Optimizer):
         # parameters added later, from the defaults.
         for group in self.param_groups:
             for p in group["params"]:
-                self._state[id(p)] = self._initial_state(p.data, initial_accumulator_value)
+                self._state[id(p)] = self._initial_state(p._data, initial_accumulator_value)
 
     @staticmethod
     def _initial_state(param: np.ndarray, value: float) -> dict[str, Any]:

@@ -106,8 +106,8 @@ class Optimizer:
                 raise ValueError(f"{type(self).__name__}: parameter {i} (shape {p.shape}) appears in more "
                                  "than one group (or twice in one)")
             seen.add(id(p))
-            if not p.data.flags.writeable:  # updates are in place
-                p.data = p.data.copy()
+            if not p._data.flags.writeable:  # updates are in place
+                p._data = p._data.copy()
         group = {k: v for k, v in param_group.items() if k != "params"}
         if names:
             group["param_names"] = names
@@ -138,7 +138,7 @@ class Optimizer:
                 if set_to_none:
                     p.grad = None
                 elif p.grad is not None:
-                    p.grad = Tensor(np.zeros_like(p.grad.data))
+                    p.grad = Tensor(np.zeros_like(p.grad._data))
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient; ``closure`` (optional) recomputes the loss."""
@@ -158,12 +158,12 @@ class Optimizer:
                 for p in group["params"]:
                     if p.grad is None:
                         continue
-                    grad = p.grad.data
-                    if grad.shape != p.data.shape:
+                    grad = p.grad._data
+                    if grad.shape != p._data.shape:
                         raise RuntimeError(f"{type(self).__name__}.step: a gradient of shape {grad.shape} "
-                                           f"for a parameter of shape {p.data.shape}")
+                                           f"for a parameter of shape {p._data.shape}")
                     state = self._state.setdefault(id(p), {})
-                    self._update(group, p.data, grad, state)
+                    self._update(group, p._data, grad, state)
                     p._vbox[0] += 1
         return loss
 
@@ -216,7 +216,7 @@ class Optimizer:
             restored: dict[str, Any] = {}
             for k, v in st.items():
                 if isinstance(v, Tensor):
-                    v = v.data
+                    v = v._data
                 if isinstance(v, np.ndarray) and v.ndim > 0:
                     if v.shape != p.shape:
                         raise ValueError(f"{name}.load_state_dict: state '{k}' of parameter {key} has shape "

@@ -267,19 +267,19 @@ def _execute(info: OpInfo, args: list[Any], kwargs: dict[str, Any], diff: list[i
              rng: np.random.Generator | None = None, vs: list[np.ndarray] | None = None) -> _Run:
     """Run forward and backward once, watching the inputs and the upstream gradient for changes."""
     run = _Run()
-    before = {i: a.data.copy() for i, a in enumerate(args) if isinstance(a, Tensor)}
+    before = {i: a._data.copy() for i, a in enumerate(args) if isinstance(a, Tensor)}
     try:
         out = info.function(*args, **kwargs)
     except Exception as exc:  # the report says which sample broke and how
         run.errors.append(("forward", f"raised {type(exc).__name__}: {exc}"))
         return run
     for i, b in before.items():
-        how = _changed(b, args[i].data)
+        how = _changed(b, args[i]._data)
         if how:
             run.errors.append(("inputs not mutated", f"forward changed {names[i]} in place ({how}); an "
                                "op must leave its inputs as they are: write results into new arrays "
                                "(y = x * 2, not x *= 2), or copy first"))
-            before[i] = args[i].data.copy()
+            before[i] = args[i]._data.copy()
     run.outputs = _all_outputs(out)
     diff_outs = [o for o in run.outputs if isinstance(o, Tensor) and o.dtype.kind == "f" and o.requires_grad]
     if vs is None:
@@ -301,7 +301,7 @@ def _execute(info: OpInfo, args: list[Any], kwargs: dict[str, Any], diff: list[i
         run.errors.append(("backward", f"raised {type(exc).__name__}: {exc}"))
         return run
     for i, b in before.items():
-        how = _changed(b, args[i].data)
+        how = _changed(b, args[i]._data)
         if how:
             run.errors.append(("inputs not mutated", f"backward changed {names[i]} in place ({how}); "
                                "compute gradients into new tensors"))
@@ -453,7 +453,7 @@ def _check_outputs(info: OpInfo, report: OpReport, where: str, run: _Run, args: 
 
 
 def _grad_arrays(run: _Run, args: list[Any], diff: list[int]) -> list[np.ndarray]:
-    return [np.zeros(args[i].shape) if g is None else g.data for i, g in zip(diff, run.grads)]
+    return [np.zeros(args[i].shape) if g is None else g._data for i, g in zip(diff, run.grads)]
 
 
 def _compare_runs(report: OpReport, where: str, check: str, ours: _Run, expected: _Run,
@@ -469,10 +469,10 @@ def _compare_runs(report: OpReport, where: str, check: str, ours: _Run, expected
             bad = True
             continue
         if o.dtype.kind in "fc":
-            atol = atol_scale * max(1.0, float(np.max(np.abs(e.data), initial=0.0)))
-            msg = _mismatch(o.data, e.data, rtol, atol)
+            atol = atol_scale * max(1.0, float(np.max(np.abs(e._data), initial=0.0)))
+            msg = _mismatch(o._data, e._data, rtol, atol)
         else:
-            msg = None if np.array_equal(o.data, e.data) else _mismatch(o.data, e.data, 0, 0)
+            msg = None if np.array_equal(o._data, e._data) else _mismatch(o._data, e._data, 0, 0)
         if msg:
             report.failed(where, check, f"output {j} {what} differs {msg}")
             bad = True
@@ -491,7 +491,7 @@ def _compare_runs(report: OpReport, where: str, check: str, ours: _Run, expected
 def _check_against_f64(info: OpInfo, report: OpReport, where: str, sample: Sample, args: list[Any],
                        run: _Run, diff: list[int], names: list[str]) -> None:
     """float32 results against float64 ones computed from the very same (float32) values."""
-    args64 = [Tensor(a.data.astype(np.float64), requires_grad=a.requires_grad)
+    args64 = [Tensor(a._data.astype(np.float64), requires_grad=a.requires_grad)
               if isinstance(a, Tensor) and a.dtype.kind == "f" else a for a in args]
     run64 = _execute(info, args64, _kwargs(sample.kwargs, np.float64), diff, names,
                      vs=[v.astype(np.float64) for v in run.vs])
@@ -506,7 +506,7 @@ def _check_against_f64(info: OpInfo, report: OpReport, where: str, sample: Sampl
 def _check_noncontiguous(info: OpInfo, report: OpReport, where: str, sample: Sample, dtype: np.dtype,
                          run: _Run, diff: list[int], names: list[str]) -> None:
     args, _ = _materialize(sample.args, sample.grad, dtype, layout=_noncontiguous)
-    if not any(isinstance(a, Tensor) and not a.data.flags.c_contiguous for a in args):
+    if not any(isinstance(a, Tensor) and not a._data.flags.c_contiguous for a in args):
         return  # nothing here can be laid out differently (scalars, single elements)
     vs = [_noncontiguous(v) for v in run.vs]
     nc = _execute(info, args, _kwargs(sample.kwargs, dtype), diff, names, vs=vs)
@@ -520,7 +520,7 @@ def _check_noncontiguous(info: OpInfo, report: OpReport, where: str, sample: Sam
 
 def _check_gradients(info: OpInfo, report: OpReport, where: str, args: list[Any], diff: list[int],
                      kwargs: dict[str, Any], names: list[str], twice: bool) -> None:
-    fresh = [Tensor(a.data.copy(), requires_grad=a.requires_grad) if isinstance(a, Tensor) else a
+    fresh = [Tensor(a._data.copy(), requires_grad=a.requires_grad) if isinstance(a, Tensor) else a
              for a in args]
 
     def fn(*xs: Any) -> Any:
@@ -565,7 +565,7 @@ def _second_order_hint(fn: Any, args: list[Any], exc: GradcheckError) -> str | N
     if exc.input >= len(args):
         return None
     x = args[exc.input]
-    xs = [Tensor(a.data.copy(), requires_grad=a.requires_grad) if isinstance(a, Tensor) else a
+    xs = [Tensor(a._data.copy(), requires_grad=a.requires_grad) if isinstance(a, Tensor) else a
           for a in args]
     try:
         outs = [o for o in _all_outputs(fn(*xs)) if isinstance(o, Tensor) and o.requires_grad]
@@ -628,7 +628,7 @@ def _check_broadcasting(info: OpInfo, report: OpReport, k: int, sample: Sample, 
                 continue
             # The gradient of the small input is the broadcast one summed back to its shape.
             expected = _Run(outputs=full.outputs, vs=full.vs, ran_backward=True, grads=tuple(
-                Tensor(_sum_to(g.data, sa[j].shape)) if j == i and g is not None else g
+                Tensor(_sum_to(g._data, sa[j].shape)) if j == i and g is not None else g
                 for j, g in zip(diff, full.grads)))
             _compare_runs(report, where, "broadcasting", ours, expected, sa, diff, names,
                           SAME_RTOL[dtype] * 1e3, SAME_RTOL[dtype] * 1e3, "with a broadcast input")
@@ -638,7 +638,7 @@ def _check_broadcasting(info: OpInfo, report: OpReport, k: int, sample: Sample, 
 
 def _to_torch(torch: Any, a: Any, grad: bool) -> Any:
     if isinstance(a, Tensor):
-        t = torch.from_numpy(np.array(a.data, copy=True))
+        t = torch.from_numpy(np.array(a._data, copy=True))
         if grad:
             t.requires_grad_(True)
         return t
@@ -669,7 +669,7 @@ def _check_torch(info: OpInfo, report: OpReport, where: str, sample: Sample, dty
             report.failed(where, "PyTorch parity", f"output {j} has shape {o.shape}, PyTorch "
                           f"{tuple(tv.shape)}")
             return
-        msg = _mismatch(o.data, tv, rtol, atol)
+        msg = _mismatch(o._data, tv, rtol, atol)
         if msg:
             report.failed(where, "PyTorch parity", f"output {j} differs from PyTorch {msg}")
             bad = True
@@ -680,7 +680,7 @@ def _check_torch(info: OpInfo, report: OpReport, where: str, sample: Sample, dty
         tgrads = torch.autograd.grad(tdiff_outs, tin, [torch.from_numpy(v.copy()) for v in run.vs],
                                      allow_unused=True)
         for i, g, tg in zip(diff, run.grads, tgrads):
-            ours = np.zeros(args[i].shape, dtype) if g is None else g.data
+            ours = np.zeros(args[i].shape, dtype) if g is None else g._data
             theirs = np.zeros(args[i].shape, dtype) if tg is None else tg.numpy()
             msg = _mismatch(ours, theirs, rtol * 10, atol * 10)
             if msg:

@@ -101,7 +101,7 @@ def gradcheck(func: Callable[..., Any], inputs: Tensor | Sequence[Any], *, eps: 
                     if raise_exception:
                         raise GradcheckError(msg, input=i)
                     return False
-        analytic.append([np.zeros(inputs[i].shape) if g is None else g.data
+        analytic.append([np.zeros(inputs[i].shape) if g is None else g._data
                          for g, i in zip(got, checked)])
     for k, i in enumerate(checked):
         x = inputs[i]
@@ -129,7 +129,7 @@ def _numerical(fn: Callable[..., Any], inputs: tuple[Any, ...], i: int, vectors:
                eps: float) -> list[np.ndarray]:
     """d<v, fn(inputs)>/d inputs[i] by central differences, element by element, for each v."""
     x = inputs[i]
-    base = x.data.astype(np.float64).copy()
+    base = x._data.astype(np.float64).copy()
     flat = base.reshape(-1)
     results = [np.zeros(base.shape) for _ in vectors]
     flats = [r.reshape(-1) for r in results]
@@ -141,7 +141,7 @@ def _numerical(fn: Callable[..., Any], inputs: tuple[Any, ...], i: int, vectors:
             flat[j] = orig + step
             probe = list(inputs)
             probe[i] = Tensor(base.copy(), requires_grad=x.requires_grad)
-            values.append([o.data.astype(np.float64) for o in _outputs(fn(*probe))])
+            values.append([o._data.astype(np.float64) for o in _outputs(fn(*probe))])
         flat[j] = orig
         for res, vs in zip(flats, vectors):
             plus = sum(float(np.sum(o * v)) for o, v in zip(values[0], vs))

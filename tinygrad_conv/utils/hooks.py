@@ -276,7 +276,7 @@ def _legacy_class(fn: type[Function]) -> type[Function]:
                 if e is None or g is None:  # PyTorch passes None for inputs that take no gradient
                     fitted.append(None)
                     continue
-                shape, dtype = e[0].out_meta[e[1]] if type(e) is tuple else (e.data.shape, e.data.dtype)
+                shape, dtype = e[0].out_meta[e[1]] if type(e) is tuple else (e._data.shape, e._data.dtype)
                 fitted.append(_fit(g, node, i, shape, dtype))
             gin = tuple(fitted)
         for hook in hooks:

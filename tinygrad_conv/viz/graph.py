@@ -416,7 +416,7 @@ class _Drawing:
         for entry in ctx.saved_entries():
             if entry.kind == "input":
                 t = entry.value
-                rows.append((self._saved_role(node, t, names), t.shape, t.dtype, t.data.nbytes))
+                rows.append((self._saved_role(node, t, names), t.shape, t.dtype, t._data.nbytes))
             elif entry.kind == "output":
                 arr, idx = entry.value
                 role = "output" if len(node.out_meta) == 1 else f"output {idx}"
@@ -426,7 +426,7 @@ class _Drawing:
         for attr, value in vars(ctx).items():
             if attr.startswith("_") or attr == "needs_input_grad":
                 continue
-            arr = value.data if isinstance(value, Tensor) else value
+            arr = value._data if isinstance(value, Tensor) else value
             if isinstance(arr, np.ndarray):
                 rows.append((f"ctx.{attr}", arr.shape, arr.dtype, arr.nbytes))
         if not rows:
@@ -466,7 +466,7 @@ class _Drawing:
             if g is None:
                 lines.append(small("grad: None", "#8a3b12"))
             else:
-                norm = float(np.linalg.norm(np.asarray(g.data, dtype=np.float64).ravel()))
+                norm = float(np.linalg.norm(np.asarray(g._data, dtype=np.float64).ravel()))
                 lines.append(small(esc(f"grad {fmt_shape(g.shape)}, norm {norm:.4g}"), "#8a3b12"))
         if id(t) in self.leaf_root_names:
             style = STYLE_OUTPUT
@@ -658,7 +658,7 @@ class _Drawing:
         if outputs:
             lines.append(small(esc("out " + ", ".join(fmt_shape(s) for s in outputs.values()))))
         if params:
-            count = sum(int(t.data.size) for t in params)
+            count = sum(int(t._data.size) for t in params)
             lines.append(small(esc(f"{len(params)} param{'s' if len(params) != 1 else ''}, "
                                    f"{count:,} values")))
         for key in outputs:
