@@ -88,9 +88,10 @@ def test_run_quick_prints_every_table_and_the_targets(bench, capsys):
                     "### relu's kernel tricks", "### Targets"):
         assert heading in out
     assert "### Winograd against im2col" in out
-    for key in ("M1", "M2", "P1", "R1"):
+    for key in ("M1", "M2"):  # memory is ours alone
         assert results[key] > 0
     if "torch" in out.split("\n", 1)[0] and "not installed" not in out.split("\n", 1)[0]:
+        assert results["P1"] > 0 and results["R1"] > 0  # ratios to PyTorch: NaN without it
         rows = [line for line in out.splitlines() if line.startswith("| 1. ") or line.startswith("| 6. ")]
         assert len(rows) == 2
 
