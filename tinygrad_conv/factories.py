@@ -27,7 +27,7 @@ import numpy as np
 from . import dtypes
 from .device import check_device
 from .dtypes import as_dtype, get_default_dtype
-from .random import default_generator
+from .random import generator_or_default
 from .tensor import Tensor
 
 __all__ = ["arange", "as_tensor", "empty", "empty_like", "eye", "from_numpy", "full", "full_like", "linspace",
@@ -48,12 +48,7 @@ def _check_pin_memory(pin_memory: bool, op: str) -> None:
 
 
 def _generator(generator: Any, op: str) -> np.random.Generator:
-    if generator is None:
-        return default_generator()
-    if not isinstance(generator, np.random.Generator):
-        raise TypeError(f"{op}: generator must be a numpy.random.Generator (np.random.default_rng(seed)), "
-                        f"got {type(generator).__name__}")
-    return generator
+    return generator_or_default(generator, op)
 
 
 def _dtype(dtype: Any, op: str, default: np.dtype) -> np.dtype:

@@ -26,3 +26,17 @@ def manual_seed(seed: int) -> np.random.Generator:
 def default_generator() -> np.random.Generator:
     """The generator used when a function is given none."""
     return _generator
+
+
+def generator_or_default(generator: object, op: str) -> np.random.Generator:
+    """The ``generator=`` argument of a random function, checked, or else the default generator.
+
+    >>> generator_or_default(None, "randn") is default_generator()
+    True
+    """
+    if generator is None:
+        return default_generator()
+    if not isinstance(generator, np.random.Generator):
+        raise TypeError(f"{op}: generator must be a numpy.random.Generator (np.random.default_rng(seed)), "
+                        f"got {type(generator).__name__}")
+    return generator

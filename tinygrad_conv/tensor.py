@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .dtypes import get_default_dtype
+from .random import generator_or_default
 
 if TYPE_CHECKING:
     from .autograd.tape import Node
@@ -655,14 +656,7 @@ class Tensor:
         if self._data.dtype.kind != "f":
             raise NotImplementedError(f"{what}: not implemented for {self._data.dtype} tensors (it draws floating "
                                       "point numbers); convert first, e.g. x = x.float()")
-        if generator is None:
-            from .random import default_generator
-
-            return default_generator()
-        if not isinstance(generator, np.random.Generator):
-            raise TypeError(f"{what}: generator must be a numpy.random.Generator (np.random.default_rng(seed)), "
-                            f"got {type(generator).__name__}")
-        return generator
+        return generator_or_default(generator, what)
 
     def normal_(self, mean: float = 0.0, std: float = 1.0, *, generator: Any = None) -> Tensor:
         """Fill with draws from the normal distribution N(mean, std**2), in place, as
