@@ -17,13 +17,12 @@ protocol. Two tapes written below run in the same blocks, to show what the per-o
 
 from __future__ import annotations
 
-import argparse
 import threading
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from timing import FULL, QUICK, Protocol, compare, import_torch, machine_line
+from timing import Protocol, compare, script_main
 
 import tinygrad_conv as tc
 
@@ -183,12 +182,7 @@ def report(protocol: Protocol, torch: Any) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a smoke test: 1 block of 2 calls per side")
-    args = parser.parse_args(argv)
-    torch = import_torch()
-    print(machine_line(torch) + "\n")
-    report(QUICK if args.quick else FULL, torch)
+    script_main(report, __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":

@@ -15,12 +15,11 @@ split over the threads of kernels/parallel.py, against plain ``np.maximum(x, 0)`
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from timing import FULL, QUICK, Protocol, compare, geomean, import_torch, load_cases, machine_line
+from timing import Protocol, compare, geomean, load_cases, script_main
 
 import tinygrad_conv as tc
 import tinygrad_conv.functional as F
@@ -145,12 +144,7 @@ def report(protocol: Protocol, torch: Any) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a smoke test: 1 block of 2 calls per side")
-    args = parser.parse_args(argv)
-    torch = import_torch()
-    print(machine_line(torch) + "\n")
-    report(QUICK if args.quick else FULL, torch)
+    script_main(report, __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":

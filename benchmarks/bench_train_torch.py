@@ -20,14 +20,13 @@ The test accuracy of both after the last epoch is printed as a check that both r
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import itertools
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
-from timing import FULL, QUICK, Protocol, compare, import_torch, machine_line
+from timing import Protocol, compare, script_main
 
 BATCH = 32
 LR = 3e-3
@@ -217,12 +216,7 @@ def report(protocol: Protocol, torch: Any) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a smoke test: 1 block of 2 epochs per side")
-    args = parser.parse_args(argv)
-    torch = import_torch()
-    print(machine_line(torch) + "\n")
-    report(QUICK if args.quick else FULL, torch)
+    script_main(report, __doc__.splitlines()[0], argv, unit="epochs")
 
 
 if __name__ == "__main__":

@@ -139,3 +139,16 @@ def import_torch() -> Any:
     except ImportError:
         return None
     return torch
+
+
+def script_main(report: Callable[[Protocol, Any], Any], description: str, argv: list[str] | None = None,
+                unit: str = "calls") -> None:
+    """The command line every benchmark script shares: ``--quick``, the machine line, its report."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true", help=f"a smoke test: 1 block of 2 {unit} per side")
+    args = parser.parse_args(argv)
+    torch = import_torch()
+    print(machine_line(torch) + "\n")
+    report(QUICK if args.quick else FULL, torch)
