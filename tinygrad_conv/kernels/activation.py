@@ -168,14 +168,19 @@ def _elu_grad_into(o: np.ndarray, g: np.ndarray, x: np.ndarray, alpha: float) ->
     o *= g
 
 
-def elu_grad(g: np.ndarray, x: np.ndarray, alpha: float) -> np.ndarray:
-    """g * elu'(x)."""
+def _grad_blockwise(fn: Callable[..., None], g: Any, x: Any) -> np.ndarray:
+    """``fn(out, g, x)`` blockwise for a gradient kernel: g and x in their common dtype and shape."""
     dtype = np.result_type(g, x)
     g = np.asarray(g, dtype=dtype)
     x = np.asarray(x, dtype=dtype)
     if g.shape != x.shape:
         g, x = np.broadcast_arrays(g, x)
-    return blockwise(lambda o, a, b: _elu_grad_into(o, a, b, alpha), np.empty(x.shape, dtype=dtype), g, x)
+    return blockwise(fn, np.empty(x.shape, dtype=dtype), g, x)
+
+
+def elu_grad(g: np.ndarray, x: np.ndarray, alpha: float) -> np.ndarray:
+    """g * elu'(x)."""
+    return _grad_blockwise(lambda o, a, b: _elu_grad_into(o, a, b, alpha), g, x)
 
 
 # erfc(z) = t exp(-z^2 + P(t)), t = 1 / (1 + z / 2), z >= 0: Numerical Recipes' Chebyshev fit
@@ -247,12 +252,7 @@ def _silu_grad_into(o: np.ndarray, g: np.ndarray, x: np.ndarray) -> None:
 
 def silu_grad(g: np.ndarray, x: np.ndarray) -> np.ndarray:
     """g * silu'(x)."""
-    dtype = np.result_type(g, x)
-    g = np.asarray(g, dtype=dtype)
-    x = np.asarray(x, dtype=dtype)
-    if g.shape != x.shape:
-        g, x = np.broadcast_arrays(g, x)
-    return blockwise(_silu_grad_into, np.empty(x.shape, dtype=dtype), g, x)
+    return _grad_blockwise(_silu_grad_into, g, x)
 
 
 def _select_into(o: np.ndarray, cond: np.ndarray, a: float, b: float) -> None:
@@ -303,12 +303,7 @@ def _hardswish_grad_into(o: np.ndarray, g: np.ndarray, x: np.ndarray) -> None:
 
 def hardswish_grad(g: np.ndarray, x: np.ndarray) -> np.ndarray:
     """g * hardswish'(x)."""
-    dtype = np.result_type(g, x)
-    g = np.asarray(g, dtype=dtype)
-    x = np.asarray(x, dtype=dtype)
-    if g.shape != x.shape:
-        g, x = np.broadcast_arrays(g, x)
-    return blockwise(_hardswish_grad_into, np.empty(x.shape, dtype=dtype), g, x)
+    return _grad_blockwise(_hardswish_grad_into, g, x)
 
 
 def _silu_into(o: np.ndarray, x: np.ndarray) -> None:
