@@ -26,6 +26,7 @@ import numpy as np
 
 from ..tensor import Tensor
 from .grad_mode import _set, is_grad_enabled
+from .grad_mode import _state as _grad_state
 from .inplace import sync_view
 from .tape import Node
 from .tape import _anomaly_state as anomaly
@@ -52,6 +53,10 @@ class SavedEntry(NamedTuple):
     value: Any
     version_box: list[int] | None = None
     version: int = 0
+
+
+_new_entry = tuple.__new__
+_NO_ENTRY = SavedEntry("none", None)
 
 
 class Context:
@@ -250,16 +255,24 @@ class Function:
         4. else record a Node (where each input's gradient goes), hang the outputs off it, and
            resolve what forward saved into SavedEntry records.
         """
-        # This is the hot path of every op (a few microseconds matter): the common route of one
-        # array output returns before any recording work.
+        # This is the hot path of every op (a few microseconds matter): one pass over the inputs,
+        # forward called directly for array ops, and one output wrapped without a loop.
         ctx = Context()
         ctx._op = cls.name
-        datas, record = _read_inputs(ctx, args)
-        outs, arrays, multi = cls._run_forward(ctx, args, datas, kwargs)
+        datas, edges = _read_inputs(ctx, args)
+        if cls.array_forward and not anomaly["enabled"]:
+            raw = cls.forward(ctx, *datas, **kwargs)
+            if type(raw) is np.ndarray:
+                outs = arrays = (raw,)
+                multi = False
+            else:
+                outs, arrays, multi = _as_arrays(raw)
+        else:
+            outs, arrays, multi = cls._run_forward(ctx, args, datas, kwargs)
         vbox = None
         if cls.view_op and isinstance(args[0], Tensor) and np.may_share_memory(arrays[0], args[0]._data):
             vbox = args[0]._vbox  # a view shares its input's memory, so its version counter too
-        if not record:
+        if edges is None:  # nothing to record
             if multi:
                 return tuple([Tensor._make(a, False, None, 0, vbox) for a in arrays])
             out = Tensor._make(arrays[0], False, None, 0, vbox)
@@ -267,15 +280,14 @@ class Function:
                 _link_view(out, args, kwargs, cls)
             return out
 
-        node = Node(cls, ctx, *_edges(args, ctx.needs_input_grad), kwargs,
-                    tuple([(a.shape, a.dtype) for a in arrays]))
+        node = Node(cls, ctx, edges[0], edges[1], kwargs, tuple([(a.shape, a.dtype) for a in arrays]))
         results = _outputs_of(node, arrays, vbox)
         if vbox is not None:
             _link_view(results[0], args, kwargs, cls)
         if ctx._non_differentiable or ctx._dirty:
             results = _apply_marks(ctx, args, outs, results)
         if ctx._to_save:
-            ctx._saved = _resolve_saved(ctx._to_save, args, outs, arrays, results)
+            ctx._saved = tuple([_resolve_one(item, args, outs, arrays, results) for item in ctx._to_save])
             ctx._node = weakref.ref(node)
             ctx._to_save = ()
         return results if multi else results[0]
@@ -292,12 +304,7 @@ class Function:
             _check_inputs_unchanged(cls, args, None, copies)
         else:
             raw = cls.forward(ctx, *datas, **kwargs)
-        if type(raw) is np.ndarray:
-            return (raw,), (raw,), False
-        multi = type(raw) is tuple
-        outs = raw if multi else (raw,)
-        # NumPy returns 0-d results as scalars: keep every output an ndarray.
-        return outs, tuple([o if type(o) is np.ndarray else np.asarray(o) for o in outs]), multi
+        return _as_arrays(raw)
 
     @classmethod
     def _tensor_forward(cls, ctx: Context, args: tuple[Any, ...],
@@ -352,44 +359,57 @@ class _DelayedError(Function):
             "another way, or write that backward with differentiable Tensor ops.")
 
 
-def _read_inputs(ctx: Context, args: tuple[Any, ...]) -> tuple[list[Any], bool]:
-    """The arrays inside the Tensor arguments (other arguments as they are), and whether to record;
-    sets ``ctx.needs_input_grad``."""
-    if not is_grad_enabled():  # nothing is recorded (inference, or a backward without create_graph)
+def _as_arrays(raw: Any) -> tuple[tuple[Any, ...], tuple[Any, ...], bool]:
+    """An array forward's result: its outputs as given, as arrays, and whether there are several."""
+    if type(raw) is np.ndarray:
+        return (raw,), (raw,), False
+    multi = type(raw) is tuple
+    outs = raw if multi else (raw,)
+    # NumPy returns 0-d results as scalars: keep every output an ndarray.
+    return outs, tuple([o if type(o) is np.ndarray else np.asarray(o) for o in outs]), multi
+
+
+_Edges = tuple[tuple[Any, ...], tuple[Any, ...]]  # (where each input's gradient goes, graph-drawer metadata)
+
+
+def _read_inputs(ctx: Context, args: tuple[Any, ...]) -> tuple[list[Any], _Edges | None]:
+    """The arrays inside the Tensor arguments (other arguments as they are), and when the op is to
+    be recorded, its edges; sets ``ctx.needs_input_grad``.
+
+    The edges are, for each positional argument, where its gradient goes (a ``(node, output
+    index)`` pair, a leaf Tensor, or None), and for those that take none, what the graph drawer
+    shows. None when nothing needs a gradient (or grad mode is off): no node is recorded.
+    """
+    if not _grad_state.enabled:  # inference, or a backward without create_graph
         ctx.needs_input_grad = (False,) * len(args)
-        return [a._data if isinstance(a, Tensor) else a for a in args], False
+        return [a._data if isinstance(a, Tensor) else a for a in args], None
     needs = []
     datas = []
+    nxt: list[Any] = []
+    meta: list[Any] = []
     for a in args:
         if isinstance(a, Tensor):
             if a._view is not None and a._view[2] != a._vbox[0]:
                 sync_view(a)  # its base changed in place since: take the base's new history
             datas.append(a._data)
-            needs.append(a._requires_grad)
+            if a._requires_grad:
+                needs.append(True)
+                fn = a._grad_fn
+                nxt.append(a if fn is None else (fn, a._out_idx))
+                meta.append(None)
+            else:
+                needs.append(False)
+                nxt.append(None)
+                meta.append(("const", a._data.shape, a._data.dtype))
         else:
             datas.append(a)
             needs.append(False)
-    ctx.needs_input_grad = tuple(needs)
-    return datas, True in needs
-
-
-def _edges(args: tuple[Any, ...], needs: tuple[bool, ...]) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
-    """For each positional argument: where its gradient goes (a ``(node, output index)`` pair, a
-    leaf Tensor, or None), and for those that take none, what the graph drawer shows."""
-    nxt: list[Any] = []
-    meta: list[Any] = []
-    for a, need in zip(args, needs):
-        if need:
-            fn = a._grad_fn
-            nxt.append(a if fn is None else (fn, a._out_idx))
-            meta.append(None)
-        elif isinstance(a, Tensor):
-            nxt.append(None)
-            meta.append(("const", a._data.shape, a._data.dtype))
-        else:
             nxt.append(None)
             meta.append(("value", a))
-    return tuple(nxt), tuple(meta)
+    ctx.needs_input_grad = tuple(needs)
+    if True not in needs:
+        return datas, None
+    return datas, (tuple(nxt), tuple(meta))
 
 
 def _outputs_of(node: Node, arrays: tuple[Any, ...], vbox: list[int] | None) -> tuple[Tensor, ...]:
@@ -459,34 +479,29 @@ def _check_inputs_unchanged(cls: type[Function], args: tuple[Any, ...], versions
                                f"place; forward must leave its inputs as they are: {fix}")
 
 
-def _resolve_saved(items: tuple[Any, ...], args: tuple[Any, ...], raw: tuple[Any, ...],
-                   arrays: tuple[Any, ...], results: tuple[Tensor, ...]) -> tuple[Any, ...]:
-    """Turn what forward saved into entries that remember versions and hold no cycles."""
-    entries = []
-    for item in items:
-        entries.append(_resolve_one(item, args, raw, arrays, results))
-    return tuple(entries)
-
-
 def _resolve_one(item: Any, args: tuple[Any, ...], raw: tuple[Any, ...], arrays: tuple[Any, ...],
                  results: tuple[Tensor, ...]) -> SavedEntry:
+    """What ``save_for_backward`` was given, as a :class:`SavedEntry`, resolved while the op's
+    inputs and outputs are at hand."""
+    # (tuple.__new__ builds the record without the NamedTuple's Python-level __new__: this runs
+    # for every saved value of every op.)
     if item is None:
-        return SavedEntry("none", None)
+        return _NO_ENTRY
     if type(item) is float or type(item) is int:  # a Python scalar operand: kept as it is
-        return SavedEntry("value", item)
+        return _new_entry(SavedEntry, ("value", item, None, 0))
     # Most often an input: kept as its Tensor, so a double backward can differentiate through it.
     # (A Tensor forward saves the detached input it was given: same array, so the same input.)
     for a in args:
         if isinstance(a, Tensor) and (a._data is item or a is item
                                       or (type(item) is Tensor and item._data is a._data)):
-            return SavedEntry("input", a, a._vbox, a._vbox[0])
+            return _new_entry(SavedEntry, ("input", a, a._vbox, a._vbox[0]))
     # An output of this op is kept as its array, not its Tensor (which points at this node).
     # (NumPy returns 0-d results as scalars, which apply wrapped: match the raw object too.)
     for i in range(len(arrays)):
         if item is arrays[i] or item is results[i] or item is raw[i]:
             box = results[i]._vbox
-            return SavedEntry("output", (arrays[i], i), box, box[0])
+            return _new_entry(SavedEntry, ("output", (arrays[i], i), box, box[0]))
     if isinstance(item, Tensor):
-        return SavedEntry("input", item, item._vbox, item._vbox[0])
+        return _new_entry(SavedEntry, ("input", item, item._vbox, item._vbox[0]))
     # Plain Python values (a scalar operand) come back as they are; arrays as constants.
     return SavedEntry("constant" if isinstance(item, np.ndarray) else "value", item)

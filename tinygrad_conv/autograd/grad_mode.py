@@ -10,12 +10,21 @@ from typing import Any, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_state = threading.local()
+
+class _State(threading.local):
+    # A class attribute is the default each new thread sees, and reading it is a plain attribute
+    # lookup: getattr(local, name, default) on a missing name raises and catches an AttributeError
+    # inside, several times slower, and every op reads the mode.
+    enabled = True
+    inference = False
+
+
+_state = _State()
 
 
 def is_grad_enabled() -> bool:
     """True when ops record on the tape in this thread (the default)."""
-    return getattr(_state, "enabled", True)
+    return _state.enabled
 
 
 def _set(mode: bool) -> None:
@@ -179,4 +188,4 @@ class inference_mode(_GradModeContext):
 
 def is_inference_mode_enabled() -> bool:
     """True inside an ``inference_mode()`` block."""
-    return getattr(_state, "inference", False)
+    return _state.inference
