@@ -116,6 +116,10 @@ class Mul(_Binary):
     @staticmethod
     def backward(ctx: Context, g: Tensor) -> tuple[Any, ...]:
         a, b = ctx.saved_tensors  # Tensors, or the Python scalars passed
+        if a is b and isinstance(a, Tensor):
+            # x * x: one gradient g * 2x for the one input (the engine adds nothing to it), two
+            # passes, instead of g * x twice and their sum.
+            return g * (a * 2.0), None
         return (g * b if ctx.needs_input_grad[0] else None,
                 g * a if ctx.needs_input_grad[1] else None)
 
@@ -167,6 +171,9 @@ class Pow(_Binary):
                                       "convert one with .long() or .float()")
         if dt.kind in "iu":
             return _result(_int_power(a, b), dt)
+        if type(b) in (int, float) and b == 2 and type(a) is np.ndarray:
+            # np.power's loop for a scalar exponent 2 is 3x np.square's (the same products).
+            return _result(np.square(a), dt)
         return _result(np.power(a, b), dt)
 
     @staticmethod
@@ -174,7 +181,9 @@ class Pow(_Binary):
         a, b = ctx.saved_tensors  # Tensors, or the Python scalars passed
         ga = gb = None
         if ctx.needs_input_grad[0]:
-            ga = g * b * a ** (b - 1)
+            # x ** 2: g * 2x (two passes; a ** 1 would be another pow)
+            ga = g * (a * 2.0) if type(b) in (int, float) and b == 2 and isinstance(a, Tensor) \
+                else g * b * a ** (b - 1)
         if ctx.needs_input_grad[1]:
             a_t = a if isinstance(a, Tensor) else Tensor(np.asarray(a, dtype=g.dtype))
             zero = a_t.detach() == 0
@@ -409,12 +418,17 @@ class Clamp(Function):
         dt, (a, *bounds) = promote_operands(a, *bounds)
         lo = bounds.pop(0) if min is not None else None
         hi = bounds.pop(0) if max is not None else None
-        mask = np.ones(a.shape, dtype=bool)
-        if lo is not None:
-            mask &= a >= lo
-        if hi is not None:
-            mask &= a <= hi
-        ctx.mask = mask
+        if ctx.needs_input_grad[0]:  # the mask only when a backward will read it
+            mask = np.ones(a.shape, dtype=bool)
+            if lo is not None:
+                mask &= a >= lo
+            if hi is not None:
+                mask &= a <= hi
+            ctx.mask = mask
+        if dt.kind == "f" and (lo is None or hi is None):
+            # A missing float bound as an infinite one: np.clip(a, lo, None) takes NumPy's slow
+            # scalar loop (np.maximum), 3x the two-sided clip.
+            lo, hi = (-np.inf if lo is None else lo), (np.inf if hi is None else hi)
         return _result(np.clip(a, lo, hi), dt)
 
     @staticmethod
