@@ -11,8 +11,8 @@ upstream gradient, float32), timed against three others in the same run (timing.
 - "GEMMs + copies": the GEMMs alone plus three contiguous copies of the column matrix's size in
   cache-sized chunks, the least memory traffic of an im2col design that does not keep the forward's
   columns (forward im2col, weight-gradient im2col, input-gradient col2im);
-- for the cases Winograd can run, ours forced to Winograd and forced to im2col, to show what the
-  one-time measurement (kernels/conv.py's ALGORITHM = "benchmark") chose and what it gained.
+- for the cases Winograd can run, ours forced to Winograd and forced to plain im2col, to show what
+  the one-time measurement (kernels/conv.py's ALGORITHM = "benchmark") chose and what it gained.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_conv.py [--quick]
 """
@@ -143,13 +143,16 @@ def winograd_can_run(case: Case, transposed: bool) -> bool:
     return not transposed and winograd.applies(np.float32, (kh, kw), (case["stride"],) * 2, (1, 1), 1, c, f)
 
 
-def chosen_algorithm(case: Case) -> str:
-    """What the one-time measurement chose for the case's forward, input and weight gradient."""
-    found = [(key[0], won) for key, won in K._choices.items()
-             if key[1] == tuple(case["input"]) and key[0] in ("conv2d", "weight_grad")
-             or key[0] == "input_grad" and key[2] == tuple(case["weight"])]
-    names = {"conv2d": "fwd", "input_grad": "dx", "weight_grad": "dw"}
-    return " ".join(f"{names[k]}:{'W' if won else 'i'}" for k, won in sorted(found)) or "-"
+#: Short names of the kernels' variants (kernels/conv.py, VARIANTS) in the algorithm column.
+SHORT = {"im2col": "i", "batched": "b", "exact": "e", "per_sample": "s", "per_sample_exact": "se", "winograd": "W"}
+
+
+def chosen_algorithm() -> str:
+    """What the one-time measurement chose for the forward, input and weight gradient since the
+    choices were last cleared (each case clears them before it runs)."""
+    kernels = {"conv2d": "fwd", "input_grad": "dx", "weight_grad": "dw"}
+    found = sorted((list(kernels).index(key[0]), kernels[key[0]], SHORT[name]) for key, name in K._choices.items())
+    return " ".join(f"{kernel}:{name}" for _, kernel, name in found) or "i"
 
 
 def peak_multiple(case: Case) -> tuple[float, float]:
@@ -179,6 +182,7 @@ def report(protocol: Protocol, torch: Any) -> dict[str, float]:
     out: dict[str, float] = {}
     tricks = []
     for case, transposed in table:
+        K._choices.clear()  # so that the algorithm column shows this case's choices only
         ours, arrays = make_ours(case, transposed)
         sides = {"ours": ours, "gemms": gemms_alone(case, transposed),
                  "floor": gemms_and_copies(case, transposed)}
@@ -196,7 +200,7 @@ def report(protocol: Protocol, torch: Any) -> dict[str, float]:
         out[f"{cid} ours/floor"] = best["ours"] / best["floor"]
         out[f"{cid} floor/gemms"] = best["floor"] / best["gemms"]
         out[f"{cid} floor/torch"] = best["floor"] / t
-        algo = chosen_algorithm(case) if "winograd" in sides else "im2col"
+        algo = chosen_algorithm()
         print(f"| {cid} | {best['ours']:.2f} | {t:.2f} | {best['gemms']:.2f} | {best['floor']:.2f} "
               f"| {best['ours'] / t:.2f} | {best['ours'] / best['gemms']:.2f} | {best['ours'] / best['floor']:.2f} "
               f"| {best['gemms'] / t:.2f} | {best['floor'] / t:.2f} | {algo} |")
@@ -220,8 +224,9 @@ def report(protocol: Protocol, torch: Any) -> dict[str, float]:
           f"the GEMMs alone take {out['gemms/torch geomean']:.2f}x PyTorch's whole time, GEMMs + copies "
           f"{out['copies floor/torch geomean']:.2f}x), "
           f"T1 {out['T1']:.2f} (target <= 1.8; GEMMs alone {out['T1 gemms/torch']:.2f})")
-    print("algorithm: what the one-time measurement chose for forward / input gradient / weight gradient "
-          "(W Winograd, i im2col)")
+    print("algorithm: what the one-time measurement chose for the forward / input gradient / weight gradient "
+          "(kernels/conv.py, VARIANTS: " + ", ".join(f"{short} {name}" for name, short in SHORT.items())
+          + "; only the kernels that had a choice are named)")
     if tricks:
         print("\n### Winograd against im2col, same run (forward + backward, ms, min)\n")
         print("| case | Winograd forced | im2col forced | Winograd / im2col | measured choice | ours (measured) |")

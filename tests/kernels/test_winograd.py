@@ -232,72 +232,7 @@ def test_exhaustive_small_sizes_against_im2col():
         np.testing.assert_allclose(W.weight_grad(x, dy, padding, BIG), dw, rtol=1e-12, atol=1e-12)
 
 
-class _FakeClock:
-    """A perf_counter that each timed kernel call advances by the cost it declares."""
-
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self):
-        return self.now
-
-
-@pytest.mark.parametrize("winograd_cost,expect", [(1.0, True), (5.0, False)])
-def test_benchmark_mode_times_both_once_per_shape_and_keeps_the_faster(monkeypatch, winograd_cost, expect):
-    """As torch.backends.cudnn.benchmark: the first call of a shape times both algorithms, the
-    choice is cached for that key, and later calls run only the chosen one."""
-    clock = _FakeClock()
-    monkeypatch.setattr(K.time, "perf_counter", clock)
-    monkeypatch.setattr(K, "ALGORITHM", "benchmark")
-    monkeypatch.setattr(K, "_choices", {})
-    calls = {"fast": 0, "plain": 0}
-
-    def fast():
-        calls["fast"] += 1
-        clock.now += winograd_cost
-        return np.full(2, 1.0)
-
-    def plain():
-        calls["plain"] += 1
-        clock.now += 2.0
-        return np.full(2, 2.0)
-
-    first = K._pick(("k",), fast, plain)
-    assert K._choices == {("k",): expect}
-    tried = K._TRIES + 1  # one warm-up call each, then the timed ones
-    assert calls == {"fast": tried, "plain": tried}
-    np.testing.assert_array_equal(first, np.full(2, 1.0 if expect else 2.0))
-    again = K._pick(("k",), fast, plain)
-    np.testing.assert_array_equal(again, first)
-    assert calls == {"fast": tried + expect, "plain": tried + (not expect)}
-
-
-def test_benchmark_mode_does_not_time_the_warm_up_calls(monkeypatch):
-    """Winograd's first call is slow (fresh memory), its later ones fast: it still wins."""
-    clock = _FakeClock()
-    monkeypatch.setattr(K.time, "perf_counter", clock)
-    monkeypatch.setattr(K, "ALGORITHM", "benchmark")
-    monkeypatch.setattr(K, "_choices", {})
-    costs = iter([100.0] + [1.0] * 10)
-
-    def fast():
-        clock.now += next(costs)
-        return np.zeros(1)
-
-    def plain():
-        clock.now += 2.0
-        return np.ones(1)
-
-    np.testing.assert_array_equal(K._pick(("k",), fast, plain), np.zeros(1))
-    assert K._choices == {("k",): True}
-
-
-def test_benchmark_mode_takes_im2col_when_winograd_is_not_finite(monkeypatch):
-    monkeypatch.setattr(K, "ALGORITHM", "benchmark")
-    monkeypatch.setattr(K, "_choices", {})
-    out = K._pick(("k",), lambda: None, lambda: np.zeros(3))
-    np.testing.assert_array_equal(out, np.zeros(3))
-    assert K._choices == {}  # no timing was recorded from a call that fell back
+# The measured choice itself (ALGORITHM = "benchmark", the fake-clock tests) is tested in test_conv_variants.py.
 
 
 def test_benchmark_mode_through_the_kernels_matches_im2col(monkeypatch):

@@ -41,8 +41,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from functools import partial
 from math import gcd, prod
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -219,8 +220,10 @@ class _Plan:
     Each phase image is stored flat, ``flat`` elements: ``rows`` rows of pitch ``q`` plus
     ``slack`` so that the junk tail of the last tap's run stays inside the image. The forward and
     weight-gradient buffers are (sh, sw, n, C, flat); the input gradient keeps one flat run of
-    n*C*flat elements per phase (see :func:`_input_grad`). ``run = OH*q`` is one tap's window
-    over all output rows, junk columns included: the row length of every column matrix.
+    n*C*flat elements per phase (see :func:`_input_grad`). ``run = OH*row`` is one tap's window
+    over all output rows: the row length of every column matrix. ``row`` is the pitch ``q``, junk
+    columns included, unless the plan is made ``pitched=False`` (rows of exactly OW; the input
+    gradient is always pitched).
     """
 
     def __init__(
@@ -236,6 +239,7 @@ class _Plan:
         dilation: Pair,
         out_hw: Pair,
         cover_input: bool,
+        pitched: bool = True,
     ) -> None:
         self.n, self.c, self.f, self.g = n, c, f, groups
         self.h, self.w = hw
@@ -253,13 +257,16 @@ class _Plan:
         self.rows, self.q = rows, q
         self.slack = self.aw.extra
         self.flat = rows * q + self.slack
-        self.run = self.oh * q  # one tap's run of output rows, junk columns included
+        # A column row holds OH rows of ``row`` elements: the pitch q (one long run per tap, junk
+        # columns included) or, unpitched, exactly OW (no junk, OH short runs per tap)
+        self.row = q if pitched else self.ow
+        self.run = self.oh * self.row
         self.cg, self.fg = c // groups, f // groups
         self.kg = self.cg * self.kh * self.kw
 
     @property
     def has_junk(self) -> bool:
-        return self.q != self.ow
+        return self.row != self.ow
 
     def chunk(self, itemsize: int, row: int | None = None) -> int:
         """Samples per batch chunk: column matrix (C*kh*kw rows of ``row`` elements, ``run`` by
@@ -299,18 +306,20 @@ class _Plan:
 
     def gather(self, buf: np.ndarray, m: int, cols: np.ndarray) -> None:
         """im2col: copy the windows of the first ``m`` samples of a phase buffer into ``cols``,
-        a (m, C, kh, kw, run) view (any memory order). One copy per group of taps."""
+        a (m, C, kh, kw, run) view (any memory order, the last axis contiguous). One copy per
+        group of taps; with the pitch, NumPy merges each tap's OH rows into one run."""
         it = buf.itemsize
+        cols = cols.reshape(cols.shape[:4] + (self.oh, self.row))  # splits the contiguous axis: a view
         for i0, istep, ni, a, sh0, dsh in self.ah.tap_classes():
             for j0, jstep, nj, b, sw0, dsw in self.aw.tap_classes():
                 src = buf[a, b, :m, :, sh0 * self.q + sw0 :]
                 win = as_strided(
                     src,
-                    shape=(m, self.c, ni, nj, self.run),
-                    strides=(src.strides[0], src.strides[1], dsh * self.q * it, dsw * it, it),
+                    shape=(m, self.c, ni, nj, self.oh, self.row),
+                    strides=(src.strides[0], src.strides[1], dsh * self.q * it, dsw * it, self.q * it, it),
                     writeable=False,
                 )
-                cols[:, :, i0::istep, j0::jstep, :] = win
+                cols[:, :, i0::istep, j0::jstep] = win
 
 
 def _check_pair(op: str, x: np.ndarray, other: np.ndarray, name: str) -> None:
@@ -348,6 +357,7 @@ def _conv_plan(
     dilation: Pair,
     cover_input: bool,
     out_hw: Pair | None = None,
+    pitched: bool = True,
 ) -> _Plan:
     n, c, h, w = x_shape
     oh = conv2d_output_size(h, kernel[0], stride[0], sum(padding[0]), dilation[0])
@@ -362,7 +372,7 @@ def _conv_plan(
                              f"gives at most {oh}x{ow} outputs with kernel {kernel}, stride {stride}, "
                              f"padding {padding}, dilation {dilation}")
         oh, ow = out_hw
-    return _Plan(n, c, (h, w), f, groups, kernel, stride, padding, dilation, (oh, ow), cover_input)
+    return _Plan(n, c, (h, w), f, groups, kernel, stride, padding, dilation, (oh, ow), cover_input, pitched)
 
 
 def _use_winograd(a: np.ndarray, kernel: Pair, stride: Pair, dilation: Pair, groups: int, c_in: int,
@@ -370,55 +380,89 @@ def _use_winograd(a: np.ndarray, kernel: Pair, stride: Pair, dilation: Pair, gro
     """Whether Winograd (kernels/winograd.py) can run a conv of this shape: NumPy arrays only (it
     allocates its work arrays with NumPy, where the im2col path follows the input's array namespace)
     and the shapes :func:`winograd.applies` accepts. Whether it then runs is :func:`_pick`'s call."""
-    return (ALGORITHM != "im2col" and array_module(a) is np
-            and winograd.applies(a.dtype, kernel, stride, dilation, groups, c_in, c_out))
+    return array_module(a) is np and winograd.applies(a.dtype, kernel, stride, dilation, groups, c_in, c_out)
 
 
-#: How a conv that Winograd can run picks its algorithm. "benchmark" (the default) times Winograd
-#: and im2col on the first call of each kernel and shape and keeps the faster one for the rest of
-#: the process, as ``torch.backends.cudnn.benchmark`` does: which one wins depends on the machine
-#: (its BLAS kernels, caches and core count), so a threshold measured on one machine is wrong on
-#: another. "winograd" and "im2col" force one (tests and benchmarks use them). The two differ by
-#: rounding only; within a process a shape keeps its choice, but two processes may choose
-#: differently where the timings are close, so a run that must repeat bit for bit in another
-#: process forces one (as ``torch.backends.cudnn.deterministic`` does).
+#: The variants a conv kernel can run. Each kernel offers those that apply to it, plain "im2col"
+#: first; they differ in layout and in how the work is split into GEMMs, not in what is computed:
+#:
+#: - ``"im2col"``: every kernel, with the layouts of the module docstring;
+#: - ``"batched"``: forward only, one GEMM (F, K) @ (K, m*run) per batch chunk, in the weight
+#:   gradient's column layout, then one transposing copy into (N, F, OH, OW): fewer, larger GEMMs;
+#: - ``"exact"``: forward only, column rows of exactly OW instead of the pitch: no junk columns to
+#:   multiply or crop, at the price of OH short runs per tap in the gather;
+#: - ``"per_sample"``: weight gradient only, one GEMM per sample in the forward's column layout,
+#:   summed over the chunk: the upstream gradient is not transposed;
+#: - ``"per_sample_exact"``: the same on rows of exactly OW, so the upstream gradient is not copied;
+#: - ``"winograd"``: kernels/winograd.py (3x3 stride-1 float32 layers with many channels).
+VARIANTS = ("im2col", "batched", "exact", "per_sample", "per_sample_exact", "winograd")
+
+#: How a conv picks its variant. "benchmark" (the default) times the variants a kernel offers on its
+#: first call of each shape and keeps the fastest for the rest of the process, as
+#: ``torch.backends.cudnn.benchmark`` does: which one wins depends on the machine (its BLAS kernels,
+#: caches and core count), so a rule measured on one machine is wrong on another. A name from
+#: :data:`VARIANTS` forces that variant wherever a kernel offers it and plain im2col elsewhere (tests
+#: and benchmarks use this). The variants differ by rounding only; within a process a shape keeps its
+#: choice, but two processes may choose differently where the timings are close, so a run that must
+#: repeat bit for bit in another process forces one (as ``torch.backends.cudnn.deterministic`` does).
 ALGORITHM = "benchmark"
-# (kernel, shapes, padding, dtype) -> whether Winograd won. Bounded: a process that sees ever new
-# shapes measures them again rather than growing without end.
-_choices: dict[tuple[Any, ...], bool] = {}
+# (kernel, shapes, conv arguments, dtype) -> the variant that won. Bounded: a process that sees ever
+# new shapes measures them again rather than growing without end.
+_choices: dict[tuple[Any, ...], str] = {}
 _MAX_CHOICES = 1024
-# On a shape's first call each algorithm runs once untimed (its first call pays for fresh memory
-# and cold caches), then _TRIES timed calls alternating between the two; the faster minimum wins.
+# On a shape's first call each variant runs once untimed (its first call pays for fresh memory and
+# cold caches), then _TRIES timed calls alternating between them; the smallest minimum wins.
 _TRIES = 3
+# The im2col variants besides the plain one are offered only where the column matrix has at least
+# this many bytes: on smaller problems they gain little and timing them would cost more than it saves.
+_TIMED_MIN_BYTES = 2**20
 
 
-def _pick(key: tuple[Any, ...], fast: Callable[[], np.ndarray | None], plain: Callable[[], np.ndarray]
-          ) -> np.ndarray:
-    """The result of Winograd (``fast``; None when it was not finite) or of im2col (``plain``),
-    whichever :data:`ALGORITHM` and the timing cached for ``key`` choose."""
-    choice = True if ALGORITHM == "winograd" else _choices.get(key)
-    if choice is False:
-        return plain()
-    if choice is True:
-        out = fast()
-        return plain() if out is None else out
-    best = {True: float("inf"), False: float("inf")}
-    results: dict[bool, np.ndarray] = {}
+def _offer(plan: _Plan, a: np.ndarray, names: dict[str, bool]) -> list[str]:
+    """Plain "im2col", then those of ``names`` whose condition holds; when the choice is measured,
+    only for NumPy problems big enough to be worth timing (see ``_TIMED_MIN_BYTES``)."""
+    cols_bytes = plan.c * plan.kh * plan.kw * plan.n * plan.run * a.itemsize
+    if ALGORITHM == "benchmark" and (array_module(a) is not np or cols_bytes < _TIMED_MIN_BYTES):
+        return ["im2col"]
+    return ["im2col"] + [name for name, applies in names.items() if applies]
+
+
+def _pick(key: tuple[Any, ...], candidates: dict[str, Callable[[], np.ndarray | None]]) -> np.ndarray:
+    """The result of one of a kernel's variants (name -> call): the one :data:`ALGORITHM` forces, or
+    the fastest measured for ``key``. The first is plain im2col, which always returns an array;
+    Winograd returns None on input that is not finite, and then im2col's result is returned."""
+    if ALGORITHM != "benchmark" and ALGORITHM not in VARIANTS:
+        raise ValueError(f"conv kernels: ALGORITHM must be 'benchmark' or one of {VARIANTS}, got {ALGORITHM!r}")
+    plain = next(iter(candidates))
+
+    def run_plain() -> np.ndarray:
+        return cast(np.ndarray, candidates[plain]())
+
+    if ALGORITHM != "benchmark":
+        chosen: str | None = ALGORITHM if ALGORITHM in candidates else plain
+    else:
+        chosen = _choices.get(key) if len(candidates) > 1 else plain
+    if chosen is not None:
+        out = candidates[chosen]()
+        return run_plain() if out is None else out
+    best = dict.fromkeys(candidates, float("inf"))
+    winner, result = plain, None
     for attempt in range(_TRIES + 1):
-        for use_fast in (True, False):
+        for name, run in candidates.items():
             t0 = time.perf_counter()
-            out = fast() if use_fast else plain()
+            out = run()
             elapsed = time.perf_counter() - t0
             if out is None:  # not finite: im2col's answer is the reference, and this is no timing
-                return plain()
+                return run_plain()
             if attempt:  # the first round warms up
-                best[use_fast] = min(best[use_fast], elapsed)
-            results[use_fast] = out
+                best[name] = min(best[name], elapsed)
+            if attempt == _TRIES and (result is None or best[name] < best[winner]):
+                winner, result = name, out  # the last round: keep only the leader's result alive
+            del out
     if len(_choices) >= _MAX_CHOICES:
         _choices.clear()
-    winner = best[True] < best[False]
     _choices[key] = winner
-    return results[winner]
+    return cast(np.ndarray, result)
 
 
 def conv2d(x: np.ndarray, w: np.ndarray, stride: Pair, padding: PadPairs, dilation: Pair, groups: int) -> np.ndarray:
@@ -438,36 +482,53 @@ def conv2d(x: np.ndarray, w: np.ndarray, stride: Pair, padding: PadPairs, dilati
         oh = conv2d_output_size(x.shape[2], w.shape[2], stride[0], sum(padding[0]), dilation[0])
         ow = conv2d_output_size(x.shape[3], w.shape[3], stride[1], sum(padding[1]), dilation[1])
         return array_module(x).zeros((0, w.shape[0], oh, ow), dtype=x.dtype)
+    plan = _conv_plan(x.shape, w.shape[0], groups, w.shape[2:], stride, padding, dilation, False)
+    names = _offer(plan, x, {"batched": True, "exact": plan.has_junk})
+    candidates: dict[str, Callable[[], np.ndarray | None]] = {
+        name: partial(_conv2d_im2col, x, w, stride, padding, dilation, groups, name) for name in names}
     if _use_winograd(x, w.shape[2:], stride, dilation, groups, x.shape[1], w.shape[0]):
-        budget = min(_CACHE_TARGET, _MEMORY_BUDGET)
-        return _pick(("conv2d", x.shape, w.shape, padding, x.dtype), lambda: winograd.conv2d(x, w, padding, budget),
-                     lambda: _conv2d_im2col(x, w, stride, padding, dilation, groups))
-    return _conv2d_im2col(x, w, stride, padding, dilation, groups)
+        candidates["winograd"] = partial(winograd.conv2d, x, w, padding, min(_CACHE_TARGET, _MEMORY_BUDGET))
+    return _pick(("conv2d", x.shape, w.shape, stride, padding, dilation, groups, x.dtype), candidates)
 
 
 def _conv2d_im2col(x: np.ndarray, w: np.ndarray, stride: Pair, padding: PadPairs, dilation: Pair,
-                   groups: int) -> np.ndarray:
+                   groups: int, variant: str = "im2col") -> np.ndarray:
+    """The forward's im2col variants: "im2col" (per-sample GEMMs), "batched" (one GEMM per batch
+    chunk) and "exact" (per-sample GEMMs on rows without junk columns); see :data:`VARIANTS`."""
     xp = array_module(x)
-    plan = _conv_plan(x.shape, w.shape[0], groups, w.shape[2:], stride, padding, dilation, False)
-    n, g = plan.n, plan.g
+    plan = _conv_plan(x.shape, w.shape[0], groups, w.shape[2:], stride, padding, dilation, False,
+                      pitched=variant != "exact")
+    n, g, run = plan.n, plan.g, plan.run
     sh, sw = plan.ah.s, plan.aw.s
+    batched = variant == "batched"
     m_max = plan.chunk(x.itemsize)
     y = xp.empty((n, plan.f, plan.oh, plan.ow), dtype=x.dtype)
     wg = w.reshape(g, plan.fg, plan.kg)
     phases = xp.zeros((sh, sw, m_max, plan.c, plan.flat), dtype=x.dtype)
-    cols_flat = _flat_buffer(xp, (m_max, plan.c, plan.kh, plan.kw, plan.run), x.dtype, zero=False)
-    y_rows = xp.empty((m_max, plan.f, plan.oh, plan.q), dtype=x.dtype) if plan.has_junk else None
+    cols_flat = _flat_buffer(xp, (m_max, plan.c, plan.kh, plan.kw, run), x.dtype, zero=False)
+    # where the GEMM writes unless it writes y itself: rows with junk columns, or the batched layout
+    direct = not (plan.has_junk or batched)
+    rows_flat = _flat_buffer(xp, (0 if direct else m_max, plan.f, run), x.dtype, zero=False)
     for n0 in range(0, n, m_max):
         m = min(m_max, n - n0)
         plan.fill_phases(phases, x[n0 : n0 + m])
-        cols = _prefix(cols_flat, (m, plan.c, plan.kh, plan.kw, plan.run))
+        if batched:
+            # (C, kh, kw, m, run): each group's columns are one (Kg, m*run) matrix
+            cols = _prefix(cols_flat, (plan.c, plan.kh, plan.kw, m, run))
+            plan.gather(phases, m, cols.transpose(3, 0, 1, 2, 4))
+            out = _prefix(rows_flat, (g, plan.fg, m * run))
+            xp.matmul(wg, cols.reshape(g, plan.kg, m * run), out=out)
+            # one transposing copy into NCHW, junk columns dropped on the way
+            y[n0 : n0 + m] = out.reshape(plan.f, m, plan.oh, plan.row)[..., : plan.ow].transpose(1, 0, 2, 3)
+            continue
+        cols = _prefix(cols_flat, (m, plan.c, plan.kh, plan.kw, run))
         plan.gather(phases, m, cols)
-        # per-sample GEMMs (Fg, Kg) @ (Kg, OH*q), written in NCHW order (with junk columns)
-        out = y[n0 : n0 + m] if y_rows is None else y_rows[:m]
-        xp.matmul(wg, cols.reshape(m, g, plan.kg, plan.run), out=out.reshape(m, g, plan.fg, plan.run))
-        if y_rows is not None:
-            y[n0 : n0 + m] = y_rows[:m, :, :, : plan.ow]  # while the chunk is still in cache
-    del cols_flat, phases, y_rows
+        # per-sample GEMMs (Fg, Kg) @ (Kg, OH*row), written in NCHW order (with any junk columns)
+        out = y[n0 : n0 + m] if direct else _prefix(rows_flat, (m, plan.f, plan.oh, plan.row))
+        xp.matmul(wg, cols.reshape(m, g, plan.kg, run), out=out.reshape(m, g, plan.fg, run))
+        if not direct:
+            y[n0 : n0 + m] = out[..., : plan.ow]  # while the chunk is still in cache
+    del cols_flat, phases, rows_flat
     return y
 
 
@@ -500,10 +561,9 @@ def _input_grad(
         return xp.zeros((0, c) + tuple(x_hw), dtype=dy.dtype)
     if (_use_winograd(dy, (kh, kw), stride, dilation, groups, f, c) and max(pt, pb, pl, pr) <= 2
             and tuple(x_hw) == (oh + 2 - pt - pb, ow + 2 - pl - pr)):
-        budget = min(_CACHE_TARGET, _MEMORY_BUDGET)
-        return _pick(("input_grad", dy.shape, w.shape, padding, dy.dtype),
-                     lambda: winograd.input_grad(dy, w, padding, budget),
-                     lambda: _input_grad_im2col(dy, w, x_hw, stride, padding, dilation, groups))
+        return _pick(("input_grad", dy.shape, w.shape, padding, dy.dtype), {
+            "im2col": partial(_input_grad_im2col, dy, w, x_hw, stride, padding, dilation, groups),
+            "winograd": partial(winograd.input_grad, dy, w, padding, min(_CACHE_TARGET, _MEMORY_BUDGET))})
     return _input_grad_im2col(dy, w, x_hw, stride, padding, dilation, groups)
 
 
@@ -609,63 +669,88 @@ def conv2d_weight_grad(
     if x.shape[0] == 0:
         # An empty batch contributes nothing: the weight gradient is zero, as in PyTorch.
         return array_module(x).zeros((dy.shape[1], x.shape[1] // groups) + tuple(kernel_size), dtype=x.dtype)
+    plan = _conv_plan(x.shape, dy.shape[1], groups, kernel_size, stride, padding, dilation, False,
+                      out_hw=dy.shape[2:])
+    names = _offer(plan, x, {"per_sample": True, "per_sample_exact": plan.has_junk})
+    candidates: dict[str, Callable[[], np.ndarray | None]] = {
+        name: partial(_weight_grad_im2col, x, dy, kernel_size, stride, padding, dilation, groups, name)
+        for name in names}
     if (_use_winograd(x, kernel_size, stride, dilation, groups, x.shape[1], dy.shape[1])
             and dy.shape[2:] == (x.shape[2] + sum(padding[0]) - 2, x.shape[3] + sum(padding[1]) - 2)):
-        budget = min(_CACHE_TARGET, _MEMORY_BUDGET)
-        return _pick(("weight_grad", x.shape, dy.shape, padding, x.dtype),
-                     lambda: winograd.weight_grad(x, dy, padding, budget),
-                     lambda: _weight_grad_im2col(x, dy, kernel_size, stride, padding, dilation, groups))
-    return _weight_grad_im2col(x, dy, kernel_size, stride, padding, dilation, groups)
+        candidates["winograd"] = partial(winograd.weight_grad, x, dy, padding, min(_CACHE_TARGET, _MEMORY_BUDGET))
+    return _pick(("weight_grad", x.shape, dy.shape, kernel_size, stride, padding, dilation, groups, x.dtype),
+                 candidates)
 
 
 def _weight_grad_im2col(x: np.ndarray, dy: np.ndarray, kernel_size: Pair, stride: Pair, padding: PadPairs,
-                        dilation: Pair, groups: int) -> np.ndarray:
-    plan = _conv_plan(x.shape, dy.shape[1], groups, kernel_size, stride, padding, dilation, False, out_hw=dy.shape[2:])
+                        dilation: Pair, groups: int, variant: str = "im2col") -> np.ndarray:
+    """The weight gradient's im2col variants: "im2col" (one GEMM per group and batch chunk),
+    "per_sample" and "per_sample_exact" (one GEMM per sample, summed); see :data:`VARIANTS`."""
+    plan = _conv_plan(x.shape, dy.shape[1], groups, kernel_size, stride, padding, dilation, False,
+                      out_hw=dy.shape[2:], pitched=variant != "per_sample_exact")
+    per_sample = variant in ("per_sample", "per_sample_exact")
     if not plan.has_junk:
-        return _weight_grad(plan, x, dy, zero_junk=False)
+        return _weight_grad(plan, x, dy, zero_junk=False, per_sample=per_sample)
     # Junk columns of dy are zero, so they add nothing -- unless x holds inf or nan, where
     # 0 * inf = nan. A finite result proves that did not happen (an inf or nan cannot cancel out
     # of a sum); otherwise redo with the junk zeroed. So the first try's warnings are spurious
     # and silenced, and the redo's are the real ones.
     with np.errstate(all="ignore"):
-        dw = _weight_grad(plan, x, dy, zero_junk=False)
+        dw = _weight_grad(plan, x, dy, zero_junk=False, per_sample=per_sample)
     if not bool(np.isfinite(dw).all()):
-        dw = _weight_grad(plan, x, dy, zero_junk=True)
+        dw = _weight_grad(plan, x, dy, zero_junk=True, per_sample=per_sample)
     return dw
 
 
-def _weight_grad(plan: _Plan, x: np.ndarray, dy: np.ndarray, zero_junk: bool) -> np.ndarray:
+def _weight_grad(plan: _Plan, x: np.ndarray, dy: np.ndarray, zero_junk: bool, per_sample: bool) -> np.ndarray:
     xp = array_module(x)
-    n, g, q, oh, ow = plan.n, plan.g, plan.q, plan.oh, plan.ow
+    n, g, row, oh, ow, run = plan.n, plan.g, plan.row, plan.oh, plan.ow, plan.run
     sh, sw = plan.ah.s, plan.aw.s
     m_max = plan.chunk(x.itemsize)
     phases = xp.zeros((sh, sw, m_max, plan.c, plan.flat), dtype=x.dtype)
-    # channel-major chunk layouts, so each group is one GEMM over the whole chunk
-    cols_flat = _flat_buffer(xp, (plan.c, plan.kh, plan.kw, m_max, plan.run), x.dtype, zero=False)
-    dyt_flat = _flat_buffer(xp, (plan.f, m_max, oh, q), x.dtype, zero=plan.has_junk)
+    if per_sample:
+        # the forward's layout (m, C, kh, kw, run); dy as it is, or in rows of the pitch (zero junk)
+        cols_flat = _flat_buffer(xp, (m_max, plan.c, plan.kh, plan.kw, run), x.dtype, zero=False)
+        dyq = xp.zeros((m_max, plan.f, oh, row), dtype=x.dtype) if plan.has_junk else None
+    else:
+        # channel-major chunk layouts, so each group is one GEMM over the whole chunk
+        cols_flat = _flat_buffer(xp, (plan.c, plan.kh, plan.kw, m_max, run), x.dtype, zero=False)
+        dyt_flat = _flat_buffer(xp, (plan.f, m_max, oh, row), x.dtype, zero=plan.has_junk)
     dw_t = None
     for n0 in range(0, n, m_max):
         m = min(m_max, n - n0)
         plan.fill_phases(phases, x[n0 : n0 + m])
-        cols = _prefix(cols_flat, (plan.c, plan.kh, plan.kw, m, plan.run))
-        plan.gather(phases, m, cols.transpose(3, 0, 1, 2, 4))
-        if zero_junk:
-            cols.reshape(plan.c, plan.kh, plan.kw, m, oh, q)[..., ow:] = 0
-        if m != m_max and plan.has_junk:
-            dyt_flat = _flat_buffer(xp, (plan.f, m, oh, q), x.dtype, zero=True)  # fresh zero junk
-        dyt = _prefix(dyt_flat, (plan.f, m, oh, q))
-        dyt[..., :ow] = dy[n0 : n0 + m].transpose(1, 0, 2, 3)
-        # computed transposed, (Kg, M) @ (M, Fg): OpenBLAS ran this orientation faster than
-        # (Fg, M) @ (M, Kg), and transposing the small result is free
-        part = xp.matmul(
-            cols.reshape(g, plan.kg, m * plan.run), dyt.reshape(g, plan.fg, m * plan.run).transpose(0, 2, 1)
-        )
+        if per_sample:
+            cols = _prefix(cols_flat, (m, plan.c, plan.kh, plan.kw, run))
+            plan.gather(phases, m, cols)
+            if zero_junk:
+                cols.reshape(m, plan.c, plan.kh, plan.kw, oh, row)[..., ow:] = 0
+            if dyq is None:
+                d = dy[n0 : n0 + m]
+            else:
+                dyq[:m, :, :, :ow] = dy[n0 : n0 + m]
+                d = dyq[:m]
+            # (Kg, run) @ (run, Fg) for each sample and group, summed over the chunk
+            part = xp.matmul(cols.reshape(m, g, plan.kg, run), d.reshape(m, g, plan.fg, run).transpose(0, 1, 3, 2))
+            part = part.sum(axis=0)
+        else:
+            cols = _prefix(cols_flat, (plan.c, plan.kh, plan.kw, m, run))
+            plan.gather(phases, m, cols.transpose(3, 0, 1, 2, 4))
+            if zero_junk:
+                cols.reshape(plan.c, plan.kh, plan.kw, m, oh, row)[..., ow:] = 0
+            if m != m_max and plan.has_junk:
+                dyt_flat = _flat_buffer(xp, (plan.f, m, oh, row), x.dtype, zero=True)  # fresh zero junk
+            dyt = _prefix(dyt_flat, (plan.f, m, oh, row))
+            dyt[..., :ow] = dy[n0 : n0 + m].transpose(1, 0, 2, 3)
+            # computed transposed, (Kg, M) @ (M, Fg): OpenBLAS ran this orientation faster than
+            # (Fg, M) @ (M, Kg), and transposing the small result is free
+            part = xp.matmul(cols.reshape(g, plan.kg, m * run), dyt.reshape(g, plan.fg, m * run).transpose(0, 2, 1))
         if dw_t is None:
             dw_t = part
         else:
             dw_t += part
         del part  # not alive during the next chunk or the final transpose copy
-    del cols_flat, phases, dyt_flat
+    del cols_flat, phases
     if dw_t is None:  # no chunk ran: an empty batch (conv2d_weight_grad returns before this)
         dw_t = xp.zeros((g, plan.kg, plan.fg), dtype=x.dtype)
     # the small transpose back, copied so that the optimiser's updates run on contiguous memory

@@ -1,0 +1,269 @@
+"""Tests of the conv kernels' variants (kernels/conv.py, ``VARIANTS``) and of the measured choice
+between them (``ALGORITHM = "benchmark"``).
+
+Each im2col variant is forced through ``ALGORITHM`` and held equal to the textbook kernels of
+kernels/reference.py (themselves checked against PyTorch in test_reference_kernels.py), and through
+the autograd ops to PyTorch where it is installed. Winograd has its own file, test_winograd.py.
+The chooser is tested with a fake clock: which variant wins must not depend on this machine.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tinygrad_conv as tc
+import tinygrad_conv.functional as F
+from tinygrad_conv.kernels import conv as K
+from tinygrad_conv.kernels import reference as R
+
+IM2COL_VARIANTS = [v for v in K.VARIANTS if v != "winograd"]
+
+P0 = ((0, 0), (0, 0))
+P1 = ((1, 1), (1, 1))
+# (N, C, H, W, F, groups, kernel, stride, padding pairs, dilation): junk columns or none, strides,
+# dilations, groups, asymmetric padding, a batch split into chunks (see test_chunks_split_the_batch)
+CONFIGS = [
+    (3, 3, 9, 9, 4, 1, (3, 3), (1, 1), P1, (1, 1)),
+    (2, 3, 8, 8, 5, 1, (5, 5), (1, 1), P0, (1, 1)),
+    (2, 3, 10, 11, 4, 1, (3, 3), (2, 2), P1, (1, 1)),
+    (2, 2, 11, 8, 3, 1, (3, 2), (1, 3), P0, (1, 1)),
+    (2, 3, 7, 8, 4, 1, (4, 3), (1, 1), ((2, 2), (1, 1)), (1, 1)),
+    (2, 2, 9, 9, 3, 1, (2, 4), (2, 2), ((0, 1), (1, 0)), (1, 1)),
+    (2, 3, 13, 12, 4, 1, (3, 3), (2, 2), ((2, 2), (2, 2)), (3, 3)),
+    (2, 4, 10, 9, 4, 2, (3, 2), (2, 1), ((0, 1), (1, 0)), (2, 1)),
+    (2, 4, 9, 9, 4, 4, (3, 3), (1, 1), P1, (1, 1)),
+    (2, 5, 7, 7, 4, 1, (1, 1), (1, 1), P0, (1, 1)),
+]
+
+
+def _ids(cfg: tuple) -> str:
+    n, c, h, w, f, g, k, s, p, d = cfg
+    return f"N{n}C{c}_{h}x{w}_F{f}g{g}_k{k[0]}x{k[1]}_s{s[0]}{s[1]}_p{p}_d{d[0]}{d[1]}"
+
+
+def _problem(cfg: tuple, dtype: type, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    n, c, h, w, f, g, k, s, p, d = cfg
+    rng = np.random.default_rng(seed)
+    oh = K.conv2d_output_size(h, k[0], s[0], sum(p[0]), d[0])
+    ow = K.conv2d_output_size(w, k[1], s[1], sum(p[1]), d[1])
+    return (rng.standard_normal((n, c, h, w)).astype(dtype), rng.standard_normal((f, c // g) + k).astype(dtype),
+            rng.standard_normal((n, f, oh, ow)).astype(dtype))
+
+
+def _tols(dtype: type) -> dict[str, float]:
+    return {"rtol": 1e-4, "atol": 1e-4} if dtype == np.float32 else {"rtol": 1e-11, "atol": 1e-11}
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("cfg", CONFIGS, ids=_ids)
+@pytest.mark.parametrize("variant", IM2COL_VARIANTS)
+def test_each_variant_matches_the_reference_kernels(monkeypatch, variant, cfg, dtype):
+    monkeypatch.setattr(K, "ALGORITHM", variant)
+    n, c, h, w, f, g, k, s, p, d = cfg
+    x, wt, dy = _problem(cfg, dtype)
+    y = K.conv2d(x, wt, s, p, d, g)
+    dx = K.conv_transpose2d(dy, wt, s, p, d, g, (h, w))
+    dw = K.conv2d_weight_grad(x, dy, k, s, p, d, g)
+    assert y.dtype == dx.dtype == dw.dtype == dtype and y.flags.c_contiguous and dw.flags.c_contiguous
+    np.testing.assert_allclose(y, R.conv2d(x, wt, s, p, d, g), **_tols(dtype))
+    np.testing.assert_allclose(dx, R.conv2d_input_grad(dy, wt, (h, w), s, p, d, g), **_tols(dtype))
+    np.testing.assert_allclose(dw, R.conv2d_weight_grad(x, dy, k, s, p, d, g), **_tols(dtype))
+
+
+@pytest.mark.parametrize("variant", IM2COL_VARIANTS)
+def test_each_variant_with_a_smaller_grad_output_and_in_chunks(monkeypatch, variant):
+    """The weight gradient of a transposed conv with output_padding >= stride reads fewer windows
+    than the input allows; and a small memory budget splits the batch into chunks, the last one
+    partial (the junk columns of a reused buffer must stay zero)."""
+    monkeypatch.setattr(K, "ALGORITHM", variant)
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((5, 3, 9, 9))
+    wt = rng.standard_normal((4, 3, 3, 3))
+    dy = rng.standard_normal((5, 4, 8, 7))  # the conv gives 9x9 outputs with padding 1
+    old = K.get_memory_budget()
+    K.set_memory_budget(3 * 27 * 9 * 11 * 8)  # about two samples' columns
+    try:
+        dw = K.conv2d_weight_grad(x, dy, (3, 3), (1, 1), P1, (1, 1), 1)
+        y = K.conv2d(x, wt, (1, 1), P1, (1, 1), 1)
+    finally:
+        K.set_memory_budget(old)
+    np.testing.assert_allclose(dw, R.conv2d_weight_grad(x, dy, (3, 3), (1, 1), P1, (1, 1), 1), rtol=1e-11, atol=1e-11)
+    np.testing.assert_allclose(y, R.conv2d(x, wt, (1, 1), P1, (1, 1), 1), rtol=1e-11, atol=1e-11)
+
+
+@pytest.mark.parametrize("variant", IM2COL_VARIANTS)
+def test_each_variant_keeps_inf_and_nan_where_they_belong(monkeypatch, variant):
+    """Junk columns must not turn into NaN where the true result is finite (0 * inf)."""
+    monkeypatch.setattr(K, "ALGORITHM", variant)
+    x, wt, dy = _problem((2, 2, 7, 7, 3, 1, (3, 3), (1, 1), P1, (1, 1)), np.float64)
+    x[0, 1, 3, 0] = np.inf  # left edge: junk windows wrap onto it from the previous row
+    wt[1, 0, 2, 2] = np.nan
+    with np.errstate(invalid="ignore"):
+        expect = (R.conv2d(x, wt, (1, 1), P1, (1, 1), 1), R.conv2d_weight_grad(x, dy, (3, 3), (1, 1), P1, (1, 1), 1))
+        got = (K.conv2d(x, wt, (1, 1), P1, (1, 1), 1), K.conv2d_weight_grad(x, dy, (3, 3), (1, 1), P1, (1, 1), 1))
+    for a, b in zip(got, expect):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    assert np.isfinite(got[1]).sum() == np.isfinite(expect[1]).sum() > 0
+
+
+@pytest.mark.parametrize("variant", ["batched", "exact", "per_sample", "per_sample_exact"])
+def test_a_forced_variant_is_the_one_that_runs(monkeypatch, variant):
+    """Forcing a name runs that variant in the kernel that offers it, plain im2col in the others."""
+    ran = []
+    forward, weight_grad = K._conv2d_im2col, K._weight_grad_im2col
+    monkeypatch.setattr(K, "_conv2d_im2col", lambda *a: ran.append(("fwd", a[-1])) or forward(*a))
+    monkeypatch.setattr(K, "_weight_grad_im2col", lambda *a: ran.append(("dw", a[-1])) or weight_grad(*a))
+    monkeypatch.setattr(K, "ALGORITHM", variant)
+    x, wt, dy = _problem(CONFIGS[0], np.float64)
+    K.conv2d(x, wt, (1, 1), P1, (1, 1), 1)
+    K.conv2d_weight_grad(x, dy, (3, 3), (1, 1), P1, (1, 1), 1)
+    forward_names = {"batched", "exact"}
+    assert ran == [("fwd", variant if variant in forward_names else "im2col"),
+                   ("dw", "im2col" if variant in forward_names else variant)]
+
+
+def test_an_unknown_algorithm_is_refused(monkeypatch):
+    monkeypatch.setattr(K, "ALGORITHM", "fastest")
+    x, wt, _ = _problem(CONFIGS[0], np.float64)
+    with pytest.raises(ValueError, match="ALGORITHM must be 'benchmark' or one of"):
+        K.conv2d(x, wt, (1, 1), P1, (1, 1), 1)
+
+
+def test_benchmark_mode_offers_the_variants_only_where_timing_pays(monkeypatch):
+    """Small problems (the column matrix under _TIMED_MIN_BYTES) are not timed: plain im2col. Larger
+    ones offer the variants that apply: "exact" only where rows have junk columns."""
+    monkeypatch.setattr(K, "ALGORITHM", "benchmark")
+    small = K._conv_plan((2, 3, 8, 8), 4, 1, (3, 3), (1, 1), P1, (1, 1), False)
+    a32 = np.zeros(1, np.float32)
+    assert K._offer(small, a32, {"batched": True, "exact": True}) == ["im2col"]
+    big = K._conv_plan((32, 3, 32, 32), 64, 1, (3, 3), (1, 1), P1, (1, 1), False)
+    assert big.has_junk
+    assert K._offer(big, a32, {"batched": True, "exact": big.has_junk}) == ["im2col", "batched", "exact"]
+    pointwise = K._conv_plan((32, 64, 32, 32), 64, 1, (1, 1), (1, 1), P0, (1, 1), False)
+    assert not pointwise.has_junk
+    assert K._offer(pointwise, a32, {"batched": True, "exact": pointwise.has_junk}) == ["im2col", "batched"]
+    monkeypatch.setattr(K, "ALGORITHM", "exact")  # forced: offered at any size (the tests above rely on it)
+    assert K._offer(small, a32, {"batched": True, "exact": True}) == ["im2col", "batched", "exact"]
+
+
+class _FakeClock:
+    """A perf_counter that each timed kernel call advances by the cost it declares."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def _candidates(clock, costs, calls):
+    """Variants named after ``costs`` (name -> seconds a call takes); each returns its own value."""
+
+    def make(name, cost, value):
+        def run():
+            calls[name] += 1
+            clock.now += cost
+            return np.full(2, value)
+
+        return run
+
+    return {name: make(name, cost, float(i)) for i, (name, cost) in enumerate(costs.items())}
+
+
+@pytest.mark.parametrize("costs,expect", [
+    ({"im2col": 2.0, "winograd": 1.0}, "winograd"),
+    ({"im2col": 2.0, "winograd": 5.0}, "im2col"),
+    ({"im2col": 2.0, "batched": 3.0, "exact": 0.5}, "exact"),
+    ({"im2col": 1.0, "per_sample": 1.5, "per_sample_exact": 4.0}, "im2col"),
+])
+def test_benchmark_mode_times_each_variant_once_per_shape_and_keeps_the_fastest(monkeypatch, costs, expect):
+    """As torch.backends.cudnn.benchmark: the first call of a shape times every variant, the choice
+    is cached for that key, and later calls run only the chosen one."""
+    clock = _FakeClock()
+    monkeypatch.setattr(K.time, "perf_counter", clock)
+    monkeypatch.setattr(K, "ALGORITHM", "benchmark")
+    monkeypatch.setattr(K, "_choices", {})
+    calls = dict.fromkeys(costs, 0)
+    candidates = _candidates(clock, costs, calls)
+    value = float(list(costs).index(expect))
+    np.testing.assert_array_equal(K._pick(("k",), candidates), np.full(2, value))
+    assert K._choices == {("k",): expect}
+    tried = K._TRIES + 1  # one warm-up call each, then the timed ones
+    assert calls == dict.fromkeys(costs, tried)
+    np.testing.assert_array_equal(K._pick(("k",), candidates), np.full(2, value))
+    assert calls == {name: tried + (name == expect) for name in costs}
+
+
+def test_benchmark_mode_does_not_time_the_warm_up_calls(monkeypatch):
+    """A variant's first call is slow (fresh memory), its later ones fast: it still wins."""
+    clock = _FakeClock()
+    monkeypatch.setattr(K.time, "perf_counter", clock)
+    monkeypatch.setattr(K, "ALGORITHM", "benchmark")
+    monkeypatch.setattr(K, "_choices", {})
+    costs = iter([100.0] + [1.0] * 10)
+
+    def fast():
+        clock.now += next(costs)
+        return np.zeros(1)
+
+    def plain():
+        clock.now += 2.0
+        return np.ones(1)
+
+    np.testing.assert_array_equal(K._pick(("k",), {"im2col": plain, "winograd": fast}), np.zeros(1))
+    assert K._choices == {("k",): "winograd"}
+
+
+def test_benchmark_mode_takes_im2col_when_winograd_is_not_finite(monkeypatch):
+    monkeypatch.setattr(K, "ALGORITHM", "benchmark")
+    monkeypatch.setattr(K, "_choices", {})
+    out = K._pick(("k",), {"im2col": lambda: np.zeros(3), "winograd": lambda: None})
+    np.testing.assert_array_equal(out, np.zeros(3))
+    assert K._choices == {}  # no timing was recorded from a call that fell back
+
+
+def test_benchmark_mode_through_the_kernels_matches_the_reference(monkeypatch):
+    """At a size where the variants are timed, whichever wins gives the reference values to
+    rounding, and each kernel remembers its choice under its own key."""
+    monkeypatch.setattr(K, "ALGORITHM", "benchmark")
+    monkeypatch.setattr(K, "_choices", {})
+    cfg = (16, 3, 24, 24, 8, 1, (3, 3), (1, 1), P1, (1, 1))  # 1.3 MB of float32 columns
+    x, wt, dy = _problem(cfg, np.float32, seed=5)
+    np.testing.assert_allclose(K.conv2d(x, wt, (1, 1), P1, (1, 1), 1), R.conv2d(x, wt, (1, 1), P1, (1, 1), 1),
+                               rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(K.conv2d_weight_grad(x, dy, (3, 3), (1, 1), P1, (1, 1), 1),
+                               R.conv2d_weight_grad(x, dy, (3, 3), (1, 1), P1, (1, 1), 1), rtol=1e-3, atol=1e-3)
+    chosen = {key[0]: name for key, name in K._choices.items()}
+    assert set(chosen) == {"conv2d", "weight_grad"}
+    assert chosen["conv2d"] in ("im2col", "batched", "exact")
+    assert chosen["weight_grad"] in ("im2col", "per_sample", "per_sample_exact")
+
+
+@pytest.mark.parametrize("variant", IM2COL_VARIANTS)
+def test_each_variant_through_autograd_matches_torch(monkeypatch, variant):
+    """conv2d and conv_transpose2d forward and every gradient (random upstream gradient) against
+    PyTorch, with the variant forced."""
+    torch = pytest.importorskip("torch")
+    monkeypatch.setattr(K, "ALGORITHM", variant)
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((3, 4, 9, 8))
+    w = rng.standard_normal((6, 4, 3, 3))
+    wt = rng.standard_normal((4, 5, 4, 4))
+    b = rng.standard_normal(6)
+    for transposed in (False, True):
+        weight = wt if transposed else w
+        bias = rng.standard_normal(5) if transposed else b
+        kw = {"stride": 2, "padding": 1}
+        ours_args = [tc.Tensor(a, requires_grad=True) for a in (x, weight, bias)]
+        theirs_args = [torch.tensor(a, requires_grad=True) for a in (x, weight, bias)]
+        ours_op = F.conv_transpose2d if transposed else F.conv2d
+        theirs_op = torch.nn.functional.conv_transpose2d if transposed else torch.nn.functional.conv2d
+        y = ours_op(*ours_args, **kw)
+        ty = theirs_op(*theirs_args, **kw)
+        g = rng.standard_normal(ty.shape)
+        y.backward(tc.Tensor(g))
+        ty.backward(torch.tensor(g))
+        np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), rtol=1e-10, atol=1e-10)
+        for ours, theirs in zip(ours_args, theirs_args):
+            np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-10, atol=1e-10)
