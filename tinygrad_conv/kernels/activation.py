@@ -143,33 +143,60 @@ def log_sigmoid(x: np.ndarray) -> np.ndarray:
     return blockwise(_log_sigmoid_into, np.empty(x.shape, dtype=x.dtype), x)
 
 
-def _elu_into(o: np.ndarray, x: np.ndarray, alpha: float) -> None:
-    # max(x, 0) + alpha * expm1(min(x, 0)): NaN stays NaN (both parts propagate it).
+def _elu_into(o: np.ndarray, x: np.ndarray, alpha: float, scale: float, input_scale: float) -> None:
+    # scale * (max(x, 0) + alpha * expm1(input_scale * min(x, 0))): NaN stays NaN (both parts
+    # propagate it); the scales fold into the passes that exist anyway.
     zero = _zero_like(x)
     np.minimum(x, zero, out=o)
+    if input_scale != 1.0:
+        o *= input_scale
     np.expm1(o, out=o)
-    if alpha != 1.0:
-        o *= alpha
-    o += np.maximum(x, zero)
+    if alpha * scale != 1.0:
+        o *= alpha * scale
+    pos = np.maximum(x, zero)
+    if scale != 1.0:
+        pos *= scale
+    o += pos
 
 
-def elu(x: np.ndarray, alpha: float) -> np.ndarray:
-    """x where x > 0, else alpha * (exp(x) - 1)."""
+def elu(x: np.ndarray, alpha: float, scale: float = 1.0, input_scale: float = 1.0) -> np.ndarray:
+    """scale * x where x > 0, else scale * alpha * (exp(input_scale * x) - 1) (PyTorch's elu kernel,
+    which selu and celu call with their constants)."""
     x = np.asarray(x)
-    return blockwise(lambda o, a: _elu_into(o, a, alpha), np.empty(x.shape, dtype=x.dtype), x)
+    return blockwise(lambda o, a: _elu_into(o, a, alpha, scale, input_scale), np.empty(x.shape, dtype=x.dtype), x)
 
 
-def _elu_grad_into(o: np.ndarray, g: np.ndarray, x: np.ndarray, alpha: float) -> None:
-    # slope = 1 where x > 0, else alpha * exp(x) (alpha at 0, NaN at NaN, as PyTorch); the exp is
-    # of min(x, 0), so the branch not taken never holds inf.
-    pos = np.greater(x, 0)
+def elu_is_continuous(alpha: float, input_scale: float) -> bool:
+    """Whether elu's slope is continuous at 0 (alpha * input_scale == 1, to rounding): elu with
+    alpha 1 and every celu. Then the slope is scale * exp(input_scale * min(x, 0)) everywhere, 1 at 0,
+    with no mask; otherwise it jumps at 0 and x > 0 selects the branch."""
+    return abs(alpha * input_scale - 1.0) <= 1e-15
+
+
+def _elu_grad_into(o: np.ndarray, g: np.ndarray, x: np.ndarray, alpha: float, scale: float,
+                   input_scale: float) -> None:
+    # slope = scale where x > 0, else scale * alpha * input_scale * exp(input_scale * x) (that at 0, NaN
+    # at NaN, as PyTorch); the exp is of min(x, 0), so the branch not taken never holds inf.
+    continuous = elu_is_continuous(alpha, input_scale)
+    pos = None if continuous else np.greater(x, 0)
     np.minimum(x, _zero_like(x), out=o)
+    if input_scale != 1.0:
+        o *= input_scale
     np.exp(o, out=o)
-    o *= alpha
+    if continuous:
+        # exp(0) = 1 for every x >= 0: the formula is already the slope on both sides.
+        if scale != 1.0:
+            o *= scale
+        o *= g
+        return
+    o *= alpha * scale * input_scale
     # A select without a branch (np.copyto(where=) on a random mask costs 10x): zero the slope
-    # where x > 0, then add 1 there; both exact.
+    # where x > 0, then add the positive slope there; both exact.
     np.multiply(o, np.logical_not(pos), out=o)
-    np.add(o, pos, out=o)
+    if scale != 1.0:
+        np.add(o, np.multiply(pos, scale, dtype=o.dtype), out=o)
+    else:
+        np.add(o, pos, out=o)
     o *= g
 
 
@@ -183,9 +210,9 @@ def _grad_blockwise(fn: Callable[..., None], g: Any, x: Any) -> np.ndarray:
     return blockwise(fn, np.empty(x.shape, dtype=dtype), g, x)
 
 
-def elu_grad(g: np.ndarray, x: np.ndarray, alpha: float) -> np.ndarray:
-    """g * elu'(x)."""
-    return _grad_blockwise(lambda o, a, b: _elu_grad_into(o, a, b, alpha), g, x)
+def elu_grad(g: np.ndarray, x: np.ndarray, alpha: float, scale: float = 1.0, input_scale: float = 1.0) -> np.ndarray:
+    """g * elu'(x) for :func:`elu` with the same constants."""
+    return _grad_blockwise(lambda o, a, b: _elu_grad_into(o, a, b, alpha, scale, input_scale), g, x)
 
 
 # erfc(z) = t exp(-z^2 + P(t)), t = 1 / (1 + z / 2), z >= 0: Numerical Recipes' Chebyshev fit
@@ -248,6 +275,11 @@ def gelu_grad_f32(g: np.ndarray, x: np.ndarray) -> np.ndarray:
 def _silu_grad_into(o: np.ndarray, g: np.ndarray, x: np.ndarray) -> None:
     # s * (1 + x * (1 - s)) * g, s = sigmoid(x)
     _sigmoid_into(o, x)
+    _silu_slope_times_g(o, g, x)
+
+
+def _silu_slope_times_g(o: np.ndarray, g: np.ndarray, x: np.ndarray) -> None:
+    """o = g * s * (1 + x * (1 - s)), with o holding s = sigmoid(x) on entry."""
     t = np.subtract(1.0, o, dtype=o.dtype)
     t *= x
     t += 1.0
@@ -255,9 +287,15 @@ def _silu_grad_into(o: np.ndarray, g: np.ndarray, x: np.ndarray) -> None:
     o *= g
 
 
-def silu_grad(g: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """g * silu'(x)."""
-    return _grad_blockwise(_silu_grad_into, g, x)
+def silu_grad(g: np.ndarray, x: np.ndarray, sig: np.ndarray | None = None) -> np.ndarray:
+    """g * silu'(x); ``sig``, when given, is sigmoid(x) kept from the forward (four passes fewer)."""
+    if sig is None or sig.shape != np.broadcast_shapes(np.shape(g), np.shape(x)):
+        return _grad_blockwise(_silu_grad_into, g, x)
+    dtype = np.result_type(g, x, sig)
+    out = np.array(sig, dtype=dtype, copy=True)
+    with np.errstate(all="ignore"):
+        _silu_slope_times_g(out, np.asarray(g, dtype=dtype), np.asarray(x, dtype=dtype))
+    return out
 
 
 def _select_into(o: np.ndarray, cond: np.ndarray, a: float, b: float) -> None:
@@ -357,11 +395,21 @@ def hardswish_grad(g: np.ndarray, x: np.ndarray) -> np.ndarray:
 
 
 def _silu_into(o: np.ndarray, x: np.ndarray) -> None:
-    _sigmoid_into(o, x)
-    o *= x
+    # x / (1 + exp(-x)): one divide instead of sigmoid's 1 / (...) and a product
+    np.negative(x, out=o)
+    np.exp(o, out=o)
+    o += 1.0
+    np.divide(x, o, out=o)
 
 
 def silu(x: np.ndarray) -> np.ndarray:
     """x * sigmoid(x) in x's dtype."""
     x = np.asarray(x)
-    return blockwise(_silu_into, np.empty(x.shape, dtype=x.dtype), x)
+    return blockwise(_silu_into, np.empty(x.shape, dtype=x.dtype), x, split=False)
+
+
+def silu_and_sigmoid(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(x * sigmoid(x), sigmoid(x)): silu's forward when its backward will need the sigmoid."""
+    x = np.asarray(x)
+    sig = sigmoid(x)
+    return np.multiply(x, sig, dtype=x.dtype), sig

@@ -235,26 +235,29 @@ def relu6(input: Tensor, inplace: bool = False) -> Tensor:
 
 
 class Elu(Function):
-    """x where x > 0, else alpha * (exp(x) - 1); the gradient at 0 is alpha (as PyTorch)."""
+    """scale * x where x > 0, else scale * alpha * (exp(input_scale * x) - 1): PyTorch's elu kernel,
+    which elu (scale 1), selu (its constants) and celu (input_scale 1 / alpha) share, so each is one
+    op with one output array. The gradient at 0 is the exp side's (alpha for elu, 1 for celu)."""
 
     name = "elu"
     array_forward = True
 
     @staticmethod
-    def forward(ctx: Context, x: Any, alpha: float) -> Any:
+    def forward(ctx: Context, x: Any, alpha: float, scale: float = 1.0, input_scale: float = 1.0) -> Any:
         if ctx.needs_input_grad[0]:
-            ctx.alpha = alpha
+            ctx.alpha, ctx.scale, ctx.input_scale = alpha, scale, input_scale
             ctx.save_for_backward(x)
-        return smooth.elu(x, alpha)
+        return smooth.elu(x, alpha, scale, input_scale)
 
     @staticmethod
     def backward(ctx: Context, g: Tensor) -> Any:
         (x,) = ctx.saved_tensors
-        return EluBackward.apply(g, x, alpha=ctx.alpha)
+        return EluBackward.apply(g, x, alpha=ctx.alpha, scale=ctx.scale, input_scale=ctx.input_scale)
 
 
 class EluBackward(Function):
-    """g * elu'(x): g where x > 0, else g * alpha * exp(x) (alpha at 0; NaN at NaN, as PyTorch).
+    """g * elu'(x): g * scale where x > 0, else g * scale * alpha * input_scale * exp(input_scale * x)
+    (that at 0; NaN at NaN, as PyTorch).
 
     One array pass instead of a select over a random mask (5 ms on 1.2M elements); its own
     backward is written with registered ops.
@@ -264,21 +267,23 @@ class EluBackward(Function):
     array_forward = True
 
     @staticmethod
-    def forward(ctx: Context, g: Any, x: Any, alpha: float = 1.0) -> Any:
+    def forward(ctx: Context, g: Any, x: Any, alpha: float = 1.0, scale: float = 1.0, input_scale: float = 1.0) -> Any:
         ctx.save_for_backward(g, x)
-        ctx.alpha = alpha
-        return smooth.elu_grad(g, x, alpha)
+        ctx.alpha, ctx.scale, ctx.input_scale = alpha, scale, input_scale
+        return smooth.elu_grad(g, x, alpha, scale, input_scale)
 
     @staticmethod
     def backward(ctx: Context, gg: Tensor) -> Any:
         g, x = ctx.saved_tensors
-        d_g = EluBackward.apply(gg, x, alpha=ctx.alpha) if ctx.needs_input_grad[0] else None
+        alpha, scale, k = ctx.alpha, ctx.scale, ctx.input_scale
+        d_g = EluBackward.apply(gg, x, alpha=alpha, scale=scale, input_scale=k) if ctx.needs_input_grad[0] else None
         d_x = None
         if ctx.needs_input_grad[1]:
-            # d/dx (g * alpha * exp(x)) on the exp side, 0 on the linear side; x is clamped to
-            # <= 0 so that the branch not taken never holds inf (inf * 0 would give NaN).
+            # d/dx (g * scale * alpha * k * exp(k x)) on the exp side, 0 on the linear side; x is
+            # clamped to <= 0 so that the branch not taken never holds inf (inf * 0 would give NaN).
             neg = _const(np.logical_not(np.greater(x._data, 0)))
-            d_x = where(neg, gg * g * exp(clamp(x, max=0.0)) * ctx.alpha, 0.0)
+            exp_side = exp(clamp(x, max=0.0) * k) if k != 1.0 else exp(clamp(x, max=0.0))
+            d_x = where(neg, gg * g * exp_side * (scale * alpha * k * k), 0.0)
         return d_g, d_x
 
 
@@ -393,45 +398,53 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
 
 
 class Silu(Function):
-    """x * sigmoid(x); backward: sigmoid(x) * (1 + x * (1 - sigmoid(x)))."""
+    """x * sigmoid(x); backward: sigmoid(x) * (1 + x * (1 - sigmoid(x))), with the sigmoid kept from
+    the forward."""
 
     name = "silu"
     array_forward = True
 
     @staticmethod
     def forward(ctx: Context, x: Any) -> Any:
-        if ctx.needs_input_grad[0]:
-            ctx.save_for_backward(x)
-        return smooth.silu(x)
+        if not ctx.needs_input_grad[0]:
+            return smooth.silu(x)
+        ctx.save_for_backward(x)
+        out, ctx.sig = smooth.silu_and_sigmoid(x)
+        return out
 
     @staticmethod
     def backward(ctx: Context, g: Tensor) -> Any:
         (x,) = ctx.saved_tensors
-        return SiluBackward.apply(g, x)
+        return SiluBackward.apply(g, x, _const(ctx.sig))
 
 
 class SiluBackward(Function):
-    """g * silu'(x) = g * s * (1 + x * (1 - s)), s = sigmoid(x), in one blocked array pass (the
-    same expression in Tensor ops made five full-size temporaries); its own backward uses
-    silu''(x) = s (1 - s) (2 + x (1 - 2 s)), written with registered ops."""
+    """g * silu'(x) = g * s * (1 + x * (1 - s)), s = sigmoid(x), in one array chain (the same
+    expression in Tensor ops made five full-size temporaries); its own backward uses
+    silu''(x) = s (1 - s) (2 + x (1 - 2 s)), written with registered ops.
+
+    ``sig`` (optional, a constant): sigmoid(x) from silu's forward, so it is not computed again.
+    """
 
     name = "silu_backward"
     array_forward = True
 
     @staticmethod
-    def forward(ctx: Context, g: Any, x: Any) -> Any:
+    def forward(ctx: Context, g: Any, x: Any, sig: Any = None) -> Any:
         ctx.save_for_backward(g, x)
-        return smooth.silu_grad(g, x)
+        ctx.sig = sig
+        return smooth.silu_grad(g, x, sig)
 
     @staticmethod
     def backward(ctx: Context, gg: Tensor) -> Any:
         g, x = ctx.saved_tensors
-        d_g = SiluBackward.apply(gg, x) if ctx.needs_input_grad[0] else None
+        sig = None if ctx.sig is None else _const(ctx.sig)
+        d_g = SiluBackward.apply(gg, x, sig) if ctx.needs_input_grad[0] else None
         d_x = None
         if ctx.needs_input_grad[1]:
             s = sigmoid(x)
             d_x = gg * g * s * (1.0 - s) * (x * (1.0 - s * 2.0) + 2.0)
-        return d_g, d_x
+        return (d_g, d_x, None)[:len(ctx.needs_input_grad)]  # none for sig, when it was passed
 
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
@@ -675,13 +688,13 @@ def selu(input: Tensor, inplace: bool = False) -> Tensor:
     """
     _check_float(input, "selu")
     source = _inplace_input(input, inplace)
-    return _maybe_inplace(input, Elu.apply(source, alpha=SELU_ALPHA) * SELU_SCALE, inplace)
+    return _maybe_inplace(input, Elu.apply(source, alpha=SELU_ALPHA, scale=SELU_SCALE), inplace)
 
 
 def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """max(0, x) + min(0, alpha * (exp(x / alpha) - 1)), as ``torch.nn.functional.celu``.
 
-    Computed as alpha * elu(x / alpha, 1), so the gradient at 0 is 1 (as PyTorch).
+    PyTorch's elu kernel with input_scale 1 / alpha, so the gradient at 0 is 1 (as PyTorch).
 
     >>> import tinygrad_conv as tc
     >>> [round(v, 4) for v in celu(tc.Tensor([-1.0, 2.0]), alpha=2.0).tolist()]
@@ -693,7 +706,7 @@ def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
         raise ValueError("celu: alpha cannot be 0 (the input is divided by it)")
     source = _inplace_input(input, inplace)
     if alpha > 0:
-        out = Elu.apply(source / alpha, alpha=1.0) * alpha
+        out = Elu.apply(source, alpha=alpha, input_scale=1.0 / alpha)
     else:
         # PyTorch picks the branch by the sign of x itself (elu with input_scale 1 / alpha); with a
         # negative alpha, x / alpha flips the sign, so the branches are written out.
