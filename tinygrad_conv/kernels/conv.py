@@ -7,9 +7,10 @@ their dtype. Arguments arrive already normalised by the caller: ``stride`` and `
 How the fast path works
 -----------------------
 Every conv here is im2col + one GEMM per sample or batch chunk (+ col2im for the input
-gradient). A float32 3x3 stride-1 layer with enough channels may run Winograd's algorithm
-(winograd.py) instead: its first call of each shape times both and keeps the faster (see
-:data:`ALGORITHM`). On a 2-core machine the GEMMs run near
+gradient). Each kernel has a few variants of that (:data:`VARIANTS`: how the work is split into
+GEMMs, whether rows carry junk columns), and a float32 3x3 stride-1 layer with enough channels may
+run Winograd's algorithm (winograd.py) instead: the first call of each shape times the variants
+that apply and keeps the fastest (see :data:`ALGORITHM`). On a 2-core machine the GEMMs run near
 OpenBLAS's peak whatever the layout; what separates a fast NumPy conv from a slow one is the
 copying around them, and NumPy pays about 7 ns per inner loop of a strided copy and 35 ns per
 inner loop of a strided in-place add, on top of the bandwidth. So the layouts below exist to
