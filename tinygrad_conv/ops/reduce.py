@@ -305,15 +305,22 @@ def _softmax_samples(rng: np.random.Generator, dtype: Any) -> Any:
 
 
 class Softmax(Function):
-    """exp(x) / sum(exp(x)) along ``dim``; backward is y * (g - sum(g * y))."""
+    """exp(x) / sum(exp(x)) along ``dim``; backward is y * (g - sum(g * y)) (``softmax_backward``).
+
+    Computed in one output array (shift, exp and scale in place) rather than three temporaries.
+    """
 
     array_forward = True
 
     @staticmethod
     def forward(ctx: Context, a: Any, dim: int) -> Any:
         (axis,) = _axes(dim, a.ndim, "softmax")
-        e = np.exp(a - np.max(a, axis=axis, keepdims=True))
-        out = e / np.sum(e, axis=axis, keepdims=True)
+        dtype = a.dtype if a.dtype.kind == "f" else np.exp(np.zeros(1, a.dtype)).dtype  # as np.exp would give
+        out = np.subtract(a, np.max(a, axis=axis, keepdims=True), dtype=dtype)
+        np.exp(out, out=out)
+        total = np.sum(out, axis=axis, keepdims=True)
+        np.divide(1.0, total, out=total)  # a small array: one product per element below, no divide
+        out *= total
         ctx.axis = axis
         ctx.save_for_backward(out)
         return out
@@ -321,27 +328,97 @@ class Softmax(Function):
     @staticmethod
     def backward(ctx: Context, g: Tensor) -> Any:
         (y,) = ctx.saved_tensors
-        return y * (g - (g * y).sum(dim=ctx.axis, keepdim=True))
+        return SoftmaxBackward.apply(g, y, axis=ctx.axis)
+
+
+class SoftmaxBackward(Function):
+    """y * (g - sum(g * y)) along ``axis``: softmax's input gradient in one output array (two
+    temporaries fewer than the same expression in Tensor ops). Its own gradients, in registered
+    ops: the Jacobian diag(y) - y y^T is symmetric, so the one for g is this op again; the one for
+    y is gg (g - S) - g sum(gg y), S = sum(g y)."""
+
+    name = "softmax_backward"
+    array_forward = True
+
+    @staticmethod
+    def forward(ctx: Context, g: Any, y: Any, axis: int) -> Any:
+        ctx.save_for_backward(g, y)
+        ctx.axis = axis
+        dtype = np.result_type(g, y)
+        out = np.multiply(g, y, dtype=dtype)
+        total = np.sum(out, axis=axis, keepdims=True)
+        np.subtract(g, total, out=out)
+        out *= y
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, gg: Tensor) -> Any:
+        g, y = ctx.saved_tensors
+        axis = ctx.axis
+        d_g = SoftmaxBackward.apply(gg, y, axis=axis) if ctx.needs_input_grad[0] else None
+        d_y = None
+        if ctx.needs_input_grad[1]:
+            d_y = gg * (g - (g * y).sum(dim=axis, keepdim=True)) - g * (gg * y).sum(dim=axis, keepdim=True)
+        return d_g, d_y
 
 
 class LogSoftmax(Function):
-    """x - logsumexp(x) along ``dim``; backward is g - softmax(x) * sum(g)."""
+    """x - logsumexp(x) along ``dim``; backward is g - softmax(x) * sum(g) (``log_softmax_backward``).
+
+    One output array holds the shifted input and then the result. When a backward will run, the
+    exponentials the sum needs become softmax(x) in place and are kept for it: NumPy's float32 exp
+    is the costliest pass here, and the backward then needs none.
+    """
 
     array_forward = True
 
     @staticmethod
     def forward(ctx: Context, a: Any, dim: int) -> Any:
         (axis,) = _axes(dim, a.ndim, "log_softmax")
-        shifted = a - np.max(a, axis=axis, keepdims=True)
-        out = shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+        dtype = a.dtype if a.dtype.kind == "f" else np.exp(np.zeros(1, a.dtype)).dtype  # as np.exp would give
+        out = np.subtract(a, np.max(a, axis=axis, keepdims=True), dtype=dtype)
+        e = np.exp(out)
+        total = np.sum(e, axis=axis, keepdims=True)
         ctx.axis = axis
-        ctx.save_for_backward(out)
+        if ctx.needs_input_grad[0]:
+            e *= np.divide(1.0, total)  # softmax(x)
+            ctx.softmax = e
+            ctx.save_for_backward(out)
+        out -= np.log(total, out=total)
         return out
 
     @staticmethod
     def backward(ctx: Context, g: Tensor) -> Any:
         (y,) = ctx.saved_tensors
-        return g - y.exp() * g.sum(dim=ctx.axis, keepdim=True)
+        return LogSoftmaxBackward.apply(g, y, Tensor._wrap(ctx.softmax), axis=ctx.axis)
+
+
+class LogSoftmaxBackward(Function):
+    """g - exp(y) * sum(g) along ``axis`` in one output array; ``softmax`` (optional, a constant) is
+    exp(y) kept from the forward. Its own gradients, in registered ops: for g, gg - sum(gg * exp(y));
+    for y, -gg * exp(y) * sum(g)."""
+
+    name = "log_softmax_backward"
+    array_forward = True
+
+    @staticmethod
+    def forward(ctx: Context, g: Any, y: Any, softmax: Any = None, axis: int = -1) -> Any:
+        ctx.save_for_backward(g, y)
+        ctx.axis, ctx.softmax = axis, softmax
+        dtype = np.result_type(g, y)
+        out = np.exp(y, dtype=dtype) if softmax is None else np.array(softmax, dtype=dtype, copy=True)
+        out *= np.sum(g, axis=axis, keepdims=True, dtype=dtype)
+        np.subtract(g, out, out=out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, gg: Tensor) -> Any:
+        g, y = ctx.saved_tensors
+        axis = ctx.axis
+        p = y.exp()
+        d_g = (gg - (gg * p).sum(dim=axis, keepdim=True)) if ctx.needs_input_grad[0] else None
+        d_y = -(gg * p * g.sum(dim=axis, keepdim=True)) if ctx.needs_input_grad[1] else None
+        return (d_g, d_y, None)[:len(ctx.needs_input_grad)]  # none for softmax, when it was passed
 
 
 def _sum_to_samples(rng: np.random.Generator, dtype: Any) -> Any:
@@ -391,3 +468,24 @@ register("softmax", samples=_softmax_samples, nodes=(Softmax,),
          reference=lambda torch, a, dim: torch.softmax(a, dim=dim))(softmax)
 register("log_softmax", samples=_softmax_samples, nodes=(LogSoftmax,),
          reference=lambda torch, a, dim: torch.log_softmax(a, dim=dim))(log_softmax)
+
+
+def _softmax_backward_samples(rng: np.random.Generator, dtype: Any) -> Any:
+    # y need not be a softmax output: the formulas (and PyTorch's kernels) hold for any y.
+    yield Sample((randn(rng, dtype, 3, 5), rng.uniform(0.05, 0.6, (3, 5)).astype(dtype)), {"axis": 1}, name="rows")
+    yield Sample((randn(rng, dtype, 2, 3, 4), rng.uniform(0.05, 0.6, (2, 3, 4)).astype(dtype)), {"axis": 0},
+                 name="dim 0")
+
+
+def _log_softmax_backward_samples(rng: np.random.Generator, dtype: Any) -> Any:
+    yield Sample((randn(rng, dtype, 3, 5), -rng.uniform(0.2, 3.0, (3, 5)).astype(dtype)), {"axis": 1}, name="rows")
+    yield Sample((randn(rng, dtype, 2, 3, 4), -rng.uniform(0.2, 3.0, (2, 3, 4)).astype(dtype)), {"axis": 0},
+                 name="dim 0")
+
+
+register("softmax_backward", method=False, functional=False, samples=_softmax_backward_samples,
+         reference=lambda torch, g, y, axis: torch.ops.aten._softmax_backward_data(g, y, axis, y.dtype)
+         )(SoftmaxBackward)
+register("log_softmax_backward", method=False, functional=False, samples=_log_softmax_backward_samples,
+         reference=lambda torch, g, y, axis=-1: torch.ops.aten._log_softmax_backward_data(g, y, axis, y.dtype)
+         )(LogSoftmaxBackward)
