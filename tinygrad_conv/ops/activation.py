@@ -797,7 +797,11 @@ class Hardsigmoid(Function):
             inside = np.asarray(np.greater(x, -3.0))
             inside &= np.less(x, 3.0)
             ctx.inside = inside
-        return (np.clip(x + 3.0, 0.0, 6.0) / 6.0).astype(x.dtype, copy=False)
+        out = np.empty(x.shape, dtype=x.dtype)  # one output array, the clip and the divide in place
+        np.add(x, 3.0, out=out)
+        np.clip(out, 0.0, 6.0, out=out)
+        out /= 6.0
+        return out
 
     @staticmethod
     def backward(ctx: Context, g: Tensor) -> Any:

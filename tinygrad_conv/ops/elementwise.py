@@ -317,7 +317,36 @@ class Sigmoid(Function):
     @staticmethod
     def backward(ctx: Context, g: Tensor) -> Any:
         (out,) = ctx.saved_tensors
-        return g * out * (1.0 - out)
+        return SigmoidBackward.apply(g, out)
+
+
+def _sigmoid_backward_samples(rng: np.random.Generator, dtype: Any) -> Any:
+    yield Sample((randn(rng, dtype, 3, 4), rng.uniform(0.05, 0.95, (3, 4)).astype(dtype)), name="matrix")
+    yield Sample((randn(rng, dtype, 2, 3, 2), rng.uniform(0.05, 0.95, (2, 3, 2)).astype(dtype)), name="3d")
+
+
+@register("sigmoid_backward", method=False, functional=False, samples=_sigmoid_backward_samples,
+          reference=lambda torch, g, y: torch.ops.aten.sigmoid_backward(g, y))
+class SigmoidBackward(_Binary):
+    """g * y * (1 - y), y = sigmoid(x): sigmoid's gradient in one output array (three passes, where
+    the same Tensor expression made three arrays). Its own gradients: for g this op again, for y
+    gg * g * (1 - 2y)."""
+
+    @staticmethod
+    def forward(ctx: Context, g: Any, y: Any) -> Any:
+        ctx.save_for_backward(g, y)
+        dt, (g, y) = promote_operands(g, y)
+        out = np.empty(np.broadcast_shapes(np.shape(g), np.shape(y)), dtype=dt)
+        np.subtract(1.0, y, out=out)
+        out *= y
+        out *= g
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, gg: Tensor) -> tuple[Any, ...]:
+        g, y = ctx.saved_tensors
+        return (SigmoidBackward.apply(gg, y) if ctx.needs_input_grad[0] else None,
+                gg * g * (1.0 - y * 2.0) if ctx.needs_input_grad[1] else None)
 
 
 def _select_samples(rng: np.random.Generator, dtype: Any) -> Any:
