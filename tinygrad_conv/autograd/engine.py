@@ -191,8 +191,13 @@ class _Pass:
         """The summed gradients of ``node``'s outputs (None if none arrived), after the tensor
         hooks, retain_grad and grad()'s capture have seen them."""
         outs = self.pending.pop(node, None)
-        if outs is None:
-            return None
+        if outs is not None and (node.out_hooks or node.retained or self.capture):
+            self._observe(node, outs)
+        return outs
+
+    def _observe(self, node: Node, outs: list[Any]) -> None:
+        """What sees a node's output gradients before its rule: hooks (which may replace them),
+        retain_grad, grad()'s capture."""
         if node.out_hooks:
             for i, hooks in node.out_hooks.items():
                 if outs[i] is not None:
@@ -207,7 +212,6 @@ class _Pass:
                 k = self.capture.get((node, i))
                 if k is not None:
                     self.captured[k] = g
-        return outs
 
     def is_needed(self, node: Node) -> bool:
         return self.needed is None or node in self.needed
@@ -239,17 +243,21 @@ class _Pass:
 
     def send(self, node: Node, in_grads: tuple[Any, ...]) -> None:
         """Add each input gradient to where it goes: the producing node's slot, or the leaf's sum."""
-        for i, (e, g) in enumerate(zip(node.next, in_grads)):
+        check_finite = anomaly["enabled"]
+        for i, e in enumerate(node.next):
+            g = in_grads[i]
             if e is None or g is None:
                 continue
             # The common case (a Tensor of exactly the input's shape and dtype) is checked inline;
             # anything else goes through _fit, which sums broadcasts or explains.
-            shape, dtype = e[0].out_meta[e[1]] if type(e) is tuple else (e._data.shape, e._data.dtype)
-            if not (isinstance(g, Tensor) and g._data.shape == shape and g._data.dtype == dtype):
+            to_node = type(e) is tuple
+            shape, dtype = e[0].out_meta[e[1]] if to_node else (e._data.shape, e._data.dtype)
+            data = g._data if type(g) is Tensor else None
+            if data is None or data.shape != shape or (data.dtype is not dtype and data.dtype != dtype):
                 g = _fit(g, node, i, shape, dtype)
-            if anomaly["enabled"]:
+            if check_finite:
                 _check_finite(node, i, g)
-            if type(e) is tuple:
+            if to_node:
                 self._add_to_node(e[0], e[1], g)
             else:
                 self._add_to_leaf(e, g)

@@ -124,7 +124,15 @@ class Context:
                 f"Trying to backward through the graph a second time (op '{self._op}'): its saved "
                 "arrays were freed after the first backward. Pass retain_graph=True to the first "
                 ".backward() or grad() call if you need to backward through it again.")
-        return tuple([self._unpack(entry) for entry in self._saved])
+        out = []
+        for entry in self._saved:
+            # The most common entries, an unchanged input and a Python value, are read inline.
+            kind = entry[0]
+            if (kind == "input" and entry[2][0] == entry[3]) or kind == "value":
+                out.append(entry[1])
+            else:
+                out.append(self._unpack(entry))
+        return tuple(out)
 
     def _unpack(self, entry: SavedEntry) -> Any:
         kind, value, box, version = entry
@@ -280,15 +288,26 @@ class Function:
                 _link_view(out, args, kwargs, cls)
             return out
 
-        node = Node(cls, ctx, edges[0], edges[1], kwargs, tuple([(a.shape, a.dtype) for a in arrays]))
-        results = _outputs_of(node, arrays, vbox)
+        if multi:
+            node = Node(cls, ctx, edges[0], edges[1], kwargs, tuple([(a.shape, a.dtype) for a in arrays]))
+            results = _outputs_of(node, arrays, vbox)
+        else:  # one output, without the loops
+            out_array = arrays[0]
+            node = Node(cls, ctx, edges[0], edges[1], kwargs, ((out_array.shape, out_array.dtype),))
+            results = (Tensor._make(out_array, True, node, 0, vbox) if out_array.dtype.kind in "fc"
+                       else Tensor._wrap(out_array),)
         if vbox is not None:
             _link_view(results[0], args, kwargs, cls)
         if ctx._non_differentiable or ctx._dirty:
             results = _apply_marks(ctx, args, outs, results)
         if ctx._to_save:
-            ctx._saved = tuple([_resolve_one(item, args, outs, arrays, results) for item in ctx._to_save])
-            ctx._node = weakref.ref(node)
+            saved = []
+            for item in ctx._to_save:  # (a loop: a comprehension costs a function call in Python 3.11)
+                entry = _resolve_one(item, args, outs, arrays, results)
+                if entry[0] == "output":  # rebuilt on access with this node as its grad_fn
+                    ctx._node = weakref.ref(node)
+                saved.append(entry)
+            ctx._saved = tuple(saved)
             ctx._to_save = ()
         return results if multi else results[0]
 
@@ -382,7 +401,10 @@ def _read_inputs(ctx: Context, args: tuple[Any, ...]) -> tuple[list[Any], _Edges
     """
     if not _grad_state.enabled:  # inference, or a backward without create_graph
         ctx.needs_input_grad = (False,) * len(args)
-        return [a._data if isinstance(a, Tensor) else a for a in args], None
+        plain = []
+        for a in args:
+            plain.append(a._data if isinstance(a, Tensor) else a)
+        return plain, None
     needs = []
     datas = []
     nxt: list[Any] = []
