@@ -248,24 +248,77 @@ def _phi_into(o: np.ndarray, x: np.ndarray) -> None:
     o += flip
 
 
+# gelu = relu(x) - |x| Phi(-|x|) = relu(x) - |x| erfc(|x| / sqrt 2) / 2 for every sign of x: no mask and no
+# select. With the erfcc fit, |x| erfc(z) / 2 = |x| t exp(P(t) - z^2 + ln 1/2): the 1/2 folds into P's constant.
+_GELU_C0 = _ERFCC[0] + math.log(0.5)
+# x is clipped to this before |x| for the erfc part, so +inf gives relu(inf) - 0 = inf instead of
+# inf * 0; -inf still gives NaN (-inf * Phi(-inf)), as the float64 formula and PyTorch do.
+_GELU_BIG = 1e10
+
+
+def _gelu_tail_into(o: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """o = |x'| Phi(-|x'|) with x' = min(x, 1e10), for float32 x; returns the scratch array |x'|."""
+    a = np.clip(x, -np.inf, _GELU_BIG)
+    np.abs(a, out=a)
+    z = np.multiply(a, _SQRT_HALF)
+    t = np.multiply(z, 0.5)
+    t += 1.0
+    np.divide(1.0, t, out=t)
+    np.multiply(t, _ERFCC[-1], out=o)
+    for c in _ERFCC[-2:0:-1]:
+        o += c
+        o *= t
+    o += _GELU_C0
+    np.multiply(z, z, out=z)
+    o -= z
+    np.exp(o, out=o)
+    o *= t
+    o *= a
+    return a
+
+
 def gelu_f32(x: np.ndarray) -> np.ndarray:
-    """x * Phi(x) for float32 x (exact gelu to float32 precision)."""
-    def body(o: np.ndarray, a: np.ndarray) -> None:
-        _phi_into(o, a)
-        o *= a
+    """x * Phi(x) for float32 x (exact gelu to float32 precision, relative in both tails)."""
+    def body(o: np.ndarray, xb: np.ndarray) -> None:
+        a = _gelu_tail_into(o, xb)
+        np.maximum(xb, _zero_like(xb), out=a)
+        np.subtract(a, o, out=o)
     return blockwise(body, np.empty(x.shape, dtype=x.dtype), x)
 
 
 def gelu_grad_f32(g: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """g * (Phi(x) + x phi(x)) for float32 g and x."""
-    def body(o: np.ndarray, gb: np.ndarray, a: np.ndarray) -> None:
-        _phi_into(o, a)
-        pdf = np.multiply(a, a)
-        pdf *= -0.5
-        np.exp(pdf, out=pdf)
-        pdf *= _INV_SQRT_2PI
-        pdf *= a
-        o += pdf
+    """g * (Phi(x) + x phi(x)) for float32 g and x.
+
+    With a = |x|, D = Phi(-a) - a phi(a) is the slope for x <= 0, and 1 - D for x > 0; D comes from
+    the same erfc fit, exp(-z^2) (t exp(P(t)) / 2 - a / sqrt(2 pi)), and the sign of x selects
+    between D and 1 - D on the bits (both agree at 0, where the slope is continuous).
+    """
+    def body(o: np.ndarray, gb: np.ndarray, xb: np.ndarray) -> None:
+        a = np.abs(xb)
+        z = np.multiply(a, _SQRT_HALF)
+        t = np.multiply(z, 0.5)
+        t += 1.0
+        np.divide(1.0, t, out=t)
+        np.multiply(t, _ERFCC[-1], out=o)
+        for c in _ERFCC[-2:0:-1]:
+            o += c
+            o *= t
+        o += _GELU_C0
+        np.exp(o, out=o)
+        o *= t  # Phi(-a) exp(z^2)
+        a *= _INV_SQRT_2PI
+        o -= a  # (Phi(-a) - a phi(a)) exp(z^2)
+        np.multiply(z, z, out=z)
+        np.negative(z, out=z)
+        np.exp(z, out=z)
+        o *= z  # D
+        np.subtract(1.0, o, out=t)  # 1 - D
+        ints = np.dtype(np.int32)
+        bits, other = o.view(ints), t.view(ints)
+        sign = np.right_shift(xb.view(ints), 31, out=a.view(ints))  # -1 where x's sign bit is set, else 0
+        bits ^= other
+        bits &= sign
+        bits ^= other  # D where x <= 0, 1 - D where x >= 0
         o *= gb
     if g.shape != x.shape:
         g, x = np.broadcast_arrays(g, x)
@@ -374,7 +427,7 @@ def _hardswish_into(o: np.ndarray, x: np.ndarray) -> None:
 def hardswish(x: np.ndarray) -> np.ndarray:
     """x * relu6(x + 3) / 6 in x's dtype."""
     x = np.asarray(x)
-    return blockwise(_hardswish_into, np.empty(x.shape, dtype=x.dtype), x)
+    return blockwise(_hardswish_into, np.empty(x.shape, dtype=x.dtype), x, split=False)
 
 
 def _hardswish_grad_into(o: np.ndarray, g: np.ndarray, x: np.ndarray) -> None:
