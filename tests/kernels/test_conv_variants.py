@@ -176,6 +176,9 @@ def _candidates(clock, costs, calls):
     ({"im2col": 2.0, "winograd": 5.0}, "im2col"),
     ({"im2col": 2.0, "batched": 3.0, "exact": 0.5}, "exact"),
     ({"im2col": 1.0, "per_sample": 1.5, "per_sample_exact": 4.0}, "im2col"),
+    # another variant must beat plain im2col by the margin, or timing noise would decide
+    ({"im2col": 1.0, "batched": 0.97}, "im2col"),
+    ({"im2col": 1.0, "batched": 0.9, "exact": 0.93}, "batched"),
 ])
 def test_benchmark_mode_times_each_variant_once_per_shape_and_keeps_the_fastest(monkeypatch, costs, expect):
     """As torch.backends.cudnn.benchmark: the first call of a shape times every variant, the choice

@@ -414,6 +414,10 @@ _MAX_CHOICES = 1024
 # On a shape's first call each variant runs once untimed (its first call pays for fresh memory and
 # cold caches), then _TRIES timed calls alternating between them; the smallest minimum wins.
 _TRIES = 3
+# Another variant replaces plain im2col only when it took at most this fraction of im2col's time: a
+# single shape's timing is a few calls, and on a busy machine their noise alone would otherwise
+# switch shapes to variants that are no faster.
+_MARGIN = 0.95
 # The im2col variants besides the plain one are offered only where the column matrix has at least
 # this many bytes: on smaller problems they gain little and timing them would cost more than it saves.
 _TIMED_MIN_BYTES = 2**20
@@ -430,8 +434,9 @@ def _offer(plan: _Plan, a: np.ndarray, names: dict[str, bool]) -> list[str]:
 
 def _pick(key: tuple[Any, ...], candidates: dict[str, Callable[[], np.ndarray | None]]) -> np.ndarray:
     """The result of one of a kernel's variants (name -> call): the one :data:`ALGORITHM` forces, or
-    the fastest measured for ``key``. The first is plain im2col, which always returns an array;
-    Winograd returns None on input that is not finite, and then im2col's result is returned."""
+    the fastest measured for ``key`` (plain im2col unless another beats it by ``_MARGIN``). The first
+    is plain im2col, which always returns an array; Winograd returns None on input that is not
+    finite, and then im2col's result is returned."""
     if ALGORITHM != "benchmark" and ALGORITHM not in VARIANTS:
         raise ValueError(f"conv kernels: ALGORITHM must be 'benchmark' or one of {VARIANTS}, got {ALGORITHM!r}")
     plain = next(iter(candidates))
@@ -447,7 +452,7 @@ def _pick(key: tuple[Any, ...], candidates: dict[str, Callable[[], np.ndarray | 
         out = candidates[chosen]()
         return run_plain() if out is None else out
     best = dict.fromkeys(candidates, float("inf"))
-    winner, result = plain, None
+    kept: dict[str, np.ndarray] = {}  # the last round's results: plain im2col's and the fastest other's
     for attempt in range(_TRIES + 1):
         for name, run in candidates.items():
             t0 = time.perf_counter()
@@ -457,13 +462,18 @@ def _pick(key: tuple[Any, ...], candidates: dict[str, Callable[[], np.ndarray | 
                 return run_plain()
             if attempt:  # the first round warms up
                 best[name] = min(best[name], elapsed)
-            if attempt == _TRIES and (result is None or best[name] < best[winner]):
-                winner, result = name, out  # the last round: keep only the leader's result alive
+            if attempt == _TRIES:
+                kept[name] = out
+                for slower in sorted((n for n in kept if n != plain), key=best.__getitem__)[1:]:
+                    del kept[slower]
             del out
+    winner = min(best, key=best.__getitem__)
+    if best[winner] > _MARGIN * best[plain]:
+        winner = plain
     if len(_choices) >= _MAX_CHOICES:
         _choices.clear()
     _choices[key] = winner
-    return cast(np.ndarray, result)
+    return kept[winner]
 
 
 def conv2d(x: np.ndarray, w: np.ndarray, stride: Pair, padding: PadPairs, dilation: Pair, groups: int) -> np.ndarray:
