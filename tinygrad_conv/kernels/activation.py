@@ -200,14 +200,14 @@ def _elu_grad_into(o: np.ndarray, g: np.ndarray, x: np.ndarray, alpha: float, sc
     o *= g
 
 
-def _grad_blockwise(fn: Callable[..., None], g: Any, x: Any) -> np.ndarray:
+def _grad_blockwise(fn: Callable[..., None], g: Any, x: Any, split: bool = True) -> np.ndarray:
     """``fn(out, g, x)`` blockwise for a gradient kernel: g and x in their common dtype and shape."""
     dtype = np.result_type(g, x)
     g = np.asarray(g, dtype=dtype)
     x = np.asarray(x, dtype=dtype)
     if g.shape != x.shape:
         g, x = np.broadcast_arrays(g, x)
-    return blockwise(fn, np.empty(x.shape, dtype=dtype), g, x)
+    return blockwise(fn, np.empty(x.shape, dtype=dtype), g, x, split=split)
 
 
 def elu_grad(g: np.ndarray, x: np.ndarray, alpha: float, scale: float = 1.0, input_scale: float = 1.0) -> np.ndarray:
@@ -431,20 +431,21 @@ def hardswish(x: np.ndarray) -> np.ndarray:
 
 
 def _hardswish_grad_into(o: np.ndarray, g: np.ndarray, x: np.ndarray) -> None:
-    # PyTorch's slope: 0 up to -3, x / 3 + 0.5 strictly between, 1 from 3 up; built from the
-    # masks by arithmetic (no select): slope = middle * (x / 3 + 0.5) + (x >= 3).
-    middle = np.greater(x, -3.0)
-    middle &= np.less(x, 3.0)
-    np.divide(x, 3.0, out=o)
+    # PyTorch's slope: 0 up to -3, x / 3 + 0.5 strictly between, 1 from 3 up. With q = clip(x, -3, 3) / 3,
+    # trunc(q) is -1 or 1 exactly at and beyond the kinks and 0 strictly between (a correctly rounded
+    # divide never reaches 1 below 3), so slope = q + 0.5 - trunc(q) / 2: float passes, no mask.
+    np.clip(x, -3.0, 3.0, out=o)
+    np.divide(o, 3.0, out=o)
+    step = np.trunc(o)
     o += 0.5
-    o *= middle
-    o += np.greater_equal(x, 3.0)
+    step *= 0.5
+    o -= step
     o *= g
 
 
 def hardswish_grad(g: np.ndarray, x: np.ndarray) -> np.ndarray:
     """g * hardswish'(x)."""
-    return _grad_blockwise(_hardswish_grad_into, g, x)
+    return _grad_blockwise(_hardswish_grad_into, g, x, split=False)
 
 
 def _silu_into(o: np.ndarray, x: np.ndarray) -> None:
