@@ -1,12 +1,11 @@
 """Elementwise kernels for relu and the masked gradients of the piecewise-linear activations.
 
 Large contiguous float NumPy arrays go through the loops below, a cache-sized block at a time
-(:func:`relu_range`, :func:`masked_range`), in ranges split over the threads of :mod:`.parallel`;
-anything else (small, strided, integer, or another array library's arrays) takes the plain NumPy
-expression, which gives the same values. ``benchmarks/bench_pool.py`` times the block loops
-against the plain expressions, on one thread and split, in one run: on an idle 2-core machine the
-blocks gain several times over the plain expressions and the split gains again over one thread
-(the figures are in benchmarks/RESULTS.md; with the other core busy the split loses its gain).
+(:func:`relu_range`, :func:`masked_range`), in ranges split over the threads of :mod:`.parallel`
+for arrays of several million elements (``_GRAIN`` per thread: below that a thread handoff costs
+about what it saves); anything else (small, strided, integer, or another array library's arrays)
+takes the plain NumPy expression, which gives the same values. ``benchmarks/bench_pool.py`` times
+the block loops against the plain expressions, on one thread and split, in one run.
 
 >>> import numpy as np
 >>> y = relu(np.array([-1.0, 0.0, 2.0]))
@@ -32,6 +31,11 @@ from .parallel import parallel_for
 _BLOCK = 1 << 18
 # Smaller arrays are not worth blocking.
 _MIN_FAST = 4096
+# Elements per thread before a call splits: one pass over 1M float32 elements takes ~0.1 ms, about
+# what handing a range to a pool thread and waiting for it costs on a small VM, so relu's one- and
+# three-pass kernels split only for arrays of several million elements (a LeNet-sized batch of 1.2M
+# ran slower split than on one thread: benchmarks/RESULTS.md, issue 15 item 12).
+_GRAIN = 1 << 21
 
 
 @lru_cache(maxsize=8)
@@ -60,7 +64,7 @@ def relu(x: Any) -> Any:
         return np.maximum(x, 0)
     out = np.empty_like(x)
     flat_x, flat_out = x.reshape(-1), out.reshape(-1)
-    parallel_for(flat_x.size, lambda start, stop: relu_range(flat_x[start:stop], flat_out[start:stop]))
+    parallel_for(flat_x.size, lambda start, stop: relu_range(flat_x[start:stop], flat_out[start:stop]), grain=_GRAIN)
     return out
 
 
@@ -100,7 +104,7 @@ def masked(g: Any, mask: Any) -> Any:
     flat_g = g.reshape(-1).view(bits)
     flat_mask, flat_out = mask.reshape(-1), out.reshape(-1).view(bits)
     parallel_for(flat_out.size, lambda start, stop: masked_range(flat_g[start:stop], flat_mask[start:stop],
-                                                                 flat_out[start:stop]))
+                                                                 flat_out[start:stop]), grain=_GRAIN)
     return out
 
 
