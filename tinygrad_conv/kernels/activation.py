@@ -325,6 +325,54 @@ def gelu_grad_f32(g: np.ndarray, x: np.ndarray) -> np.ndarray:
     return blockwise(body, np.empty(x.shape, dtype=np.float32), g, x)
 
 
+# gelu's tanh approximation: 0.5 x (1 + tanh(c (x + k x^3))), PyTorch's constants.
+_TANH_C = math.sqrt(2.0 / math.pi)
+_TANH_K = 0.044715
+
+
+def _gelu_tanh_into(o: np.ndarray, x: np.ndarray) -> None:
+    np.multiply(x, x, out=o)
+    o *= _TANH_K
+    o += 1.0
+    o *= x
+    o *= _TANH_C  # c (x + k x^3)
+    np.tanh(o, out=o)
+    o += 1.0
+    o *= x
+    o *= 0.5
+
+
+def gelu_tanh(x: np.ndarray) -> np.ndarray:
+    """0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))) in x's dtype, in one output array."""
+    x = np.asarray(x)
+    return blockwise(_gelu_tanh_into, np.empty(x.shape, dtype=x.dtype), x)
+
+
+def _gelu_tanh_grad_into(o: np.ndarray, g: np.ndarray, x: np.ndarray) -> None:
+    # slope = (1 + t) / 2 + x (1 - t^2) c (1 + 3 k x^2) / 2, t = tanh(c (x + k x^3))
+    sq = np.multiply(x, x)
+    np.multiply(sq, _TANH_K, out=o)
+    o += 1.0
+    o *= x
+    o *= _TANH_C
+    np.tanh(o, out=o)  # t
+    sq *= 1.5 * _TANH_K * _TANH_C
+    sq += 0.5 * _TANH_C
+    sq *= x  # x c (1 + 3 k x^2) / 2
+    r = np.multiply(o, o)
+    np.subtract(1.0, r, out=r)
+    r *= sq
+    o += 1.0
+    o *= 0.5
+    o += r
+    o *= g
+
+
+def gelu_tanh_grad(g: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """g * d/dx of :func:`gelu_tanh`."""
+    return _grad_blockwise(_gelu_tanh_grad_into, g, x)
+
+
 def _silu_grad_into(o: np.ndarray, g: np.ndarray, x: np.ndarray) -> None:
     # s * (1 + x * (1 - s)) * g, s = sigmoid(x)
     _sigmoid_into(o, x)
