@@ -14,8 +14,10 @@ import numpy as np
 
 from ..autograd.function import Context, Function
 from ..tensor import Tensor
+from .elementwise import maximum, minimum
 from .registry import Sample, register
 from .samples import distinct, randn
+from .shape import IndexScatter, expand, reshape  # (shape.py imports this module at call time only)
 
 Dim = int | Sequence[int] | None
 
@@ -41,8 +43,6 @@ def _kept_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...
 
 def _expand_back(g: Tensor, shape: tuple[int, ...], axes: tuple[int, ...]) -> Tensor:
     """Undo a reduction's shape change: reshape to keepdim form, then broadcast."""
-    from .shape import expand, reshape
-
     kept = _kept_shape(shape, axes)
     if g.shape != kept:
         g = reshape(g, kept)
@@ -210,8 +210,6 @@ class _Extreme(Function):
     def backward(ctx: Context, g: Tensor, *unused: Any) -> Any:
         if ctx.dim is None:
             return _expand_back(g, ctx.shape, tuple(range(len(ctx.shape)))) * Tensor(ctx.weights)
-        from .shape import IndexScatter, reshape
-
         kept = _kept_shape(ctx.shape, (ctx.dim,))
         return IndexScatter.apply(reshape(g, kept), ("along", ctx.dim, ctx.idx), ctx.shape)
 
@@ -242,8 +240,6 @@ def max(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Any:
     [1, 0]
     """
     if isinstance(dim, Tensor):  # torch.max(input, other)
-        from .elementwise import maximum
-
         return maximum(input, dim)
     if dim is None:
         return Max.apply(input)
@@ -254,8 +250,6 @@ def min(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Any:
     """The smallest element, or ``(values, indices)`` along ``dim``, or with a Tensor in place of
     ``dim`` the elementwise minimum, as ``torch.min``."""
     if isinstance(dim, Tensor):  # torch.min(input, other)
-        from .elementwise import minimum
-
         return minimum(input, dim)
     if dim is None:
         return Min.apply(input)
@@ -283,8 +277,6 @@ def logsumexp(input: Tensor, dim: Dim, keepdim: bool = False) -> Tensor:
     m = Tensor(np.where(np.isfinite(m._data), m._data, 0).astype(input.dtype))  # constant shift
     out = (input - m).exp().sum(dim=axes, keepdim=True).log() + m
     if not keepdim:
-        from .shape import reshape
-
         out = reshape(out, tuple(s for i, s in enumerate(input.shape) if i not in axes))
     return out
 
@@ -445,8 +437,6 @@ class SumToSize(Function):
 
     @staticmethod
     def backward(ctx: Context, g: Tensor, *unused: Any) -> Any:
-        from .shape import expand
-
         return expand(g, ctx.shape), None
 
 
