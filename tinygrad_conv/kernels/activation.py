@@ -128,6 +128,35 @@ def softplus(x: np.ndarray, beta: float, threshold: float) -> np.ndarray:
     return blockwise(lambda o, a: _softplus_into(o, a, beta, threshold), np.empty(x.shape, dtype=x.dtype), x)
 
 
+def _softplus_grad_into(o: np.ndarray, g: np.ndarray, x: np.ndarray, beta: float, threshold: float) -> None:
+    # g * sigmoid(beta x) = g / (1 + exp(-beta x)), and g itself where beta x > threshold (PyTorch's
+    # linear region; -(beta x) is exact, so the test is PyTorch's own). exp overflowing to inf gives 0.
+    np.multiply(x, -beta, out=o)
+    linear = np.less(o, -threshold)
+    np.exp(o, out=o)
+    o += 1.0
+    np.divide(g, o, out=o)
+    if linear.any():  # usually none: a masked copy of a few elements
+        np.copyto(o, g, where=linear)
+
+
+def softplus_grad(g: np.ndarray, x: np.ndarray, beta: float, threshold: float) -> np.ndarray:
+    """g * softplus'(x): g * sigmoid(beta x), or g where beta x > threshold."""
+    return _grad_blockwise(lambda o, a, b: _softplus_grad_into(o, a, b, beta, threshold), g, x)
+
+
+def _log_sigmoid_grad_into(o: np.ndarray, g: np.ndarray, x: np.ndarray) -> None:
+    # g * sigmoid(-x) = g / (1 + exp(x))
+    np.exp(x, out=o)
+    o += 1.0
+    np.divide(g, o, out=o)
+
+
+def log_sigmoid_grad(g: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """g * d/dx log(sigmoid(x)) = g * sigmoid(-x)."""
+    return _grad_blockwise(_log_sigmoid_grad_into, g, x)
+
+
 def _log_sigmoid_into(o: np.ndarray, x: np.ndarray) -> None:
     # log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|)): no overflow, accurate in both tails.
     e = np.abs(x)

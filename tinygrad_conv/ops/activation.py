@@ -490,11 +490,7 @@ class SoftplusBackward(Function):
     def forward(ctx: Context, g: Any, x: Any, beta: float = 1.0, threshold: float = 20.0) -> Any:
         ctx.save_for_backward(g, x)
         ctx.beta, ctx.threshold = beta, threshold
-        dtype = np.result_type(g, x)
-        z = np.multiply(x, beta, dtype=dtype)
-        slope = smooth.sigmoid(z)
-        np.copyto(slope, 1.0, where=z > threshold)  # few elements: cheap unlike np.where
-        return np.multiply(g, slope, dtype=dtype)
+        return smooth.softplus_grad(g, x, beta, threshold)
 
     @staticmethod
     def backward(ctx: Context, gg: Tensor) -> Any:
@@ -870,6 +866,9 @@ class LogSigmoid(Function):
     @staticmethod
     def backward(ctx: Context, g: Tensor) -> Any:
         (x,) = ctx.saved_tensors
+        if not is_grad_enabled():
+            # First order: g / (1 + exp(x)) in one array; under create_graph, registered ops.
+            return Tensor._wrap(smooth.log_sigmoid_grad(g._data, x._data))
         return g * sigmoid(-x)
 
 
