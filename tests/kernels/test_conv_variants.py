@@ -93,6 +93,20 @@ def test_each_variant_with_a_smaller_grad_output_and_in_chunks(monkeypatch, vari
 
 
 @pytest.mark.parametrize("variant", IM2COL_VARIANTS)
+def test_each_variant_for_a_transposed_conv_with_output_padding(monkeypatch, variant):
+    """Stride 1 with dilation 2 allows output_padding 1: the input gradient's image is one row and
+    column larger than the conv's windows reach (they get zero)."""
+    monkeypatch.setattr(K, "ALGORITHM", variant)
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((2, 4, 5, 4))
+    wt = rng.standard_normal((4, 3, 3, 3))
+    pads = ((1, 1), (1, 1))
+    size = (K.conv_transpose2d_output_size(5, 3, 1, 1, 1, 2), K.conv_transpose2d_output_size(4, 3, 1, 1, 1, 2))
+    got = K.conv_transpose2d(x, wt, (1, 1), pads, (2, 2), 1, size)
+    np.testing.assert_allclose(got, R.conv_transpose2d(x, wt, (1, 1), pads, (2, 2), 1, size), rtol=1e-11, atol=1e-11)
+
+
+@pytest.mark.parametrize("variant", IM2COL_VARIANTS)
 def test_each_variant_keeps_inf_and_nan_where_they_belong(monkeypatch, variant):
     """Junk columns must not turn into NaN where the true result is finite (0 * inf)."""
     monkeypatch.setattr(K, "ALGORITHM", variant)
@@ -107,20 +121,41 @@ def test_each_variant_keeps_inf_and_nan_where_they_belong(monkeypatch, variant):
     assert np.isfinite(got[1]).sum() == np.isfinite(expect[1]).sum() > 0
 
 
-@pytest.mark.parametrize("variant", ["batched", "exact", "per_sample", "per_sample_exact"])
+@pytest.mark.parametrize("variant", ["batched", "exact", "per_sample", "per_sample_exact", "gather_rows"])
 def test_a_forced_variant_is_the_one_that_runs(monkeypatch, variant):
     """Forcing a name runs that variant in the kernel that offers it, plain im2col in the others."""
     ran = []
     forward, weight_grad = K._conv2d_im2col, K._weight_grad_im2col
+    input_grad, gather_rows = K._input_grad_im2col, K._input_grad_gather_rows
     monkeypatch.setattr(K, "_conv2d_im2col", lambda *a: ran.append(("fwd", a[-1])) or forward(*a))
     monkeypatch.setattr(K, "_weight_grad_im2col", lambda *a: ran.append(("dw", a[-1])) or weight_grad(*a))
+    monkeypatch.setattr(K, "_input_grad_im2col", lambda *a: ran.append(("dx", "im2col")) or input_grad(*a))
+    monkeypatch.setattr(K, "_input_grad_gather_rows", lambda *a: ran.append(("dx", "gather_rows")) or gather_rows(*a))
     monkeypatch.setattr(K, "ALGORITHM", variant)
     x, wt, dy = _problem(CONFIGS[0], np.float64)
     K.conv2d(x, wt, (1, 1), P1, (1, 1), 1)
     K.conv2d_weight_grad(x, dy, (3, 3), (1, 1), P1, (1, 1), 1)
-    forward_names = {"batched", "exact"}
-    assert ran == [("fwd", variant if variant in forward_names else "im2col"),
-                   ("dw", "im2col" if variant in forward_names else variant)]
+    K.conv_transpose2d(dy, wt, (1, 1), P1, (1, 1), 1, x.shape[2:])
+    offers = {"fwd": {"batched", "exact"}, "dw": {"per_sample", "per_sample_exact"}, "dx": {"gather_rows"}}
+    assert ran == [(kernel, variant if variant in offers[kernel] else "im2col") for kernel in ("fwd", "dw", "dx")]
+
+
+def test_gather_rows_is_offered_for_stride_1_only_and_leaves_nonfinite_weights_to_im2col(monkeypatch):
+    monkeypatch.setattr(K, "ALGORITHM", "gather_rows")
+    x, wt, dy = _problem(CONFIGS[2], np.float64)  # stride 2: plain im2col
+    ran = []
+    gather_rows = K._input_grad_gather_rows
+    monkeypatch.setattr(K, "_input_grad_gather_rows", lambda *a: ran.append(a) or gather_rows(*a))
+    np.testing.assert_allclose(K.conv_transpose2d(dy, wt, (2, 2), P1, (1, 1), 1, x.shape[2:]),
+                               R.conv2d_input_grad(dy, wt, x.shape[2:], (2, 2), P1, (1, 1), 1), rtol=1e-11, atol=1e-11)
+    assert ran == []
+    x, wt, dy = _problem(CONFIGS[0], np.float64)
+    wt[1, 0, 2, 2] = np.inf  # the zeros shifted in would give 0 * inf = nan where the gradient is inf
+    assert gather_rows(dy, wt, x.shape[2:], P1, (1, 1), 1) is None
+    with np.errstate(invalid="ignore"):
+        np.testing.assert_allclose(K.conv_transpose2d(dy, wt, (1, 1), P1, (1, 1), 1, x.shape[2:]),
+                                   R.conv2d_input_grad(dy, wt, x.shape[2:], (1, 1), P1, (1, 1), 1))
+    assert len(ran) == 1
 
 
 def test_an_unknown_algorithm_is_refused(monkeypatch):

@@ -395,8 +395,10 @@ def _use_winograd(a: np.ndarray, kernel: Pair, stride: Pair, dilation: Pair, gro
 #: - ``"per_sample"``: weight gradient only, one GEMM per sample in the forward's column layout,
 #:   summed over the chunk: the upstream gradient is not transposed;
 #: - ``"per_sample_exact"``: the same on rows of exactly OW, so the upstream gradient is not copied;
+#: - ``"gather_rows"``: input gradient of a stride-1 conv only, the kw taps of each kernel row gathered
+#:   from the upstream gradient into the GEMM, so col2im adds kh blocks instead of kh*kw;
 #: - ``"winograd"``: kernels/winograd.py (3x3 stride-1 float32 layers with many channels).
-VARIANTS = ("im2col", "batched", "exact", "per_sample", "per_sample_exact", "winograd")
+VARIANTS = ("im2col", "batched", "exact", "per_sample", "per_sample_exact", "gather_rows", "winograd")
 
 #: How a conv picks its variant. "benchmark" (the default) times the variants a kernel offers on its
 #: first call of each shape and keeps the fastest for the rest of the process, as
@@ -570,12 +572,77 @@ def _input_grad(
     (pt, pb), (pl, pr) = padding
     if n == 0:
         return xp.zeros((0, c) + tuple(x_hw), dtype=dy.dtype)
+    plan = _Plan(n, c, x_hw, f, groups, (kh, kw), stride, padding, dilation, (oh, ow), cover_input=True)
+    names = _offer(plan, dy, {"gather_rows": stride == (1, 1)})
+    candidates: dict[str, Callable[[], np.ndarray | None]] = {
+        "im2col": partial(_input_grad_im2col, dy, w, x_hw, stride, padding, dilation, groups)}
+    if "gather_rows" in names:
+        candidates["gather_rows"] = partial(_input_grad_gather_rows, dy, w, x_hw, padding, dilation, groups)
     if (_use_winograd(dy, (kh, kw), stride, dilation, groups, f, c) and max(pt, pb, pl, pr) <= 2
             and tuple(x_hw) == (oh + 2 - pt - pb, ow + 2 - pl - pr)):
-        return _pick(("input_grad", dy.shape, w.shape, padding, dy.dtype), {
-            "im2col": partial(_input_grad_im2col, dy, w, x_hw, stride, padding, dilation, groups),
-            "winograd": partial(winograd.input_grad, dy, w, padding, min(_CACHE_TARGET, _MEMORY_BUDGET))})
-    return _input_grad_im2col(dy, w, x_hw, stride, padding, dilation, groups)
+        candidates["winograd"] = partial(winograd.input_grad, dy, w, padding, min(_CACHE_TARGET, _MEMORY_BUDGET))
+    return _pick(("input_grad", dy.shape, w.shape, tuple(x_hw), stride, padding, dilation, groups, dy.dtype),
+                 candidates)
+
+
+def _input_grad_gather_rows(dy: np.ndarray, w: np.ndarray, x_hw: Pair, padding: PadPairs, dilation: Pair,
+                            groups: int) -> np.ndarray | None:
+    """The input gradient of a stride-1 conv with the W taps gathered and only the H taps added.
+
+    Row ``o`` of tap row ``i`` adds, at padded row ``o + i*dh``, the 1-D full correlation along W of
+    dy's row ``o`` with the weights of that tap row: ``Z_i[c, o, col] = sum_{f, j} w[f, c, i, j] *
+    dy[f, o, col - j*dw]``. Those sums over ``j`` are one GEMM over (F, kw) rows of dy shifted by
+    ``j*dw`` (a gather, copies), so col2im adds kh blocks per sample instead of kh*kw: on small
+    layers with many taps (5x5), col2im's adds were the largest pass. Rows have a pitch ``P`` of the
+    padded width plus the largest shift; the columns past the padded width are junk and cropped.
+    None when ``w`` is not finite (the zeros the gather shifts in would meet inf or nan; im2col runs).
+    """
+    if not bool(np.isfinite(w).all()):
+        return None
+    xp = array_module(dy)
+    n, f, oh, ow = dy.shape
+    g, cg, kh, kw = groups, w.shape[1], w.shape[2], w.shape[3]
+    c, fg = cg * g, f // g
+    dh, dw = dilation
+    (pt, pb), (pl, pr) = padding
+    h, wd = x_hw
+    hp = h + pt + pb
+    ext = dw * (kw - 1)
+    pitch = wd + pl + pr + ext  # the padded width, and room for the largest shift
+    run = oh * pitch  # a GEMM row: OH rows of the pitch
+    flat_d = run + ext  # one channel of dy, shifted right by ext, zero around it
+    flat_z = hp * pitch  # one channel of the padded input gradient
+    per_sample = (f * kw * run + kh * c * flat_z) * dy.itemsize
+    m_max = max(1, min(n, min(_CACHE_TARGET, _MEMORY_BUDGET) // per_sample))
+    # (G, kh*Cg, Fg*kw), rows (i, c) and columns (f, s): shift s*dw meets tap j = kw - 1 - s
+    w_rows = w.reshape(g, fg, cg, kh, kw)[..., ::-1].transpose(0, 3, 2, 1, 4).reshape(g, kh * cg, fg * kw)
+    dyp = xp.zeros((m_max, f, flat_d), dtype=dy.dtype)
+    dyp_rows = dyp[:, :, : oh * pitch].reshape(m_max, f, oh, pitch)
+    shifted = _flat_buffer(xp, (m_max, f, kw, run), dy.dtype, zero=False)
+    z_all = xp.zeros((m_max, g, kh * cg, flat_z), dtype=dy.dtype)  # [..., run:] stays 0
+    tail = (kh - 1) * dh * pitch  # the last tap row's block reaches this far past the chunk
+    acc_chunk = xp.empty(m_max * c * flat_z + tail, dtype=dy.dtype)
+    dx = xp.empty((n, c) + tuple(x_hw), dtype=dy.dtype)
+    it = dy.itemsize
+    for n0 in range(0, n, m_max):
+        m = min(m_max, n - n0)
+        dyp_rows[:m, :, :, ext : ext + ow] = dy[n0 : n0 + m]
+        sh = _prefix(shifted, (m, f, kw, run))
+        sh[...] = as_strided(dyp, shape=(m, f, kw, run), strides=(f * flat_d * it, flat_d * it, dw * it, it),
+                             writeable=False)
+        z = z_all[:m]
+        xp.matmul(w_rows, sh.reshape(m, g, fg * kw, run), out=z[..., :run])
+        acc = acc_chunk[: m * c * flat_z + tail]
+        acc.fill(0)
+        taps = z.reshape(m, g, kh, cg * flat_z)
+        for i in range(kh):
+            base = i * dh * pitch
+            dst = acc[base : base + m * c * flat_z].reshape(m, g, cg * flat_z)
+            dst += taps[:, :, i]
+        planes = acc[: m * c * flat_z].reshape(m, c, hp, pitch)
+        dx[n0 : n0 + m] = planes[:, :, pt : pt + h, pl : pl + wd]
+    del dyp, shifted, z_all, acc_chunk
+    return dx
 
 
 def _input_grad_im2col(dy: np.ndarray, w: np.ndarray, x_hw: Pair, stride: Pair, padding: PadPairs,
