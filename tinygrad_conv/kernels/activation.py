@@ -218,6 +218,7 @@ def _elu_grad_into(o: np.ndarray, g: np.ndarray, x: np.ndarray, alpha: float, sc
             o *= scale
         o *= g
         return
+    assert pos is not None
     o *= alpha * scale * input_scale
     # A select without a branch (np.copyto(where=) on a random mask costs 10x): zero the slope
     # where x > 0, then add the positive slope there; both exact.

@@ -455,3 +455,169 @@ def masked(g: np.ndarray, mask: np.ndarray) -> np.ndarray:
     [0.0, 0.0, 7.0]
     """
     return np.where(mask, g, np.zeros((), dtype=g.dtype))
+
+
+# ----------------------------------------------------------------------------------------------
+# The smooth and piecewise activations of kernels/activation.py: each formula as the textbook
+# (and PyTorch's scalar code) writes it, with np.where for the branches. The fast kernels reorder
+# the same arithmetic into a few in-place passes without masks; tests/kernels/test_activation_kernels.py
+# holds them equal (to rounding) on random values, the kinks, +-0, +-inf and NaN.
+# ----------------------------------------------------------------------------------------------
+
+
+def _quiet(fn: Callable[[], np.ndarray]) -> np.ndarray:
+    with np.errstate(all="ignore"):  # exp overflowing to inf is part of these formulas
+        return fn()
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """1 / (1 + exp(-x)).
+
+    >>> sigmoid(np.array([0.0])).tolist()
+    [0.5]
+    """
+    return _quiet(lambda: 1.0 / (1.0 + np.exp(-x)))
+
+
+def leaky_relu(x: np.ndarray, negative_slope: float) -> np.ndarray:
+    """x where x > 0, else negative_slope * x.
+
+    >>> leaky_relu(np.array([-2.0, 3.0]), 0.5).tolist()
+    [-1.0, 3.0]
+    """
+    return _quiet(lambda: np.where(x > 0, x, x * negative_slope))
+
+
+def prelu(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """x where x > 0, else w * x (w broadcast against x).
+
+    >>> prelu(np.array([-2.0, 3.0]), np.array(0.5)).tolist()
+    [-1.0, 3.0]
+    """
+    return _quiet(lambda: np.where(x > 0, x, w * x).astype(x.dtype, copy=False))
+
+
+def elu(x: np.ndarray, alpha: float, scale: float = 1.0, input_scale: float = 1.0) -> np.ndarray:
+    """scale * x where x > 0, else scale * alpha * (exp(input_scale * x) - 1).
+
+    >>> elu(np.array([-1.0, 2.0]), 1.0).round(4).tolist()
+    [-0.6321, 2.0]
+    """
+    return _quiet(lambda: np.where(x > 0, scale * x, scale * alpha * np.expm1(input_scale * x)).astype(x.dtype))
+
+
+def elu_grad(g: np.ndarray, x: np.ndarray, alpha: float, scale: float = 1.0, input_scale: float = 1.0) -> np.ndarray:
+    """g * elu'(x): g * scale where x > 0, else g * scale * alpha * input_scale * exp(input_scale * x).
+
+    >>> elu_grad(np.array([1.0, 1.0]), np.array([0.0, 2.0]), 2.0).tolist()
+    [2.0, 1.0]
+    """
+    slope = _quiet(lambda: np.where(x > 0, scale, scale * alpha * input_scale * np.exp(input_scale * x)))
+    return (g * slope).astype(np.result_type(g, x))
+
+
+def _phi(x: np.ndarray) -> np.ndarray:
+    from .special import erfc
+
+    return 0.5 * erfc(-np.asarray(x, dtype=np.float64) / np.sqrt(2.0))
+
+
+def gelu(x: np.ndarray) -> np.ndarray:
+    """x * Phi(x), Phi the standard normal CDF (erfc in float64), in x's dtype.
+
+    >>> gelu(np.array([-1.0, 1.0])).round(4).tolist()
+    [-0.1587, 0.8413]
+    """
+    return _quiet(lambda: (x * _phi(x)).astype(x.dtype))
+
+
+def gelu_grad(g: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """g * (Phi(x) + x phi(x)), phi the standard normal density.
+
+    >>> gelu_grad(np.array([1.0]), np.array([0.0])).tolist()
+    [0.5]
+    """
+    x64 = np.asarray(x, dtype=np.float64)
+    slope = _quiet(lambda: _phi(x64) + x64 * np.exp(-0.5 * x64 * x64) / np.sqrt(2.0 * np.pi))
+    return (g * slope).astype(np.result_type(g, x))
+
+
+_TANH_C, _TANH_K = float(np.sqrt(2.0 / np.pi)), 0.044715
+
+
+def gelu_tanh(x: np.ndarray) -> np.ndarray:
+    """0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))).
+
+    >>> gelu_tanh(np.array([1.0])).round(4).tolist()
+    [0.8412]
+    """
+    return _quiet(lambda: 0.5 * x * (1.0 + np.tanh(_TANH_C * (x + _TANH_K * x * x * x))))
+
+
+def gelu_tanh_grad(g: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """g * d/dx of :func:`gelu_tanh`.
+
+    >>> gelu_tanh_grad(np.array([1.0]), np.array([0.0])).tolist()
+    [0.5]
+    """
+    def slope() -> np.ndarray:
+        t = np.tanh(_TANH_C * (x + _TANH_K * x * x * x))
+        return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * _TANH_C * (1.0 + 3.0 * _TANH_K * x * x)
+    return (g * _quiet(slope)).astype(np.result_type(g, x))
+
+
+def hardswish(x: np.ndarray) -> np.ndarray:
+    """x * min(max(x + 3, 0), 6) / 6.
+
+    >>> hardswish(np.array([-4.0, 1.5, 4.0])).tolist()
+    [-0.0, 1.125, 4.0]
+    """
+    return x * np.minimum(np.maximum(x + 3.0, 0.0), 6.0) / 6.0
+
+
+def hardswish_grad(g: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """g * hardswish'(x), PyTorch's slope: 0 up to -3, x / 3 + 0.5 strictly between, 1 from 3 up.
+
+    >>> hardswish_grad(np.ones(4), np.array([-3.0, 0.0, 1.5, 3.0])).tolist()
+    [0.0, 0.5, 1.0, 1.0]
+    """
+    slope = np.where(x <= -3.0, 0.0, np.where(x >= 3.0, 1.0, x / 3.0 + 0.5))
+    return (g * slope).astype(np.result_type(g, x))
+
+
+def silu(x: np.ndarray) -> np.ndarray:
+    """x * sigmoid(x).
+
+    >>> silu(np.array([0.0, 1.0])).round(4).tolist()
+    [0.0, 0.7311]
+    """
+    return x * sigmoid(x)
+
+
+def silu_grad(g: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """g * sigmoid(x) * (1 + x * (1 - sigmoid(x))).
+
+    >>> silu_grad(np.array([1.0]), np.array([0.0])).tolist()
+    [0.5]
+    """
+    s = sigmoid(x)
+    return g * s * (1.0 + x * (1.0 - s))
+
+
+def softplus_grad(g: np.ndarray, x: np.ndarray, beta: float, threshold: float) -> np.ndarray:
+    """g * sigmoid(beta x), and g itself where beta x > threshold.
+
+    >>> softplus_grad(np.array([1.0, 1.0]), np.array([0.0, 30.0]), 1.0, 20.0).tolist()
+    [0.5, 1.0]
+    """
+    z = x * beta
+    return np.where(z > threshold, g, g * sigmoid(z)).astype(np.result_type(g, x))
+
+
+def log_sigmoid_grad(g: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """g * sigmoid(-x), the slope of log(sigmoid(x)).
+
+    >>> log_sigmoid_grad(np.array([1.0]), np.array([0.0])).tolist()
+    [0.5]
+    """
+    return g * sigmoid(-x)
