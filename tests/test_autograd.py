@@ -174,6 +174,35 @@ def test_long_chain_backpropagates_without_recursion():
     assert x.grad.item() == 1.0
 
 
+def test_each_node_runs_once_after_every_consumer():
+    # a feeds the loss through a long chain and a short one, and b is reached from a only; the
+    # engine's ready queue must run a once, after both chains added their gradients to it.
+    rng = np.random.default_rng(3)
+    x = leaf(5)
+    a = x * 2.0
+    long = a
+    for _ in range(30):
+        long = long * 1.01 + 0.5
+    b = a.exp()
+    loss_parts = [long * b, a * 3.0, (b * a).sum() * x]
+    upstream = [Tensor(rng.standard_normal(5)) for _ in loss_parts]
+    calls: list[str] = []
+    a.register_hook(lambda g: calls.append("a"))
+    tc.backward(loss_parts, upstream)
+    assert calls == ["a"]  # a's node ran once, with the sum of every path
+    # The same function in NumPy, differentiated by hand.
+    xv = x.detach().numpy()
+    av = 2 * xv
+    k = 1.01 ** 30
+    lv = av * k + 0.5 * sum(1.01 ** i for i in range(30))
+    bv = np.exp(av)
+    u0, u1, u2 = (u.numpy() for u in upstream)
+    s = (bv * av).sum()
+    dl_da = u0 * (k * bv + lv * bv) + u1 * 3.0 + (u2 * xv).sum() * (bv * av + bv)
+    expected = 2 * dl_da + u2 * s
+    np.testing.assert_allclose(x.grad.numpy(), expected, rtol=1e-10)
+
+
 def test_intermediates_are_garbage_after_backward():
     x = leaf(1000)
     mid = x.exp()  # exp saves its output for backward

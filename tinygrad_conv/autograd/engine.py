@@ -1,13 +1,14 @@
 """The backward engine: walk the tape in reverse recording order and run each node's rule.
 
-No recursion: the nodes reachable from the roots are gathered with an explicit stack and run in
-decreasing sequence number, which is a topological order (see tape.py). Each node's incoming
+No recursion: the nodes that hold a gradient wait in a heap and run in decreasing sequence number,
+which is a topological order (see tape.py), so each runs once, after all its consumers. Each node's incoming
 gradients are summed before its rule runs; leaf gradients are summed over the whole pass, then
 hooks run and ``.grad`` accumulates, as in PyTorch.
 """
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Sequence
 from typing import Any
 
@@ -115,7 +116,8 @@ def run_backward(roots: Sequence[Tensor], grads: Sequence[Any], retain_graph: bo
     prev_mode = is_grad_enabled()
     _set(create_graph)  # with create_graph the rules' ops are recorded too
     try:
-        for node in run.nodes:  # latest first: every consumer runs before what it consumed
+        while run.ready:
+            node = heapq.heappop(run.ready)[1]  # the latest recorded of the nodes holding a gradient
             outs = run.incoming(node)
             if outs is None or not run.is_needed(node):
                 continue
@@ -141,6 +143,11 @@ class _Pass:
                  inputs: Sequence[Tensor] | None) -> None:
         self.pending: dict[Node, list[Any]] = {}  # node -> one summed gradient per output
         self.leaf_sum: dict[int, list[Any]] = {}  # id(leaf) -> [leaf, summed gradient]
+        # The nodes that hold a gradient, keyed by decreasing sequence number: the next to run is
+        # always the latest recorded of them, and by then every node recorded after it (every
+        # consumer of its outputs) has run, since each of those was reached from a root through
+        # nodes recorded later still (PyTorch's ready queue does the same on the CPU).
+        self.ready: list[tuple[int, Node]] = []
         root_nodes = []
         for r, g in zip(roots, root_grads):
             if r._grad_fn is None:
@@ -148,7 +155,6 @@ class _Pass:
             else:
                 root_nodes.append(r._grad_fn)
                 self._add_to_node(r._grad_fn, r._out_idx, g)
-        self.nodes = reachable_nodes(root_nodes)
         # For grad(): the (node, output) pairs and leaves whose gradients are the results, and the
         # nodes on a path to one of them (the others need not run).
         self.capture: dict[tuple[Node, int], int] = {}
@@ -156,16 +162,16 @@ class _Pass:
         self.needed: set[Node] | None = None
         self.captured: list[Tensor | None] = []
         if inputs is not None:
-            self._plan(inputs)
+            self._plan(reachable_nodes(root_nodes), inputs)
 
-    def _plan(self, inputs: Sequence[Tensor]) -> None:
+    def _plan(self, nodes: list[Node], inputs: Sequence[Tensor]) -> None:
         for k, t in enumerate(inputs):
             if t._grad_fn is None:
                 self.leaf_targets[id(t)] = k
             else:
                 self.capture[(t._grad_fn, t._out_idx)] = k
         needed: set[Node] = set()
-        for node in reversed(self.nodes):  # inputs before outputs
+        for node in reversed(nodes):  # inputs before outputs
             for e in node.next:
                 if (type(e) is tuple and (e[0] in needed or e in self.capture)) or \
                         (e is not None and type(e) is not tuple and id(e) in self.leaf_targets):
@@ -178,6 +184,7 @@ class _Pass:
         slots = self.pending.get(node)
         if slots is None:
             slots = self.pending[node] = [None] * len(node.out_meta)
+            heapq.heappush(self.ready, (-node.seq, node))
         slots[i] = g if slots[i] is None else _add(slots[i], g)
 
     def _add_to_leaf(self, leaf: Tensor, g: Tensor) -> None:
@@ -248,10 +255,10 @@ class _Pass:
             g = in_grads[i]
             if e is None or g is None:
                 continue
-            # The common case (a Tensor of exactly the input's shape and dtype) is checked inline;
-            # anything else goes through _fit, which sums broadcasts or explains.
             to_node = type(e) is tuple
             shape, dtype = e[0].out_meta[e[1]] if to_node else (e._data.shape, e._data.dtype)
+            # The common case (a Tensor of exactly the input's shape and dtype) is checked inline;
+            # anything else goes through _fit, which sums broadcasts or explains.
             data = g._data if type(g) is Tensor else None
             if data is None or data.shape != shape or (data.dtype is not dtype and data.dtype != dtype):
                 g = _fit(g, node, i, shape, dtype)

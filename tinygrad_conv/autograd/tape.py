@@ -8,6 +8,7 @@ but the tape would hold it, unless an op saved it for backward.
 from __future__ import annotations
 
 import itertools
+import operator
 import os
 import traceback
 from collections.abc import Iterator
@@ -156,6 +157,9 @@ class Node:
         return f"<{self.fn.name} node #{self.seq}>"
 
 
+_by_seq = operator.attrgetter("seq")  # (a C-level sort key: no Python call per node)
+
+
 def reachable_nodes(roots: list[Node]) -> list[Node]:
     """Every node reachable from ``roots`` through the tape's edges, latest first (decreasing
     sequence number, a topological order). An explicit stack, no recursion."""
@@ -171,5 +175,5 @@ def reachable_nodes(roots: list[Node]) -> list[Node]:
         for e in node.next:
             if type(e) is tuple and id(e[0]) not in seen:
                 stack.append(e[0])
-    nodes.sort(key=lambda n: n.seq, reverse=True)
+    nodes.sort(key=_by_seq, reverse=True)
     return nodes
