@@ -401,9 +401,10 @@ def _use_winograd(a: np.ndarray, kernel: Pair, stride: Pair, dilation: Pair, gro
 VARIANTS = ("im2col", "batched", "exact", "per_sample", "per_sample_exact", "gather_rows", "winograd")
 
 #: How a conv picks its variant. "benchmark" (the default) times the variants a kernel offers on its
-#: first call of each shape and keeps the fastest for the rest of the process, as
-#: ``torch.backends.cudnn.benchmark`` does: which one wins depends on the machine (its BLAS kernels,
-#: caches and core count), so a rule measured on one machine is wrong on another. A name from
+#: first call of each shape and keeps the fastest for the rest of the process (plain im2col unless
+#: another is at least 5% faster), as ``torch.backends.cudnn.benchmark`` does: which one wins
+#: depends on the machine (its BLAS kernels, caches, core count and load), so a rule measured on one
+#: machine is wrong on another. Small problems offer only Winograd, where it applies. A name from
 #: :data:`VARIANTS` forces that variant wherever a kernel offers it and plain im2col elsewhere (tests
 #: and benchmarks use this). The variants differ by rounding only; within a process a shape keeps its
 #: choice, but two processes may choose differently where the timings are close, so a run that must
