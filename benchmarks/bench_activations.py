@@ -11,7 +11,12 @@ estimate of what a call costs). Ratio = ours / PyTorch; '!' marks a ratio above 
 Both sides use their default threads (ours: ``tc.get_num_threads()``, PyTorch:
 ``torch.get_num_threads()``); the header prints them with the BLAS each side runs.
 
-    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_activations.py [--quick] [name ...]
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_activations.py [--quick] [--floors] [name ...]
+
+``--floors`` adds, for the ops that stay above 2x, the floor of a NumPy implementation measured in
+the same run: the passes over the whole array its formula needs (FLOORS below: plain ufunc passes,
+comparisons into a bool array, exp/log/expm1 passes, reductions along dim 1), each timed once on
+one thread into a preallocated output, summed, against PyTorch's time for the same op.
 """
 
 from __future__ import annotations
@@ -74,6 +79,86 @@ def _cases(torch: Any) -> list[tuple[str, Callable[[Any], Any], Callable[[Any], 
     ]
 
 
+# Passes over the whole (256, 6, 28, 28) array the fastest NumPy formulation of each op needs, as
+# the kernels do them (kernels/activation.py, kernels/elementwise.py, ops/reduce.py): forward, and
+# forward + backward with the backward's passes added. "p" plain ufunc pass (add, multiply, clip,
+# max against an array, bit and/xor, bool -> int widening), "c" comparison into a bool array, "e"
+# exp/log/expm1, "r" reduction along dim 1, "h" a plain pass on half the array (glu), "b" a plain
+# pass made a cache-sized block at a time (gelu's long chain runs in 64K-element blocks).
+FLOORS: dict[str, tuple[dict[str, float], dict[str, float]]] = {
+    # max; bwd: != 0, widen, and
+    "relu": ({"p": 1}, {"p": 3, "c": 1}),
+    # clip; with grad > lo, < hi, and; bwd widen, and
+    "relu6": ({"p": 1}, {"p": 3, "c": 3}),
+    "hardtanh": ({"p": 1}, {"p": 3, "c": 3}),
+    # s x, max; with grad > 0, widen, and, xor, x f; bwd g f
+    "leaky_relu": ({"p": 2}, {"p": 5, "c": 1}),
+    # + 3, clip, * x, / 6; bwd clip, / 3, trunc, + .5, * .5, -, * g
+    "hardswish": ({"p": 4}, {"p": 11}),
+    # + 3, clip, / 6; with grad the mask (3 c); bwd widen, and, / 6
+    "hardsigmoid": ({"p": 3}, {"p": 6, "c": 3}),
+    # -x, exp, + 1, 1 / .; bwd 1 - y, * y, * g
+    "sigmoid": ({"p": 3, "e": 1}, {"p": 6, "e": 1}),
+    # -x, exp, + 1, x / .; with grad sigmoid and x s; bwd 5
+    "silu": ({"p": 3, "e": 1}, {"p": 9, "e": 1}),
+    # min, expm1, * alpha scale, max, * scale, +; bwd > 0, min, exp, *, select (4), * g
+    "selu": ({"p": 5, "e": 1}, {"p": 12, "e": 2, "c": 1}),
+    # |x|, -, exp, log1p (u, -, -, /, log, +), min, -; bwd exp, + 1, /
+    "logsigmoid": ({"p": 8, "e": 2}, {"p": 10, "e": 3}),
+    # the erfc fit: 18 Horner passes each way, 12 others forward, 17 backward, exp(-z^2)
+    "gelu": ({"b": 30, "e": 1}, {"b": 65, "e": 3}),
+    # w x, max
+    "prelu": ({"p": 2}, {"p": 2}),
+    # on half the array: -b, exp, + 1, 1 / ., a s; bwd 5
+    "glu (dim 1)": ({"h": 4, "e": 0.5}, {"h": 9, "e": 0.5}),
+    # max, -, exp, sum, * 1 / sum (log_softmax: log, -); bwd sum, * y or * p, -
+    "softmax (dim 1)": ({"p": 2, "e": 1, "r": 2}, {"p": 5, "e": 1, "r": 3}),
+    "log_softmax (dim 1)": ({"p": 2, "e": 1, "r": 2}, {"p": 5, "e": 1, "r": 3}),
+}
+
+
+def _pass_times(repeats: int) -> dict[str, float]:
+    """One pass of each kind over the benchmark array on one thread, into a preallocated output, ms."""
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal(SHAPE).astype(np.float32)
+    out, mask = np.empty_like(x), np.empty(SHAPE, dtype=bool)
+    half = np.empty((SHAPE[0], SHAPE[1] // 2) + SHAPE[2:], dtype=np.float32)
+
+    def best(fn: Callable[[], Any]) -> float:
+        return min(timed(fn, repeats)[0] for _ in range(ROUNDS))
+    p_add = best(lambda: np.add(x, 1.0, out=out))
+    with np.errstate(all="ignore"):
+        e = best(lambda: np.exp(x, out=out))
+    flat_x, flat_out, block = x.reshape(-1), out.reshape(-1), 1 << 16
+
+    def blocks() -> None:  # ten passes a block, while it stays in cache, as a long chain makes them
+        for lo in range(0, flat_x.size, block):
+            part = flat_out[lo:lo + block]
+            np.add(flat_x[lo:lo + block], 1.0, out=part)
+            for _ in range(9):
+                np.add(part, 1.0, out=part)
+    return {"p": p_add, "c": best(lambda: np.greater(x, 0.0, out=mask)), "e": e,
+            "r": best(lambda: np.sum(x, axis=1, keepdims=True)),
+            "h": best(lambda: np.add(x[:, :3], 1.0, out=half)), "b": best(blocks) / 10}
+
+
+def _print_floors(rows: dict[str, tuple[tuple[float, float], tuple[float, float]]], repeats: int) -> None:
+    unit = _pass_times(repeats)
+    print()
+    print("one pass, ms: " + ", ".join(f"{k} {v:.3f}" for k, v in unit.items()))
+    print(f"{'op':22s} {'fwd floor':>9s} {'torch':>8s} {'ratio':>6s}   {'fwd+bwd floor':>13s} {'torch':>8s} "
+          f"{'ratio':>6s}   passes (fwd; fwd+bwd)")
+    for name, (fwd, fb) in FLOORS.items():
+        if name not in rows:
+            continue
+        cells = []
+        for need, (_, theirs) in zip((fwd, fb), rows[name]):
+            floor = sum(unit[k] * n for k, n in need.items())
+            cells.append(f"{floor:9.2f} {theirs:8.2f} {floor / theirs:6.2f}")
+        passes = "; ".join(" ".join(f"{n:g}{k}" for k, n in need.items()) for need in (fwd, fb))
+        print(f"{name:22s} {cells[0]}   {cells[1]:>29s}   {passes}")
+
+
 def _blas_info(torch: Any) -> str:
     lines = []
     try:
@@ -129,6 +214,7 @@ def main(argv: list[str]) -> int:
     print(f"{'op':22s} {'fwd ours':>9s} {'torch':>8s} {'ratio':>6s}   {'fwd+bwd ours':>12s} {'torch':>8s} "
           f"{'ratio':>6s}")
     worst = []
+    rows: dict[str, tuple[tuple[float, float], tuple[float, float]]] = {}
     for name, ours, theirs, domain in _cases(torch):
         if wanted and not any(w in name for w in wanted):
             continue
@@ -149,9 +235,12 @@ def main(argv: list[str]) -> int:
             ratio = o / t
             cells.append(f"{o:9.2f} {t:8.2f} {ratio:5.2f}{'!' if ratio > 2 else ' '}")
         worst.append((results[1][0] / results[1][1], name))
+        rows[name] = (results[0], results[1])
         print(f"{name:22s} {cells[0]}   {cells[1]:>28s}", flush=True)
     over = [f"{n} ({r:.2f}x)" for r, n in sorted(worst, reverse=True) if r > 2]
     print("forward + backward above 2x PyTorch: " + (", ".join(over) if over else "none"))
+    if "--floors" in argv:
+        _print_floors(rows, repeats)
     return 0
 
 
