@@ -28,7 +28,7 @@ def threads(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
     before = P.get_num_threads()
     P.set_num_threads(request.param)
     # relu's kernels split only arrays of millions of elements; split these test arrays too.
-    monkeypatch.setattr(K, "_GRAIN", P.MIN_PER_THREAD)
+    monkeypatch.setattr(K, "_SPLIT_FROM", 0)
     yield request.param
     P.set_num_threads(before)
 

@@ -2,8 +2,8 @@
 
 Large contiguous float NumPy arrays go through the loops below, a cache-sized block at a time
 (:func:`relu_range`, :func:`masked_range`), in ranges split over the threads of :mod:`.parallel`
-for arrays of several million elements (``_GRAIN`` per thread: below that a thread handoff costs
-about what it saves); anything else (small, strided, integer, or another array library's arrays)
+for arrays of 2M elements or more (``_SPLIT_FROM``: below that a thread handoff costs about what it
+saves); anything else (small, strided, integer, or another array library's arrays)
 takes the plain NumPy expression, which gives the same values. ``benchmarks/bench_pool.py`` times
 the block loops against the plain expressions, on one thread and split, in one run.
 
@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from . import array_module
-from .parallel import parallel_for
+from .parallel import MIN_PER_THREAD, parallel_for
 
 # Elements per block: 1 MiB of float32, so a block's input, output and the zeros stay in cache.
 # np.maximum(x, 0) takes NumPy's slower loop for a scalar operand, so relu compares each block with
@@ -31,11 +31,16 @@ from .parallel import parallel_for
 _BLOCK = 1 << 18
 # Smaller arrays are not worth blocking.
 _MIN_FAST = 4096
-# Elements per thread before a call splits: one pass over 1M float32 elements takes ~0.1 ms, about
-# what handing a range to a pool thread and waiting for it costs on a small VM, so relu's one- and
-# three-pass kernels split only for arrays of several million elements (a LeNet-sized batch of 1.2M
-# ran slower split than on one thread: benchmarks/RESULTS.md, issue 15 item 12).
-_GRAIN = 1 << 21
+# Arrays from this many elements split over the threads (in ranges of parallel.MIN_PER_THREAD);
+# smaller ones run on the calling thread. One pass over 1M float32 elements takes ~0.1 ms, about
+# what handing ranges to a pool thread and waiting for it costs on a small VM: on a LeNet-sized
+# batch (1.2M elements) the split ran slower than one thread, on R1's 2M it gained (bench_pool.py's
+# second table; benchmarks/RESULTS.md, issue 15 item 12).
+_SPLIT_FROM = 1 << 21
+
+
+def _grain(n: int) -> int:
+    return MIN_PER_THREAD if n >= _SPLIT_FROM else max(n, 1)
 
 
 @lru_cache(maxsize=8)
@@ -64,7 +69,8 @@ def relu(x: Any) -> Any:
         return np.maximum(x, 0)
     out = np.empty_like(x)
     flat_x, flat_out = x.reshape(-1), out.reshape(-1)
-    parallel_for(flat_x.size, lambda start, stop: relu_range(flat_x[start:stop], flat_out[start:stop]), grain=_GRAIN)
+    parallel_for(flat_x.size, lambda start, stop: relu_range(flat_x[start:stop], flat_out[start:stop]),
+                 grain=_grain(flat_x.size))
     return out
 
 
@@ -104,7 +110,7 @@ def masked(g: Any, mask: Any) -> Any:
     flat_g = g.reshape(-1).view(bits)
     flat_mask, flat_out = mask.reshape(-1), out.reshape(-1).view(bits)
     parallel_for(flat_out.size, lambda start, stop: masked_range(flat_g[start:stop], flat_mask[start:stop],
-                                                                 flat_out[start:stop]), grain=_GRAIN)
+                                                                 flat_out[start:stop]), grain=_grain(flat_out.size))
     return out
 
 
