@@ -116,10 +116,6 @@ class Mul(_Binary):
     @staticmethod
     def backward(ctx: Context, g: Tensor) -> tuple[Any, ...]:
         a, b = ctx.saved_tensors  # Tensors, or the Python scalars passed
-        if a is b and isinstance(a, Tensor):
-            # x * x: one gradient g * 2x for the one input (the engine adds nothing to it), two
-            # passes, instead of g * x twice and their sum.
-            return g * (a * 2.0), None
         return (g * b if ctx.needs_input_grad[0] else None,
                 g * a if ctx.needs_input_grad[1] else None)
 
