@@ -59,6 +59,27 @@ def test_cross_entropy_matches_torch(reduction: str, smoothing: float, weighted:
     np.testing.assert_allclose(g_ours, g_ref, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("shape", [(5,), (7, 5), (2, 3, 4, 5)])
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+@pytest.mark.parametrize("smoothing", [0.1, 1.0])
+def test_cross_entropy_smoothed_without_weights_or_ignored_targets(shape, reduction, smoothing) -> None:
+    # The path that sums logp against the smoothed target distribution in one product.
+    torch = _torch()
+    rng = np.random.default_rng(6)
+    x = (rng.standard_normal(shape) * 2).astype(np.float32)
+    c = shape[0] if len(shape) == 1 else shape[1]
+    t = rng.integers(0, c, () if len(shape) == 1 else (shape[0],) + shape[2:])
+    ours, g_ours, ref, g_ref = _grad_pair(L.cross_entropy, torch.nn.functional.cross_entropy, x,
+                                          (tc.Tensor(t),), (torch.tensor(t),), reduction=reduction,
+                                          label_smoothing=smoothing)
+    np.testing.assert_allclose(ours, ref, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(g_ours, g_ref, rtol=1e-5, atol=1e-6)
+    x64 = tc.Tensor(x.astype(np.float64), requires_grad=True)
+    loss = lambda a: L.cross_entropy(a, tc.Tensor(t), reduction=reduction, label_smoothing=smoothing)  # noqa: E731
+    assert tc.autograd.gradcheck(loss, (x64,))
+    assert tc.autograd.gradgradcheck(loss, (x64,))
+
+
 @pytest.mark.parametrize("scale", [1e2, 1e4, 1e30])
 def test_cross_entropy_large_logits_is_finite_and_matches(scale: float) -> None:
     torch = _torch()

@@ -223,6 +223,8 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, i
     t = _class_targets(input, target, ignore_index, fn)
     logp = LogSoftmax.apply(input, dim=class_dim)
     valid = t != ignore_index
+    if label_smoothing > 0.0 and w is None and reduction != "none" and valid.all():
+        return _smoothed_sum(logp, t, class_dim, label_smoothing, reduction)
     nll, denominator = _nll(logp, t, w, valid, reduction)
     if label_smoothing == 0.0:
         return nll
@@ -238,6 +240,21 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, i
         assert denominator is not None  # _nll returns it whenever a target is ignored
         smooth = _reduce_kept(_kept(smooth, valid), reduction, denominator)
     return nll * (1.0 - label_smoothing) + smooth * (label_smoothing / n_classes)
+
+
+def _smoothed_sum(logp: Tensor, t: np.ndarray, class_dim: int, label_smoothing: float, reduction: str) -> Tensor:
+    """Label-smoothed cross entropy without weights or ignored targets, summed or averaged.
+
+    (1 - eps) * nll + eps / C * smooth is -sum_c q_c * logp_c per element with the smoothed target
+    distribution q = (1 - eps) * onehot(t) + eps / C: one product with a constant and one sum (four
+    recorded ops) instead of the pick, the class sum and two reductions (eleven).
+    """
+    n_classes = logp.shape[class_dim]
+    q = np.full(logp.shape, label_smoothing / n_classes, dtype=logp.dtype)
+    np.put_along_axis(q, np.expand_dims(t, class_dim), 1.0 - label_smoothing + label_smoothing / n_classes,
+                      axis=class_dim)
+    total = -Sum.apply(logp * Tensor(q))
+    return total / float(t.size) if reduction == "mean" else total
 
 
 def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
