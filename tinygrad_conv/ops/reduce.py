@@ -398,8 +398,12 @@ class LogSoftmaxBackward(Function):
         ctx.save_for_backward(g, y)
         ctx.axis, ctx.softmax = axis, softmax
         dtype = np.result_type(g, y)
-        out = np.exp(y, dtype=dtype) if softmax is None else np.array(softmax, dtype=dtype, copy=True)
-        out *= np.sum(g, axis=axis, keepdims=True, dtype=dtype)
+        total = np.sum(g, axis=axis, keepdims=True, dtype=dtype)
+        if softmax is None:
+            out = np.exp(y, dtype=dtype)
+            out *= total
+        else:
+            out = np.multiply(softmax, total, dtype=dtype)
         np.subtract(g, out, out=out)
         return out
 
