@@ -375,7 +375,7 @@ def _gelu_tanh_into(o: np.ndarray, x: np.ndarray) -> None:
 def gelu_tanh(x: np.ndarray) -> np.ndarray:
     """0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))) in x's dtype, in one output array."""
     x = np.asarray(x)
-    return blockwise(_gelu_tanh_into, np.empty(x.shape, dtype=x.dtype), x)
+    return blockwise(_gelu_tanh_into, np.empty(x.shape, dtype=x.dtype), x, split=False)
 
 
 def _gelu_tanh_grad_into(o: np.ndarray, g: np.ndarray, x: np.ndarray) -> None:

@@ -2,8 +2,8 @@
 
 Large contiguous float NumPy arrays go through the loops below, a cache-sized block at a time
 (:func:`relu_range`, :func:`masked_range`), in ranges split over the threads of :mod:`.parallel`
-for arrays of 2M elements or more (``_SPLIT_FROM``: below that a thread handoff costs about what it
-saves); anything else (small, strided, integer, or another array library's arrays)
+(relu's one-pass forward only from 2M elements, ``_SPLIT_FROM``: below that a thread handoff costs
+about what it saves); anything else (small, strided, integer, or another array library's arrays)
 takes the plain NumPy expression, which gives the same values. ``benchmarks/bench_pool.py`` times
 the block loops against the plain expressions, on one thread and split, in one run.
 
@@ -31,11 +31,11 @@ from .parallel import MIN_PER_THREAD, parallel_for
 _BLOCK = 1 << 18
 # Smaller arrays are not worth blocking.
 _MIN_FAST = 4096
-# Arrays from this many elements split over the threads (in ranges of parallel.MIN_PER_THREAD);
-# smaller ones run on the calling thread. One pass over 1M float32 elements takes ~0.1 ms, about
-# what handing ranges to a pool thread and waiting for it costs on a small VM: on a LeNet-sized
-# batch (1.2M elements) the split ran slower than one thread, on R1's 2M it gained (bench_pool.py's
-# second table; benchmarks/RESULTS.md, issue 15 item 12).
+# relu's one-pass forward splits over the threads only from this many elements (in ranges of
+# parallel.MIN_PER_THREAD); smaller arrays run on the calling thread. One pass over 1M float32
+# elements takes ~0.1 ms, about what handing ranges to a pool thread and waiting for it costs on a
+# small VM: on a LeNet-sized batch (1.2M elements) the split gained nothing, on R1's 2M it gained
+# (bench_pool.py's second table). The three-pass masked gradient splits from parallel's default.
 _SPLIT_FROM = 1 << 21
 
 
@@ -110,7 +110,7 @@ def masked(g: Any, mask: Any) -> Any:
     flat_g = g.reshape(-1).view(bits)
     flat_mask, flat_out = mask.reshape(-1), out.reshape(-1).view(bits)
     parallel_for(flat_out.size, lambda start, stop: masked_range(flat_g[start:stop], flat_mask[start:stop],
-                                                                 flat_out[start:stop]), grain=_grain(flat_out.size))
+                                                                 flat_out[start:stop]))
     return out
 
 
