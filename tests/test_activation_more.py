@@ -272,3 +272,26 @@ def test_softmax_modules_choose_torchs_implicit_dim(torch, ndim) -> None:
             ref = theirs(torch.from_numpy(x)).numpy()
         np.testing.assert_allclose(y.detach().numpy(), ref, rtol=1e-6, atol=1e-7)
     assert repr(nn.Softmax(dim=1)) == "Softmax(dim=1)"
+
+
+@pytest.mark.parametrize("slope", [0.01, 0.0, -1.5, 3.0, 1.0, 1e-30, float("inf")])
+def test_leaky_relu_without_grad_is_torchs_bit_for_bit(slope, torch) -> None:
+    # Nothing recorded: leaky_relu takes max(x, s x) (min for s > 1), or the select for s = 0 / inf.
+    x = np.concatenate([np.array([0.0, -0.0, 1.0, -1.0, np.inf, -np.inf, np.nan, 1e-45, -1e-45, 3e38, -3e38]),
+                        np.random.default_rng(0).standard_normal(50_000)]).astype(np.float32)
+    with np.errstate(all="ignore"):
+        ours = F.leaky_relu(tc.Tensor(x), slope).numpy()
+    np.testing.assert_array_equal(ours, torch.nn.functional.leaky_relu(torch.from_numpy(x), slope).numpy())
+
+
+@pytest.mark.parametrize("w", [[0.25], [0.25, -0.5, 1.0, 0.1, 0.0, 0.3], [2.0, 3.0, 1.5, 4.0, 9.0, 1.1],
+                               [0.5, 2.0, 0.5, 2.0, 0.5, 2.0]], ids=["one", "mixed", "above 1", "both sides"])
+def test_prelu_without_grad_is_torchs_bit_for_bit(w, torch) -> None:
+    x = np.resize(np.concatenate([np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1e-45, -1e-45]),
+                                  np.random.default_rng(1).standard_normal(2400)]), (4, 6, 10, 10)).astype(np.float32)
+    wa = np.array(w, np.float32)
+    with np.errstate(all="ignore"):
+        ours = F.prelu(tc.Tensor(x), tc.Tensor(wa))
+    assert not ours.requires_grad
+    theirs = torch.nn.functional.prelu(torch.from_numpy(x), torch.from_numpy(wa)).numpy()
+    np.testing.assert_array_equal(ours.numpy(), theirs)
