@@ -203,6 +203,36 @@ def test_each_node_runs_once_after_every_consumer():
     np.testing.assert_allclose(x.grad.numpy(), expected, rtol=1e-10)
 
 
+@pytest.mark.parametrize("order", ["x * x.detach()", "x.detach() * x"])
+def test_a_detached_operand_on_the_same_array_stays_constant(order: str) -> None:
+    # Saved arrays are matched to their Tensors by identity; two Tensors on one array must still
+    # each keep their own role, as in PyTorch: the gradient is x's values, and it is a constant.
+    torch = pytest.importorskip("torch")
+    values = np.array([1.0, -2.0, 3.0])
+    x = Tensor(values.copy(), requires_grad=True)
+    (g,) = tc.grad(eval(order).sum(), x, create_graph=True)
+    xt = torch.tensor(values, requires_grad=True)
+    (gt,) = torch.autograd.grad(eval(order, {"x": xt}).sum(), xt, create_graph=True)
+    np.testing.assert_array_equal(g.detach().numpy(), gt.detach().numpy())
+    assert g.requires_grad is gt.requires_grad is False
+
+
+def test_two_leaves_on_one_array_keep_their_second_derivatives() -> None:
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(4)
+    shared = rng.standard_normal(4)
+    u = rng.standard_normal(4)
+    a = tc.from_numpy(shared).requires_grad_()
+    b = tc.from_numpy(shared).requires_grad_()
+    (ga,) = tc.grad((a * b * b).sum(), a, create_graph=True)  # b * b: depends on b only
+    (hb,) = tc.grad((ga * Tensor(u)).sum(), b)
+    at = torch.from_numpy(shared.copy()).requires_grad_()
+    bt = torch.from_numpy(shared.copy()).requires_grad_()
+    (gat,) = torch.autograd.grad((at * bt * bt).sum(), at, create_graph=True)
+    (hbt,) = torch.autograd.grad((gat * torch.from_numpy(u)).sum(), bt)
+    np.testing.assert_allclose(hb.numpy(), hbt.numpy(), rtol=1e-12)
+
+
 def test_intermediates_are_garbage_after_backward():
     x = leaf(1000)
     mid = x.exp()  # exp saves its output for backward

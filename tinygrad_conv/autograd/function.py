@@ -303,7 +303,7 @@ class Function:
         if ctx._to_save:
             saved = []
             for item in ctx._to_save:  # (a loop: a comprehension costs a function call in Python 3.11)
-                entry = _resolve_one(item, args, outs, arrays, results)
+                entry = _resolve_one(item, args, datas, outs, arrays, results)
                 if entry[0] == "output":  # rebuilt on access with this node as its grad_fn
                     ctx._node = weakref.ref(node)
                 saved.append(entry)
@@ -406,15 +406,25 @@ def _read_inputs(ctx: Context, args: tuple[Any, ...]) -> tuple[Sequence[Any], _E
             plain.append(a._data if isinstance(a, Tensor) else a)
         return plain, None
     rows: list[tuple[Any, bool, Any, Any]] = []  # per argument: (array or value, needs grad, edge, drawer meta)
+    seen: list[Tensor] = []  # the Tensor arguments so far
     for a in args:
         if isinstance(a, Tensor):
             if a._view is not None and a._view[2] != a._vbox[0]:
                 sync_view(a)  # its base changed in place since: take the base's new history
+            data = a._data
+            for earlier in seen:
+                if earlier._data is data and earlier is not a:
+                    # Two Tensors on one array (x * x.detach()): forward gets a view of its own for
+                    # this one, so that what it saves resolves to the right Tensor (saved arrays
+                    # are matched by identity) and a detached operand stays a constant.
+                    data = data.view()
+                    break
+            seen.append(a)
             if a._requires_grad:
                 fn = a._grad_fn
-                rows.append((a._data, True, a if fn is None else (fn, a._out_idx), None))
+                rows.append((data, True, a if fn is None else (fn, a._out_idx), None))
             else:
-                rows.append((a._data, False, None, ("const", a._data.shape, a._data.dtype)))
+                rows.append((data, False, None, ("const", data.shape, data.dtype)))
         else:
             rows.append((a, False, None, ("value", a)))
     if not rows:
@@ -494,8 +504,8 @@ def _check_inputs_unchanged(cls: type[Function], args: tuple[Any, ...], versions
                                f"place; forward must leave its inputs as they are: {fix}")
 
 
-def _resolve_one(item: Any, args: tuple[Any, ...], raw: tuple[Any, ...], arrays: tuple[Any, ...],
-                 results: tuple[Tensor, ...]) -> SavedEntry:
+def _resolve_one(item: Any, args: tuple[Any, ...], datas: Sequence[Any], raw: tuple[Any, ...],
+                 arrays: tuple[Any, ...], results: tuple[Tensor, ...]) -> SavedEntry:
     """What ``save_for_backward`` was given, as a :class:`SavedEntry`, resolved while the op's
     inputs and outputs are at hand."""
     # (tuple.__new__ builds the record without the NamedTuple's Python-level __new__: this runs
@@ -506,8 +516,9 @@ def _resolve_one(item: Any, args: tuple[Any, ...], raw: tuple[Any, ...], arrays:
         return _new_entry(SavedEntry, ("value", item, None, 0))
     # Most often an input: kept as its Tensor, so a double backward can differentiate through it.
     # (A Tensor forward saves the detached input it was given: same array, so the same input.)
-    for a in args:
-        if isinstance(a, Tensor) and (a._data is item or a is item
+    # (``datas`` are what forward was given: an argument's array, or a view of its own, above.)
+    for a, data in zip(args, datas):
+        if isinstance(a, Tensor) and (data is item or a is item
                                       or (type(item) is Tensor and item._data is a._data)):
             return _new_entry(SavedEntry, ("input", a, a._vbox, a._vbox[0]))
     # An output of this op is kept as its array, not its Tensor (which points at this node).
