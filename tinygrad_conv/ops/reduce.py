@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..autograd.function import Context, Function
+from ..kernels.reduce import sum_axes
 from ..tensor import Tensor
 from .elementwise import maximum, minimum
 from .registry import Sample, register
@@ -67,7 +68,7 @@ class Sum(Function):
         axes = _axes(dim, a.ndim, "sum")
         ctx.shape, ctx.axes = a.shape, axes
         # Integer and bool sums are int64, as in PyTorch (NumPy would give uint64 for unsigned ones).
-        return np.sum(a, axis=axes, keepdims=keepdim, dtype=np.int64 if a.dtype.kind in "biu" else None)
+        return sum_axes(a, axes, keepdim, dtype=np.int64 if a.dtype.kind in "biu" else None)
 
     @staticmethod
     def backward(ctx: Context, g: Tensor) -> Any:
@@ -84,6 +85,8 @@ class Mean(Function):
         axes = _axes(dim, a.ndim, "mean")
         ctx.shape, ctx.axes = a.shape, axes
         ctx.count = int(np.prod([a.shape[i] for i in axes])) if axes else 1
+        if a.dtype.kind == "f" and a.dtype.itemsize >= 4:  # (np.mean sums float16 in float32)
+            return sum_axes(a, axes, keepdim) / np.asarray(ctx.count, dtype=a.dtype)
         return np.mean(a, axis=axes, keepdims=keepdim)
 
     @staticmethod
