@@ -38,6 +38,13 @@ def _axes(dim: Dim, ndim: int, op: str) -> tuple[int, ...]:
     return tuple(sorted(set(out)))
 
 
+def _numpy_axes(dim: Dim, ndim: int, op: str) -> tuple[int, ...]:
+    """:func:`_axes` for a NumPy reduction: a 0-d tensor accepts dim 0 or -1, as in PyTorch, but a
+    0-d array has no axis to reduce, so it reduces over none."""
+    axes = _axes(dim, ndim, op)
+    return axes if ndim else ()
+
+
 def _kept_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(1 if i in axes else s for i, s in enumerate(shape))
 
@@ -65,7 +72,7 @@ class Sum(Function):
 
     @staticmethod
     def forward(ctx: Context, a: Any, dim: Dim = None, keepdim: bool = False) -> Any:
-        axes = _axes(dim, a.ndim, "sum")
+        axes = _numpy_axes(dim, a.ndim, "sum")
         ctx.shape, ctx.axes = a.shape, axes
         # Integer and bool sums are int64, as in PyTorch (NumPy would give uint64 for unsigned ones).
         return sum_axes(a, axes, keepdim, dtype=np.int64 if a.dtype.kind in "biu" else None)
@@ -82,7 +89,7 @@ class Mean(Function):
 
     @staticmethod
     def forward(ctx: Context, a: Any, dim: Dim = None, keepdim: bool = False) -> Any:
-        axes = _axes(dim, a.ndim, "mean")
+        axes = _numpy_axes(dim, a.ndim, "mean")
         ctx.shape, ctx.axes = a.shape, axes
         ctx.count = int(np.prod([a.shape[i] for i in axes])) if axes else 1
         if a.dtype.kind == "f" and a.dtype.itemsize >= 4:  # (np.mean sums float16 in float32)
