@@ -306,6 +306,11 @@ def _softmax_samples(rng: np.random.Generator, dtype: Any) -> Any:
     yield Sample((randn(rng, dtype, 2, 3, 4),), {"dim": 0}, name="dim 0")
 
 
+# The softmax kernels below write their passes into one output array through ``out=``. NumPy reduces a 0-d
+# array to a scalar, not an array, so a 0-d input (a valid softmax over dim 0 or -1, as PyTorch's) runs on
+# np.atleast_1d's 1-element views of its arrays: the writes land in the 0-d output.
+
+
 class Softmax(Function):
     """exp(x) / sum(exp(x)) along ``dim``; backward is y * (g - sum(g * y)) (``softmax_backward``).
 
@@ -318,11 +323,14 @@ class Softmax(Function):
     def forward(ctx: Context, a: Any, dim: int) -> Any:
         (axis,) = _axes(dim, a.ndim, "softmax")
         dtype = a.dtype if a.dtype.kind == "f" else np.exp(np.zeros(1, a.dtype)).dtype  # as np.exp would give
-        out = np.subtract(a, np.max(a, axis=axis, keepdims=True), dtype=dtype)
-        np.exp(out, out=out)
-        total = np.sum(out, axis=axis, keepdims=True)
-        np.divide(1.0, total, out=total)  # a small array: one product per element below, no divide
-        out *= total
+        out = np.empty(a.shape, dtype=dtype)
+        if a.size:  # (an empty input has nothing to normalise, and np.max refuses an empty axis)
+            a1, o = np.atleast_1d(a, out)  # 0-d: 1-element views, see above Softmax
+            np.subtract(a1, np.max(a1, axis=axis, keepdims=True), out=o, dtype=dtype)
+            np.exp(o, out=o)
+            total = np.sum(o, axis=axis, keepdims=True)
+            np.divide(1.0, total, out=total)  # a small array: one product per element below, no divide
+            o *= total
         ctx.axis = axis
         ctx.save_for_backward(out)
         return out
@@ -346,11 +354,12 @@ class SoftmaxBackward(Function):
     def forward(ctx: Context, g: Any, y: Any, axis: int) -> Any:
         ctx.save_for_backward(g, y)
         ctx.axis = axis
-        dtype = np.result_type(g, y)
-        out = np.multiply(g, y, dtype=dtype)
-        total = np.sum(out, axis=axis, keepdims=True)
-        np.subtract(g, total, out=out)
-        out *= y
+        out = np.empty(np.broadcast_shapes(np.shape(g), np.shape(y)), dtype=np.result_type(g, y))
+        g1, y1, o = np.atleast_1d(g, y, out)  # 0-d: 1-element views, see above Softmax
+        np.multiply(g1, y1, out=o)
+        total = np.sum(o, axis=axis, keepdims=True)
+        np.subtract(g1, total, out=o)
+        o *= y1
         return out
 
     @staticmethod
@@ -378,15 +387,21 @@ class LogSoftmax(Function):
     def forward(ctx: Context, a: Any, dim: int) -> Any:
         (axis,) = _axes(dim, a.ndim, "log_softmax")
         dtype = a.dtype if a.dtype.kind == "f" else np.exp(np.zeros(1, a.dtype)).dtype  # as np.exp would give
-        out = np.subtract(a, np.max(a, axis=axis, keepdims=True), dtype=dtype)
-        e = np.exp(out)
-        total = np.sum(e, axis=axis, keepdims=True)
+        out = np.empty(a.shape, dtype=dtype)
+        e = np.empty(a.shape, dtype=dtype)
         ctx.axis = axis
         if ctx.needs_input_grad[0]:
-            e *= np.divide(1.0, total)  # softmax(x)
-            ctx.softmax = e
+            ctx.softmax = e  # filled below
             ctx.save_for_backward(out)
-        out -= np.log(total, out=total)
+        if not a.size:  # (an empty input has nothing to normalise, and np.max refuses an empty axis)
+            return out
+        a1, o, e1 = np.atleast_1d(a, out, e)  # 0-d: 1-element views, see above Softmax
+        np.subtract(a1, np.max(a1, axis=axis, keepdims=True), out=o, dtype=dtype)
+        np.exp(o, out=e1)
+        total = np.sum(e1, axis=axis, keepdims=True)
+        if ctx.needs_input_grad[0]:
+            e1 *= np.divide(1.0, total)  # softmax(x)
+        o -= np.log(total, out=total)
         return out
 
     @staticmethod
@@ -408,13 +423,15 @@ class LogSoftmaxBackward(Function):
         ctx.save_for_backward(g, y)
         ctx.axis, ctx.softmax = axis, softmax
         dtype = np.result_type(g, y)
-        total = np.sum(g, axis=axis, keepdims=True, dtype=dtype)
+        out = np.empty(np.broadcast_shapes(np.shape(g), np.shape(y)), dtype=dtype)
+        g1, y1, o = np.atleast_1d(g, y, out)  # 0-d: 1-element views, see above Softmax
+        total = np.sum(g1, axis=axis, keepdims=True, dtype=dtype)
         if softmax is None:
-            out = np.exp(y, dtype=dtype)
-            out *= total
+            np.exp(y1, out=o, dtype=dtype)
+            o *= total
         else:
-            out = np.multiply(softmax, total, dtype=dtype)
-        np.subtract(g, out, out=out)
+            np.multiply(np.atleast_1d(softmax), total, out=o, dtype=dtype)
+        np.subtract(g1, o, out=o)
         return out
 
     @staticmethod
