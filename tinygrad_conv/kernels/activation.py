@@ -258,30 +258,6 @@ _SQRT_HALF = 0.7071067811865476
 _INV_SQRT_2PI = 0.3989422804014327
 
 
-def _phi_into(o: np.ndarray, x: np.ndarray) -> None:
-    """o = Phi(x) = erfc(-x / sqrt 2) / 2, for float32 x."""
-    az = np.multiply(x, _SQRT_HALF)
-    neg = np.greater(az, 0)  # erfc's argument -x / sqrt 2 is negative where x > 0
-    np.abs(az, out=az)
-    t = np.multiply(az, 0.5)
-    t += 1.0
-    np.reciprocal(t, out=t)
-    np.multiply(t, _ERFCC[-1], out=o)
-    for c in _ERFCC[-2:0:-1]:
-        o += c
-        o *= t
-    o += _ERFCC[0]
-    np.multiply(az, az, out=az)
-    o -= az
-    np.exp(o, out=o)
-    o *= t  # erfc(|z|)
-    # erfc(-|z|) = 2 - erfc(|z|): a select by arithmetic (no branch on a random mask), both exact.
-    o *= 0.5  # Phi for x <= 0; for x > 0 it is 1 - that
-    flip = neg.astype(o.dtype)
-    o *= 1.0 - 2.0 * flip
-    o += flip
-
-
 # gelu = relu(x) - |x| Phi(-|x|) = relu(x) - |x| erfc(|x| / sqrt 2) / 2 for every sign of x: no mask and no
 # select. With the erfcc fit, |x| erfc(z) / 2 = |x| t exp(P(t) - z^2 + ln 1/2): the 1/2 folds into P's constant.
 _GELU_C0 = _ERFCC[0] + math.log(0.5)
@@ -290,11 +266,9 @@ _GELU_C0 = _ERFCC[0] + math.log(0.5)
 _GELU_BIG = 1e10
 
 
-def _gelu_tail_into(o: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """o = |x'| Phi(-|x'|) with x' = min(x, 1e10), for float32 x; returns the scratch array |x'|."""
-    a = np.clip(x, -np.inf, _GELU_BIG)
-    np.abs(a, out=a)
-    z = np.multiply(a, _SQRT_HALF)
+def _erfcc_exponent_into(o: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """o = P(t) + ln(1/2), the erfcc fit's exponent without its -z^2 and with Phi's 1/2 folded in, for
+    float32 z >= 0; returns t = 1 / (1 + z / 2) (a new array), which the fit multiplies by."""
     t = np.multiply(z, 0.5)
     t += 1.0
     np.divide(1.0, t, out=t)
@@ -303,6 +277,15 @@ def _gelu_tail_into(o: np.ndarray, x: np.ndarray) -> np.ndarray:
         o += c
         o *= t
     o += _GELU_C0
+    return t
+
+
+def _gelu_tail_into(o: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """o = |x'| Phi(-|x'|) with x' = min(x, 1e10), for float32 x; returns the scratch array |x'|."""
+    a = np.clip(x, -np.inf, _GELU_BIG)
+    np.abs(a, out=a)
+    z = np.multiply(a, _SQRT_HALF)
+    t = _erfcc_exponent_into(o, z)
     np.multiply(z, z, out=z)
     o -= z
     np.exp(o, out=o)
@@ -330,14 +313,7 @@ def gelu_grad_f32(g: np.ndarray, x: np.ndarray) -> np.ndarray:
     def body(o: np.ndarray, gb: np.ndarray, xb: np.ndarray) -> None:
         a = np.abs(xb)
         z = np.multiply(a, _SQRT_HALF)
-        t = np.multiply(z, 0.5)
-        t += 1.0
-        np.divide(1.0, t, out=t)
-        np.multiply(t, _ERFCC[-1], out=o)
-        for c in _ERFCC[-2:0:-1]:
-            o += c
-            o *= t
-        o += _GELU_C0
+        t = _erfcc_exponent_into(o, z)
         np.exp(o, out=o)
         o *= t  # Phi(-a) exp(z^2)
         a *= _INV_SQRT_2PI
