@@ -211,7 +211,6 @@ def _elu_grad_into(o: np.ndarray, g: np.ndarray, x: np.ndarray, alpha: float, sc
     # slope = scale where x > 0, else scale * alpha * input_scale * exp(input_scale * x) (that at 0, NaN
     # at NaN, as PyTorch); the exp is of min(x, 0), so the branch not taken never holds inf.
     continuous = elu_is_continuous(alpha, input_scale)
-    pos = None if continuous else np.greater(x, 0)
     np.minimum(x, _zero_like(x), out=o)
     if input_scale != 1.0:
         o *= input_scale
@@ -222,7 +221,7 @@ def _elu_grad_into(o: np.ndarray, g: np.ndarray, x: np.ndarray, alpha: float, sc
             o *= scale
         o *= g
         return
-    assert pos is not None
+    pos = np.greater(x, 0)
     o *= alpha * scale * input_scale
     # A select without a branch (np.copyto(where=) on a random mask costs 10x): zero the slope
     # where x > 0, then add the positive slope there; both exact.
