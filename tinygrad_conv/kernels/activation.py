@@ -89,7 +89,7 @@ def _sigmoid_into(o: np.ndarray, x: np.ndarray) -> None:
     np.negative(x, out=o)
     np.exp(o, out=o)
     o += 1.0
-    # np.divide(1, o) has a SIMD loop; np.reciprocal does not (0.11 ms against 0.21 ms on 1.2M float32)
+    # np.divide(1, o) has a SIMD loop, np.reciprocal does not (timings: benchmarks/RESULTS.md, Activations)
     np.divide(1.0, o, out=o)
 
 
@@ -145,7 +145,11 @@ def _softplus_grad_into(o: np.ndarray, g: np.ndarray, x: np.ndarray, beta: float
 
 
 def softplus_grad(g: np.ndarray, x: np.ndarray, beta: float, threshold: float) -> np.ndarray:
-    """g * softplus'(x): g * sigmoid(beta x), or g where beta x > threshold."""
+    """g * softplus'(x): g * sigmoid(beta x), or g where beta x > threshold.
+
+    >>> softplus_grad(np.array([1.0, 1.0, 2.0]), np.array([0.0, 30.0, 0.0]), 1.0, 20.0).tolist()
+    [0.5, 1.0, 1.0]
+    """
     return _grad_blockwise(lambda o, a, b: _softplus_grad_into(o, a, b, beta, threshold), g, x)
 
 
@@ -157,7 +161,11 @@ def _log_sigmoid_grad_into(o: np.ndarray, g: np.ndarray, x: np.ndarray) -> None:
 
 
 def log_sigmoid_grad(g: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """g * d/dx log(sigmoid(x)) = g * sigmoid(-x)."""
+    """g * d/dx log(sigmoid(x)) = g * sigmoid(-x).
+
+    >>> log_sigmoid_grad(np.array([1.0, 2.0]), np.array([0.0, 0.0])).tolist()
+    [0.5, 1.0]
+    """
     return _grad_blockwise(_log_sigmoid_grad_into, g, x)
 
 
@@ -202,7 +210,11 @@ def elu(x: np.ndarray, alpha: float, scale: float = 1.0, input_scale: float = 1.
 def elu_is_continuous(alpha: float, input_scale: float) -> bool:
     """Whether elu's slope is continuous at 0 (alpha * input_scale == 1, to rounding): elu with
     alpha 1 and every celu. Then the slope is scale * exp(input_scale * min(x, 0)) everywhere, 1 at 0,
-    with no mask; otherwise it jumps at 0 and x > 0 selects the branch."""
+    with no mask; otherwise it jumps at 0 and x > 0 selects the branch.
+
+    >>> elu_is_continuous(1.0, 1.0), elu_is_continuous(2.0, 0.5), elu_is_continuous(1.6732632423543772, 1.0)
+    (True, True, False)
+    """
     return abs(alpha * input_scale - 1.0) <= 1e-15
 
 
@@ -352,7 +364,11 @@ def _gelu_tanh_into(o: np.ndarray, x: np.ndarray) -> None:
 
 
 def gelu_tanh(x: np.ndarray) -> np.ndarray:
-    """0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))) in x's dtype, in one output array."""
+    """0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))) in x's dtype, in one output array.
+
+    >>> gelu_tanh(np.array([-1.0, 0.0, 1.0])).round(4).tolist()
+    [-0.1588, 0.0, 0.8412]
+    """
     x = np.asarray(x)
     return blockwise(_gelu_tanh_into, np.empty(x.shape, dtype=x.dtype), x, split=False)
 
@@ -378,7 +394,11 @@ def _gelu_tanh_grad_into(o: np.ndarray, g: np.ndarray, x: np.ndarray) -> None:
 
 
 def gelu_tanh_grad(g: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """g * d/dx of :func:`gelu_tanh`."""
+    """g * d/dx of :func:`gelu_tanh`.
+
+    >>> gelu_tanh_grad(np.array([1.0, 2.0]), np.array([0.0, 0.0])).tolist()
+    [0.5, 1.0]
+    """
     return _grad_blockwise(_gelu_tanh_grad_into, g, x)
 
 
@@ -478,7 +498,7 @@ def prelu(x: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 def _hardswish_into(o: np.ndarray, x: np.ndarray) -> None:
     # x * min(max(x + 3, 0), 6) / 6: np.clip with scalar bounds has a SIMD loop, np.minimum(o, 6.0)
-    # does not (a scalar operand takes NumPy's slow loop, 4x a plain pass).
+    # does not (a scalar operand takes NumPy's slow generic loop; benchmarks/RESULTS.md, Activations).
     np.add(x, 3.0, out=o)
     np.clip(o, 0.0, 6.0, out=o)
     o *= x
@@ -524,7 +544,11 @@ def silu(x: np.ndarray) -> np.ndarray:
 
 
 def silu_and_sigmoid(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(x * sigmoid(x), sigmoid(x)): silu's forward when its backward will need the sigmoid."""
+    """(x * sigmoid(x), sigmoid(x)): silu's forward when its backward will need the sigmoid.
+
+    >>> [a.round(4).tolist() for a in silu_and_sigmoid(np.array([0.0, 1.0]))]
+    [[0.0, 0.7311], [0.5, 0.7311]]
+    """
     x = np.asarray(x)
     sig = sigmoid(x)
     return np.multiply(x, sig, dtype=x.dtype), sig

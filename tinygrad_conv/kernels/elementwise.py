@@ -32,10 +32,11 @@ _BLOCK = 1 << 18
 # Smaller arrays are not worth blocking.
 _MIN_FAST = 4096
 # relu's one-pass forward splits over the threads only from this many elements (in ranges of
-# parallel.MIN_PER_THREAD); smaller arrays run on the calling thread. One pass over 1M float32
-# elements takes ~0.1 ms, about what handing ranges to a pool thread and waiting for it costs on a
-# small VM: on a LeNet-sized batch (1.2M elements) the split gained nothing, on R1's 2M it gained
-# (bench_pool.py's second table). The three-pass masked gradient splits from parallel's default.
+# parallel.MIN_PER_THREAD); smaller arrays run on the calling thread. One pass over a million float32
+# elements costs about what handing ranges to a pool thread and waiting for it costs on a small VM:
+# on a LeNet-sized batch (1.2M elements) the split gained nothing, on R1's 2M it gained (bench_pool.py's
+# second table; the timings are in benchmarks/RESULTS.md). The three-pass masked gradient splits from
+# parallel's default.
 _SPLIT_FROM = 1 << 21
 
 

@@ -920,7 +920,7 @@ def glu(input: Tensor, dim: int = -1) -> Tensor:
 class Glu(Function):
     """a * sigmoid(b) for the halves a, b of x along ``dim``, as one op: sigmoid(b) is computed once
     and kept for backward, and the input gradient is written into one array, instead of two
-    slice-backward scatters into zeros and their sum (7x PyTorch on a LeNet-sized batch).
+    slice-backward scatters into zeros and their sum (benchmarks/RESULTS.md, Activations, has the timings).
 
     The first-order gradient uses the kept sigmoid; under ``create_graph`` (grad mode on in the
     rule) the same formula is built from registered ops, so glu differentiates again.

@@ -168,7 +168,7 @@ class Pow(_Binary):
         if dt.kind in "iu":
             return _result(_int_power(a, b), dt)
         if type(b) in (int, float) and b == 2 and type(a) is np.ndarray:
-            # np.power's loop for a scalar exponent 2 is 3x np.square's (the same products).
+            # np.square: the same products as np.power's, in a faster loop (benchmarks/RESULTS.md).
             return _result(np.square(a), dt)
         return _result(np.power(a, b), dt)
 
@@ -452,7 +452,7 @@ class Clamp(Function):
             ctx.mask = mask
         if dt.kind == "f" and (lo is None or hi is None):
             # A missing float bound as an infinite one: np.clip(a, lo, None) takes NumPy's slow
-            # scalar loop (np.maximum), 3x the two-sided clip.
+            # scalar loop (np.maximum), where the two-sided clip has a SIMD one.
             lo, hi = (-np.inf if lo is None else lo), (np.inf if hi is None else hi)
         return _result(np.clip(a, lo, hi), dt)
 
