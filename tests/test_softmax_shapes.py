@@ -64,3 +64,55 @@ def test_the_backward_ops_take_0d_arrays() -> None:
     g, y = tc.Tensor(np.array(0.7)), tc.Tensor(np.array(1.0))
     assert SoftmaxBackward.apply(g, y, axis=0).item() == 0.0  # y (g - g y) with y = 1
     assert LogSoftmaxBackward.apply(g, tc.Tensor(np.array(0.0)), axis=0).item() == 0.0  # g - exp(0) g
+
+
+def _torch_dtype(torch, dtype):
+    return {np.float32: torch.float32, np.float64: torch.float64}[dtype]
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+@pytest.mark.parametrize("src,dst", [(np.float32, np.float64), (np.float64, np.float32), (np.float64, np.float64)])
+def test_dtype_converts_the_input_first_as_torch(torch, name, src, dst) -> None:
+    """``dtype=`` (torch.nn.functional's keyword): the result is in ``dtype``, the gradient in the
+    input's dtype."""
+    rng = np.random.default_rng(2)
+    x = (rng.standard_normal((3, 5)) * 4).astype(src)
+    g = rng.standard_normal((3, 5)).astype(dst)
+    ours = tc.Tensor(x, requires_grad=True)
+    y = getattr(F, name)(ours, dim=1, dtype=dst)
+    y.backward(tc.Tensor(g))
+    theirs = torch.tensor(x, requires_grad=True)
+    ty = getattr(torch.nn.functional, name)(theirs, dim=1, dtype=_torch_dtype(torch, dst))
+    ty.backward(torch.tensor(g))
+    assert y.dtype == np.dtype(dst) and ours.grad.dtype == np.dtype(src)
+    tol = 1e-6 if np.float32 in (src, dst) else 1e-12
+    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), rtol=tol, atol=tol)
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+@pytest.mark.parametrize("shape", [(), (4,), (2, 3), (2, 3, 4), (2, 3, 4, 5)])
+def test_dim_none_picks_torchs_implicit_dim_with_its_warning(torch, name, shape) -> None:
+    """torch.nn.functional's deprecated implicit dim: 0 for 0-, 1- and 3-d input, else 1."""
+    rng = np.random.default_rng(3)
+    x, g = rng.standard_normal(shape), rng.standard_normal(shape)
+    ours = tc.Tensor(x, requires_grad=True)
+    with pytest.warns(UserWarning, match=f"Implicit dimension choice for {name} has been deprecated"):
+        y = getattr(F, name)(ours)
+    y.backward(tc.Tensor(g))
+    theirs = torch.tensor(x, requires_grad=True)
+    with pytest.warns(UserWarning):
+        ty = getattr(torch.nn.functional, name)(theirs)
+    ty.backward(torch.tensor(g))
+    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_signature_is_torchs(torch, name) -> None:
+    import inspect
+
+    params = inspect.signature(getattr(F, name)).parameters
+    theirs = inspect.signature(getattr(torch.nn.functional, name)).parameters
+    assert list(params) == list(theirs)
+    assert [p.default for p in params.values()][1:] == [p.default for p in theirs.values()][1:]

@@ -7,6 +7,7 @@ the engine calls it for every op.
 from __future__ import annotations
 
 import builtins
+import warnings
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -475,13 +476,41 @@ def sum_to_size(a: Tensor, shape: tuple[int, ...]) -> Tensor:
     return a if a.shape == tuple(shape) else SumToSize.apply(a, tuple(shape))
 
 
-def softmax(input: Tensor, dim: int) -> Tensor:
-    """Softmax along ``dim``, as ``torch.softmax``."""
+def _implicit_softmax_dim(name: str, ndim: int, stacklevel: int) -> int:
+    """torch.nn.functional's deprecated choice when ``dim`` is None: 0 for 0-, 1- and 3-d input, else 1."""
+    warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call to include "
+                  "dim=X as an argument.", UserWarning, stacklevel=stacklevel)
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None) -> Tensor:
+    """Softmax along ``dim``, as ``torch.nn.functional.softmax``: ``dtype`` converts the input first
+    (the gradient comes back in the input's dtype); ``dim=None`` takes PyTorch's deprecated implicit
+    dim, with its warning.
+
+    >>> import tinygrad_conv as tc
+    >>> softmax(tc.Tensor([[0.0, 0.0]]), dim=1, dtype=tc.float64).tolist()
+    [[0.5, 0.5]]
+    """
+    if dim is None:
+        dim = _implicit_softmax_dim("softmax", input.ndim, _stacklevel)
+    if dtype is not None:
+        input = input.to(dtype)
     return Softmax.apply(input, dim=dim)
 
 
-def log_softmax(input: Tensor, dim: int) -> Tensor:
-    """Log-softmax along ``dim``, stable for logits of any size."""
+def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None) -> Tensor:
+    """Log-softmax along ``dim``, stable for logits of any size, as ``torch.nn.functional.log_softmax``
+    (``dtype`` and ``dim=None`` as in :func:`softmax`).
+
+    >>> import tinygrad_conv as tc
+    >>> log_softmax(tc.Tensor([[0.0, 0.0]]), dim=1).exp().tolist()
+    [[0.5, 0.5]]
+    """
+    if dim is None:
+        dim = _implicit_softmax_dim("log_softmax", input.ndim, _stacklevel)
+    if dtype is not None:
+        input = input.to(dtype)
     return LogSoftmax.apply(input, dim=dim)
 
 
