@@ -2,8 +2,8 @@
 gelu (exact and tanh), hardswish, leaky_relu, prelu, and their slopes.
 
 Each is a short chain of fast NumPy ufuncs (exp, log, tanh have SIMD loops) written into one output
-buffer, instead of ``np.where`` on a random mask (5 ms on 1.2M float32 elements, measured with
-NumPy 2.4, against 0.1-0.4 ms per ufunc pass) or ``np.logaddexp`` / ``np.log1p`` (22 ms and 3.3 ms);
+buffer, instead of ``np.where`` on a random mask (tens of ufunc passes' time: it branches on every
+element) or ``np.logaddexp`` / ``np.log1p`` (slow loops; benchmarks/RESULTS.md has the timings);
 branches become arithmetic (max(x, s x), relu(x) - |x| Phi(-|x|), trunc of a clip) or a select on
 the bits. Long chains on large contiguous arrays run in cache-sized blocks split over the threads of
 :mod:`.parallel`; chains of a few passes (``split=False``) and anything else run on the whole array,
@@ -31,8 +31,8 @@ from .parallel import parallel_for
 
 @lru_cache(maxsize=8)
 def _zeros(n: int, dtype: np.dtype) -> np.ndarray:
-    # np.maximum(x, 0) takes NumPy's slow loop for a scalar operand (21 us against 5 us per 64K
-    # float32 block with an array of zeros), so the kernels compare with a cached zero block.
+    # np.maximum(x, 0) takes NumPy's slow loop for a scalar operand (several times an array
+    # operand's), so the kernels compare with a cached zero block.
     z = np.zeros(n, dtype=dtype)
     z.flags.writeable = False
     return z
@@ -100,8 +100,8 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def _log1p_of_exp_into(o: np.ndarray, e: np.ndarray) -> None:
-    """o = log(1 + e) for 0 <= e <= 1, accurate for tiny e without np.log1p (3.3 ms on 1.2M
-    float32, against 0.3 ms for np.log): log(u) + (e - (u - 1)) / u with u = 1 + e rounded, the
+    """o = log(1 + e) for 0 <= e <= 1, accurate for tiny e without np.log1p (about ten times
+    np.log's time in NumPy 2.4): log(u) + (e - (u - 1)) / u with u = 1 + e rounded, the
     second term correcting the rounding of u to first order. ``e`` is used as scratch."""
     u = e + 1.0
     np.subtract(u, 1.0, out=o)

@@ -157,8 +157,8 @@ class LeakyRelu(Function):
     def forward(ctx: Context, x: Any, negative_slope: float) -> Any:
         # factor = 1 where x > 0, else the slope (NaN too, so NaN * slope stays NaN and its
         # gradient is the slope, as PyTorch): the np.where below. For float16/32/64 the same select
-        # runs on the bits, 10x faster (2 ms on 1.2M float32 for a table lookup); other floats
-        # (long double) have no integer view of their width, so they take the np.where.
+        # runs on the bits, several times faster than np.where's branch on every element; other
+        # floats (long double) have no integer view of their width, so they take the np.where.
         if not ctx.needs_input_grad[0]:
             # No backward: max(x, slope x) (or min), two passes and no factor array.
             return smooth.leaky_relu(x, negative_slope)
@@ -259,8 +259,8 @@ class EluBackward(Function):
     """g * elu'(x): g * scale where x > 0, else g * scale * alpha * input_scale * exp(input_scale * x)
     (that at 0; NaN at NaN, as PyTorch).
 
-    One array pass instead of a select over a random mask (5 ms on 1.2M elements); its own
-    backward is written with registered ops.
+    One array pass instead of a select over a random mask (which branches on every element); its
+    own backward is written with registered ops.
     """
 
     name = "elu_backward"
@@ -332,8 +332,8 @@ class Gelu(Function):
         if approximate == "tanh":
             return smooth.gelu_tanh(x)
         if x.dtype == np.float32:
-            # A float32-accurate erfc in ~25 blocked float32 passes: 59 ms -> 3 ms on 1.2M elements
-            # against the float64 erfc below, whose extra digits float32 cannot hold.
+            # A float32-accurate erfc in float32 passes, many times faster than the float64 erfc
+            # below, whose extra digits float32 cannot hold (timings: benchmarks/RESULTS.md).
             return smooth.gelu_f32(x)
         return (x * _normal_cdf(x)).astype(x.dtype, copy=False)
 
