@@ -257,7 +257,8 @@ class Elu(Function):
 
 class EluBackward(Function):
     """g * elu'(x): g * scale where x > 0, else g * scale * alpha * input_scale * exp(input_scale * x)
-    (that at 0; NaN at NaN, as PyTorch).
+    (that at 0; NaN at NaN, as PyTorch's vectorised CPU loop gives; its scalar loop for an array's
+    last few elements passes g instead, so PyTorch itself is not consistent there).
 
     One array pass instead of a select over a random mask (which branches on every element); its
     own backward is written with registered ops.
