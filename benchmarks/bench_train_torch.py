@@ -66,18 +66,22 @@ class Ours:
         self.loader = DataLoader(TensorDataset(xtr, ytr), batch_size=BATCH, shuffle=True, seed=0)
 
     def epoch(self) -> None:
-        for xb, yb in itertools.islice(self.loader, BATCHES):
-            loss = self.F.cross_entropy(self.model(xb), yb, label_smoothing=SMOOTHING)
-            self.opt.zero_grad()
-            loss.backward()
-            self.opt.step()
+        from tinygrad_conv.commands.train import fixed_conv_algorithm
+
+        with fixed_conv_algorithm():  # as `tinygrad-conv train` runs its convs
+            for xb, yb in itertools.islice(self.loader, BATCHES):
+                loss = self.F.cross_entropy(self.model(xb), yb, label_smoothing=SMOOTHING)
+                self.opt.zero_grad()
+                loss.backward()
+                self.opt.step()
 
     def accuracy(self) -> float:
         import tinygrad_conv as tc
+        from tinygrad_conv.commands.train import fixed_conv_algorithm
 
         xte, yte = self.test
         self.model.eval()
-        with tc.no_grad():
+        with tc.no_grad(), fixed_conv_algorithm():
             acc = float((self.model(tc.Tensor(xte)).numpy().argmax(1) == yte).mean())
         self.model.train()
         return acc

@@ -63,6 +63,24 @@ def test_same_seed_same_numbers(tmp_path: Path, no_extras: None) -> None:
     assert runs[0]["train_loss"] != runs[2]["train_loss"]
 
 
+def test_numbers_do_not_depend_on_the_process_conv_choice(tmp_path: Path, no_extras: None,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    # By default each process times the conv variants once per shape and keeps the fastest, and two
+    # processes may choose differently (results differing by rounding). A training run uses one fixed
+    # choice, so it repeats bit for bit in any process (and --resume continues it exactly): here two
+    # processes that would have chosen differently are stood in for by forcing each choice.
+    from tinygrad_conv.kernels import conv
+
+    weights = []
+    for name, choice in (("a", "winograd"), ("b", "im2col")):
+        monkeypatch.setattr(conv, "ALGORITHM", choice)
+        assert _train(tmp_path / name, "--epochs", "1") == 0
+        assert conv.ALGORITHM == choice  # restored after the run
+        weights.append(io.load(tmp_path / name / "checkpoint.npz")["model"])
+    for key in weights[0]:
+        np.testing.assert_array_equal(weights[0][key], weights[1][key], err_msg=key)
+
+
 @pytest.fixture
 def train_labels(monkeypatch: pytest.MonkeyPatch) -> list[np.ndarray]:
     """The labels of every training batch, in order: the data order the runs saw."""

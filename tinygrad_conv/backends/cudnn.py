@@ -1,5 +1,9 @@
 """``torch.backends.cudnn``: absent here. Programs set ``benchmark`` and ``deterministic``; the
-attributes exist so that runs unchanged, and have no effect (CPU results are deterministic)."""
+attributes exist so that runs unchanged, and have no effect. The CPU conv kernels choose their
+algorithm by ``tinygrad_conv.kernels.conv.ALGORITHM``: by default each shape's variants are timed
+once per process and the fastest kept (as ``benchmark = True`` does on a GPU), so two processes may
+differ by rounding; set it to one variant (``"im2col"``) for runs that repeat bit for bit, as
+``tinygrad-conv train`` fixes its own."""
 
 from __future__ import annotations
 

@@ -257,6 +257,27 @@ def _blas_threads(threads: int) -> Iterator[None]:
         yield
 
 
+#: The conv algorithm a training run uses: one fixed choice, not the per-shape timing of
+#: ``kernels.conv.ALGORITHM = "benchmark"``, whose choice can differ from one process to the next
+#: (by rounding only), so that a run repeats bit for bit and ``--resume`` continues a run exactly in a
+#: new process. Winograd where it applies (3x3 stride-1 layers with enough channels, as the models'
+#: second conv), plain im2col elsewhere.
+CONV_ALGORITHM = "winograd"
+
+
+@contextlib.contextmanager
+def fixed_conv_algorithm(name: str = CONV_ALGORITHM) -> Iterator[None]:
+    """Run the block with ``kernels.conv.ALGORITHM`` set to ``name`` (restored after)."""
+    from tinygrad_conv.kernels import conv
+
+    before = conv.ALGORITHM
+    conv.ALGORITHM = name
+    try:
+        yield
+    finally:
+        conv.ALGORITHM = before
+
+
 class _Progress:
     """A tqdm bar when tqdm is installed and wanted, else nothing (epoch lines are printed anyway)."""
 
@@ -402,6 +423,11 @@ def _write_plots(history: dict[str, list[float]], model: Any, x_test: Any, out_d
 
 # ------------------------------------------------------------------------------------------ run
 def run(args: argparse.Namespace) -> int:
+    with fixed_conv_algorithm():
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     from tinygrad_conv import io, nn, optim
     from tinygrad_conv.data import DataLoader, TensorDataset
