@@ -51,6 +51,18 @@ def _check_float(x: Any, op: str) -> None:
                         "with .float() or .double()")
 
 
+def _check_real(x: Any, op: str) -> None:
+    """Float or integer input, as PyTorch's clamping activations take (integers are clipped in their
+    own dtype, and take no gradient); bool is refused with PyTorch's message."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: expected a Tensor as input, got {type(x).__name__}")
+    if x.dtype.kind == "b":
+        raise RuntimeError(f"{op}: Bool inputs not supported for {op} (input of shape {x.shape}); convert it "
+                           "with .float() or .int()")
+    if x.dtype.kind not in "fiu":
+        raise TypeError(f"{op}: expected a real (floating-point or integer) input, got dtype {x.dtype}")
+
+
 def _inplace_input(input: Tensor, inplace: bool) -> Tensor:
     """What an op with ``inplace=True`` reads: a clone of a tracked input, so that what the op saves
     for backward is not the tensor about to be overwritten (PyTorch's in-place kernels save their
@@ -212,10 +224,13 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace
     >>> hardtanh(tc.Tensor([-3.0, 0.5, 3.0])).tolist()
     [-1.0, 0.5, 1.0]
     """
-    _check_float(input, "hardtanh")
+    _check_real(input, "hardtanh")
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val cannot be greater than max_val, got min_val={min_val}, "
                          f"max_val={max_val}")
+    if input.dtype.kind == "u" and min(min_val, max_val) < 0:
+        raise RuntimeError(f"hardtanh: cannot do hardtanh on an unsigned type with negative limits (input "
+                           f"{input.dtype}, min_val={min_val}, max_val={max_val})")
     source = input  # the op saves a mask or its output, not the input: no clone needed
     return _maybe_inplace(input, Hardtanh.apply(source, min_val=float(min_val), max_val=float(max_val)), inplace)
 
@@ -229,7 +244,7 @@ def relu6(input: Tensor, inplace: bool = False) -> Tensor:
     >>> relu6(tc.Tensor([-1.0, 3.0, 7.0])).tolist()
     [0.0, 3.0, 6.0]
     """
-    _check_float(input, "relu6")
+    _check_real(input, "relu6")
     source = input  # the op saves a mask or its output, not the input: no clone needed
     return _maybe_inplace(input, Hardtanh.apply(source, min_val=0.0, max_val=6.0), inplace)
 
@@ -834,6 +849,9 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:
     if weight.ndim > 1:
         raise ValueError(f"prelu: weight must be a scalar or a 1-d tensor (one slope per channel), got "
                          f"shape {weight.shape}")
+    if weight.dtype != input.dtype:
+        raise RuntimeError(f"prelu: Type promoting not supported: input is {input.dtype} and weight "
+                           f"{weight.dtype}; convert the weight with .to({input.dtype})")
     n = weight.numel()
     # As PyTorch: the channels are dim 1; an input of fewer than 2 dims has one channel.
     channels = input.shape[1] if input.ndim >= 2 else 1

@@ -483,6 +483,14 @@ def _implicit_softmax_dim(name: str, ndim: int, stacklevel: int) -> int:
     return 0 if ndim in (0, 1, 3) else 1
 
 
+def _check_float_input(input: Tensor, op: str) -> None:
+    """softmax and log_softmax take floating-point input, as PyTorch's kernels do (they raise
+    NotImplementedError for the other dtypes; ``dtype=`` converts first)."""
+    if isinstance(input, Tensor) and input.dtype.kind != "f":
+        raise NotImplementedError(f"{op}: not implemented for {input.dtype} input of shape {input.shape}; "
+                                  f"pass dtype=tc.float32 (or convert with .float()) to compute it in floating point")
+
+
 def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None) -> Tensor:
     """Softmax along ``dim``, as ``torch.nn.functional.softmax``: ``dtype`` converts the input first
     (the gradient comes back in the input's dtype); ``dim=None`` takes PyTorch's deprecated implicit
@@ -496,6 +504,7 @@ def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: 
         dim = _implicit_softmax_dim("softmax", input.ndim, _stacklevel)
     if dtype is not None:
         input = input.to(dtype)
+    _check_float_input(input, "softmax")
     return Softmax.apply(input, dim=dim)
 
 
@@ -511,6 +520,7 @@ def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dty
         dim = _implicit_softmax_dim("log_softmax", input.ndim, _stacklevel)
     if dtype is not None:
         input = input.to(dtype)
+    _check_float_input(input, "log_softmax")
     return LogSoftmax.apply(input, dim=dim)
 
 
