@@ -43,9 +43,13 @@ def _const(a: np.ndarray) -> Tensor:
     return Tensor._wrap(a)
 
 
-def _check_float(x: Any, op: str) -> None:
+def _check_tensor(x: Any, op: str) -> None:
     if not isinstance(x, Tensor):
         raise TypeError(f"{op}: expected a Tensor as input, got {type(x).__name__}")
+
+
+def _check_float(x: Any, op: str) -> None:
+    _check_tensor(x, op)
     if x.dtype.kind != "f":
         raise TypeError(f"{op}: expected a floating-point input, got dtype {x.dtype}; convert it "
                         "with .float() or .double()")
@@ -54,8 +58,7 @@ def _check_float(x: Any, op: str) -> None:
 def _check_real(x: Any, op: str) -> None:
     """Float or integer input, as PyTorch's clamping activations take (integers are clipped in their
     own dtype, and take no gradient); bool is refused with PyTorch's message."""
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{op}: expected a Tensor as input, got {type(x).__name__}")
+    _check_tensor(x, op)
     if x.dtype.kind == "b":
         raise RuntimeError(f"{op}: Bool inputs not supported for {op} (input of shape {x.shape}); convert it "
                            "with .float() or .int()")
