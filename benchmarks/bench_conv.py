@@ -145,13 +145,13 @@ def winograd_can_run(case: Case, transposed: bool) -> bool:
 
 #: Short names of the kernels' variants (kernels/conv.py, VARIANTS) in the algorithm column.
 SHORT = {"im2col": "i", "batched": "b", "exact": "e", "per_sample": "s", "per_sample_exact": "se", "gather_rows": "g",
-         "winograd": "W"}
+         "winograd": "W", "separate": "2", "shared": "sh", "shared_batched": "shb"}
 
 
 def chosen_algorithm() -> str:
     """What the one-time measurement chose for the forward, input and weight gradient since the
     choices were last cleared (each case clears them before it runs)."""
-    kernels = {"conv2d": "fwd", "input_grad": "dx", "weight_grad": "dw"}
+    kernels = {"conv2d": "fwd", "input_grad": "dx", "weight_grad": "dw", "conv2d_and_weight_grad": "dx+dw"}
     found = sorted((list(kernels).index(key[0]), kernels[key[0]], SHORT.get(name, name))
                    for key, name in K._choices.items())
     return " ".join(f"{kernel}:{name}" for _, kernel, name in found) or "i"

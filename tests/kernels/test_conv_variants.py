@@ -305,3 +305,124 @@ def test_each_variant_through_autograd_matches_torch(monkeypatch, variant):
         np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), rtol=1e-10, atol=1e-10)
         for ours, theirs in zip(ours_args, theirs_args):
             np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-10, atol=1e-10)
+
+
+# ----------------------------------------------------------------------------- conv2d_and_weight_grad
+SHARED = ["shared", "shared_batched"]
+
+
+def _record_shared(monkeypatch) -> list:
+    """Calls of the shared-columns kernel, by whether they ran channel-major."""
+    ran = []
+    shared = K._shared_columns
+    monkeypatch.setattr(K, "_shared_columns", lambda *a: ran.append(a[-1]) or shared(*a))
+    return ran
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("cfg", CONFIGS, ids=_ids)
+@pytest.mark.parametrize("variant", SHARED + ["im2col"])
+def test_conv2d_and_weight_grad_matches_the_reference_kernels(monkeypatch, variant, cfg, dtype):
+    """Both products from one gather of the columns equal the two textbook kernels; forcing a plain
+    variant ("im2col") runs the two kernels separately."""
+    monkeypatch.setattr(K, "ALGORITHM", variant)
+    ran = _record_shared(monkeypatch)
+    n, c, h, w, f, g, k, s, p, d = cfg
+    x, wt, dy = _problem(cfg, dtype)
+    y, dw = K.conv2d_and_weight_grad(x, wt, dy, s, p, d, g)
+    assert y.dtype == dw.dtype == dtype and y.flags.c_contiguous and dw.flags.c_contiguous
+    np.testing.assert_allclose(y, R.conv2d(x, wt, s, p, d, g), **_tols(dtype))
+    np.testing.assert_allclose(dw, R.conv2d_weight_grad(x, dy, k, s, p, d, g), **_tols(dtype))
+    assert ran == ([variant == "shared_batched"] if variant in SHARED else [])
+
+
+@pytest.mark.parametrize("variant", SHARED)
+def test_conv2d_and_weight_grad_in_chunks(monkeypatch, variant):
+    """A small memory budget splits the batch, the last chunk partial: the zero junk columns of the
+    reused upstream-gradient buffer must stay zero, and the chunks' weight gradients add up."""
+    monkeypatch.setattr(K, "ALGORITHM", variant)
+    cfg = (5, 3, 9, 9, 4, 1, (3, 3), (1, 1), P1, (1, 1))
+    x, wt, dy = _problem(cfg, np.float64, seed=8)
+    assert K._conv_plan(x.shape, 4, 1, (3, 3), (1, 1), P1, (1, 1), False).has_junk
+    old = K.get_memory_budget()
+    K.set_memory_budget(3 * 27 * 9 * 11 * 8)  # about two samples' columns
+    try:
+        y, dw = K.conv2d_and_weight_grad(x, wt, dy, (1, 1), P1, (1, 1), 1)
+    finally:
+        K.set_memory_budget(old)
+    np.testing.assert_allclose(y, R.conv2d(x, wt, (1, 1), P1, (1, 1), 1), rtol=1e-11, atol=1e-11)
+    np.testing.assert_allclose(dw, R.conv2d_weight_grad(x, dy, (3, 3), (1, 1), P1, (1, 1), 1), rtol=1e-11, atol=1e-11)
+
+
+@pytest.mark.parametrize("variant", SHARED)
+def test_conv2d_and_weight_grad_keeps_inf_and_nan_where_they_belong(monkeypatch, variant):
+    """An inf in the input reaches junk columns, where the upstream gradient's zeros would make NaN
+    of finite weight gradients: the shared kernel redoes the weight gradient without junk."""
+    monkeypatch.setattr(K, "ALGORITHM", variant)
+    x, wt, dy = _problem((2, 2, 7, 7, 3, 1, (3, 3), (1, 1), P1, (1, 1)), np.float64)
+    x[0, 1, 3, 0] = np.inf
+    with np.errstate(invalid="ignore"):
+        expect = (R.conv2d(x, wt, (1, 1), P1, (1, 1), 1), R.conv2d_weight_grad(x, dy, (3, 3), (1, 1), P1, (1, 1), 1))
+        got = K.conv2d_and_weight_grad(x, wt, dy, (1, 1), P1, (1, 1), 1)
+    for a, b in zip(got, expect):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    assert np.isfinite(got[1]).sum() == np.isfinite(expect[1]).sum() > 0
+
+
+def test_conv2d_and_weight_grad_with_fewer_windows_runs_the_kernels_separately(monkeypatch):
+    """A grad_output smaller than the conv's output (a transposed conv with output_padding >= stride)
+    is not the same column matrix: the two kernels run on their own."""
+    monkeypatch.setattr(K, "ALGORITHM", "shared")
+    ran = _record_shared(monkeypatch)
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 3, 9, 9))
+    wt = rng.standard_normal((4, 3, 3, 3))
+    dy = rng.standard_normal((2, 4, 8, 7))  # the conv gives 9x9 outputs with padding 1
+    y, dw = K.conv2d_and_weight_grad(x, wt, dy, (1, 1), P1, (1, 1), 1)
+    np.testing.assert_allclose(y, R.conv2d(x, wt, (1, 1), P1, (1, 1), 1), rtol=1e-11, atol=1e-11)
+    np.testing.assert_allclose(dw, R.conv2d_weight_grad(x, dy, (3, 3), (1, 1), P1, (1, 1), 1), rtol=1e-11, atol=1e-11)
+    assert ran == []
+
+
+def test_conv2d_and_weight_grad_refuses_mismatched_arrays():
+    x, wt, dy = _problem(CONFIGS[0], np.float64)
+    with pytest.raises(ValueError, match="conv2d: input .* and weight .* do not match"):
+        K.conv2d_and_weight_grad(x, wt[:, :2], dy, (1, 1), P1, (1, 1), 1)
+    with pytest.raises(ValueError, match="conv2d_weight_grad: input .* and grad_output .* different batch sizes"):
+        K.conv2d_and_weight_grad(x, wt, dy[:2], (1, 1), P1, (1, 1), 1)
+
+
+def test_benchmark_mode_offers_the_shared_columns_where_timing_pays(monkeypatch):
+    """Timed at a size with >= _TIMED_MIN_BYTES of columns, whichever wins gives the reference's
+    values; the plain way (the two kernels) stays unless a shared variant beats it."""
+    monkeypatch.setattr(K, "ALGORITHM", "benchmark")
+    monkeypatch.setattr(K, "_choices", {})
+    cfg = (16, 3, 24, 24, 8, 1, (3, 3), (1, 1), P1, (1, 1))  # 1.3 MB of float32 columns
+    x, wt, dy = _problem(cfg, np.float32, seed=5)
+    y, dw = K.conv2d_and_weight_grad(x, wt, dy, (1, 1), P1, (1, 1), 1)
+    np.testing.assert_allclose(y, R.conv2d(x, wt, (1, 1), P1, (1, 1), 1), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(dw, R.conv2d_weight_grad(x, dy, (3, 3), (1, 1), P1, (1, 1), 1), rtol=1e-3, atol=1e-3)
+    chosen = {key[0]: name for key, name in K._choices.items()}
+    assert chosen["conv2d_and_weight_grad"] in ("separate", "shared", "shared_batched")
+
+
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_transposed_conv_backward_shares_the_columns_unless_it_records(monkeypatch, create_graph):
+    """A transposed conv's backward computes dx and dw with the shared kernel when nothing records
+    (and matches PyTorch with a random upstream gradient); with create_graph it builds them from the
+    differentiable ops, so that they can be differentiated again."""
+    torch = pytest.importorskip("torch")
+    monkeypatch.setattr(K, "ALGORITHM", "shared")
+    ran = _record_shared(monkeypatch)
+    rng = np.random.default_rng(12)
+    x, w, g = rng.standard_normal((2, 4, 5, 5)), rng.standard_normal((4, 3, 4, 4)), rng.standard_normal((2, 3, 10, 10))
+    ox, ow = tc.Tensor(x, requires_grad=True), tc.Tensor(w, requires_grad=True)
+    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    y = F.conv_transpose2d(ox, ow, stride=2, padding=1)
+    gx, gw = tc.autograd.grad(y, (ox, ow), tc.Tensor(g), create_graph=create_graph)
+    tgx, tgw = torch.autograd.grad(torch.nn.functional.conv_transpose2d(tx, tw, stride=2, padding=1), (tx, tw),
+                                   torch.tensor(g))
+    np.testing.assert_allclose(gx.detach().numpy(), tgx.numpy(), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(gw.detach().numpy(), tgw.numpy(), rtol=1e-10, atol=1e-10)
+    assert ran == ([] if create_graph else [False])
+    assert (gx.grad_fn is not None) == create_graph

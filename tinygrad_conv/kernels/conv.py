@@ -41,10 +41,10 @@ are in ``benchmarks/experiments/conv_layouts.py``; the measurements behind each 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import partial
 from math import gcd, prod
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -52,6 +52,7 @@ from numpy.lib.stride_tricks import as_strided
 from . import array_module, winograd
 
 Pair = tuple[int, int]
+_Result = TypeVar("_Result")  # what a kernel's variants return: an array, or conv2d_and_weight_grad's pair
 PadPairs = tuple[tuple[int, int], tuple[int, int]]
 
 # Upper bound (bytes) on the column matrix of one batch chunk; larger batches are split.
@@ -398,7 +399,10 @@ def _use_winograd(a: np.ndarray, kernel: Pair, stride: Pair, dilation: Pair, gro
 #: - ``"gather_rows"``: input gradient of a stride-1 conv only, the kw taps of each kernel row gathered
 #:   from the upstream gradient into the GEMM, so col2im adds kh blocks instead of kh*kw;
 #: - ``"winograd"``: kernels/winograd.py (3x3 stride-1 float32 layers with many channels).
-VARIANTS = ("im2col", "batched", "exact", "per_sample", "per_sample_exact", "gather_rows", "winograd")
+#: - ``"shared"`` and ``"shared_batched"``: :func:`conv2d_and_weight_grad` only (a transposed conv's
+#:   backward), one gather of the columns for both of its GEMMs, per-sample or batched.
+VARIANTS = ("im2col", "batched", "exact", "per_sample", "per_sample_exact", "gather_rows", "winograd", "shared",
+            "shared_batched")
 
 #: How a conv picks its variant. "benchmark" (the default) times the variants a kernel offers on its
 #: first call of each shape and keeps the fastest for the rest of the process (plain im2col unless
@@ -435,17 +439,18 @@ def _offer(plan: _Plan, a: np.ndarray, names: dict[str, bool]) -> list[str]:
     return ["im2col"] + [name for name, applies in names.items() if applies]
 
 
-def _pick(key: tuple[Any, ...], candidates: dict[str, Callable[[], np.ndarray | None]]) -> np.ndarray:
+def _pick(key: tuple[Any, ...], candidates: Mapping[str, Callable[[], _Result | None]]) -> _Result:
     """The result of one of a kernel's variants (name -> call): the one :data:`ALGORITHM` forces, or
-    the fastest measured for ``key`` (plain im2col unless another beats it by ``_MARGIN``). The first
-    is plain im2col, which always returns an array; Winograd returns None on input that is not
-    finite, and then im2col's result is returned."""
+    the fastest measured for ``key`` (the plain variant unless another beats it by ``_MARGIN``). The
+    first is the plain one (im2col; for :func:`conv2d_and_weight_grad`, its two kernels called
+    separately), which always returns a result; Winograd returns None on input that is not finite,
+    and then the plain variant's result is returned."""
     if ALGORITHM != "benchmark" and ALGORITHM not in VARIANTS:
         raise ValueError(f"conv kernels: ALGORITHM must be 'benchmark' or one of {VARIANTS}, got {ALGORITHM!r}")
     plain = next(iter(candidates))
 
-    def run_plain() -> np.ndarray:
-        return cast(np.ndarray, candidates[plain]())
+    def run_plain() -> _Result:
+        return cast(_Result, candidates[plain]())
 
     if ALGORITHM != "benchmark":
         chosen: str | None = ALGORITHM if ALGORITHM in candidates else plain
@@ -455,7 +460,7 @@ def _pick(key: tuple[Any, ...], candidates: dict[str, Callable[[], np.ndarray | 
         out = candidates[chosen]()
         return run_plain() if out is None else out
     best = dict.fromkeys(candidates, float("inf"))
-    kept: dict[str, np.ndarray] = {}  # the last round's results: plain im2col's and the fastest other's
+    kept: dict[str, _Result] = {}  # the last round's results: the plain variant's and the fastest other's
     for attempt in range(_TRIES + 1):
         for name, run in candidates.items():
             t0 = time.perf_counter()
@@ -487,10 +492,7 @@ def conv2d(x: np.ndarray, w: np.ndarray, stride: Pair, padding: PadPairs, dilati
     handing out a view that skips the junk instead would make every later elementwise op pay
     NumPy's ~35 ns per row of a strided ufunc loop, while the copy pays ~7 ns per row.
     """
-    _check_pair("conv2d", x, w, "weight")
-    if x.shape[1] != w.shape[1] * groups or w.shape[0] % groups:
-        raise ValueError(f"conv2d: input {x.shape} and weight {w.shape} do not match with groups={groups} "
-                         "(weight is (F, C/groups, kh, kw), F divisible by groups)")
+    _check_conv2d(x, w, groups)
     if x.shape[0] == 0:
         # An empty batch: nothing to compute, but the output has the size it would have.
         oh = conv2d_output_size(x.shape[2], w.shape[2], stride[0], sum(padding[0]), dilation[0])
@@ -505,6 +507,23 @@ def conv2d(x: np.ndarray, w: np.ndarray, stride: Pair, padding: PadPairs, dilati
     return _pick(("conv2d", x.shape, w.shape, stride, padding, dilation, groups, x.dtype), candidates)
 
 
+def _check_conv2d(x: np.ndarray, w: np.ndarray, groups: int) -> None:
+    _check_pair("conv2d", x, w, "weight")
+    if x.shape[1] != w.shape[1] * groups or w.shape[0] % groups:
+        raise ValueError(f"conv2d: input {x.shape} and weight {w.shape} do not match with groups={groups} "
+                         "(weight is (F, C/groups, kh, kw), F divisible by groups)")
+
+
+def _check_weight_grad(x: np.ndarray, dy: np.ndarray, groups: int) -> None:
+    _check_pair("conv2d_weight_grad", x, dy, "grad_output")
+    if x.shape[0] != dy.shape[0]:
+        raise ValueError(f"conv2d_weight_grad: input {x.shape} and grad_output {dy.shape} have different "
+                         "batch sizes")
+    if x.shape[1] % groups or dy.shape[1] % groups:
+        raise ValueError(f"conv2d_weight_grad: groups={groups} must divide the channels of input {x.shape} "
+                         f"and grad_output {dy.shape}")
+
+
 def _conv2d_im2col(x: np.ndarray, w: np.ndarray, stride: Pair, padding: PadPairs, dilation: Pair,
                    groups: int, variant: str = "im2col") -> np.ndarray:
     """The forward's im2col variants: "im2col" (per-sample GEMMs), "batched" (one GEMM per batch
@@ -512,38 +531,61 @@ def _conv2d_im2col(x: np.ndarray, w: np.ndarray, stride: Pair, padding: PadPairs
     xp = array_module(x)
     plan = _conv_plan(x.shape, w.shape[0], groups, w.shape[2:], stride, padding, dilation, False,
                       pitched=variant != "exact")
-    n, g, run = plan.n, plan.g, plan.run
-    sh, sw = plan.ah.s, plan.aw.s
     batched = variant == "batched"
     m_max = plan.chunk(x.itemsize)
-    y = xp.empty((n, plan.f, plan.oh, plan.ow), dtype=x.dtype)
-    wg = w.reshape(g, plan.fg, plan.kg)
-    phases = xp.zeros((sh, sw, m_max, plan.c, plan.flat), dtype=x.dtype)
-    cols_flat = _flat_buffer(xp, (m_max, plan.c, plan.kh, plan.kw, run), x.dtype, zero=False)
-    # where the GEMM writes unless it writes y itself: rows with junk columns, or the batched layout
-    direct = not (plan.has_junk or batched)
-    rows_flat = _flat_buffer(xp, (0 if direct else m_max, plan.f, run), x.dtype, zero=False)
-    for n0 in range(0, n, m_max):
-        m = min(m_max, n - n0)
-        plan.fill_phases(phases, x[n0 : n0 + m])
-        if batched:
-            # (C, kh, kw, m, run): each group's columns are one (Kg, m*run) matrix
-            cols = _prefix(cols_flat, (plan.c, plan.kh, plan.kw, m, run))
-            plan.gather(phases, m, cols.transpose(3, 0, 1, 2, 4))
-            out = _prefix(rows_flat, (g, plan.fg, m * run))
-            xp.matmul(wg, cols.reshape(g, plan.kg, m * run), out=out)
-            # one transposing copy into NCHW, junk columns dropped on the way
-            y[n0 : n0 + m] = out.reshape(plan.f, m, plan.oh, plan.row)[..., : plan.ow].transpose(1, 0, 2, 3)
-            continue
-        cols = _prefix(cols_flat, (m, plan.c, plan.kh, plan.kw, run))
-        plan.gather(phases, m, cols)
-        # per-sample GEMMs (Fg, Kg) @ (Kg, OH*row), written in NCHW order (with any junk columns)
-        out = y[n0 : n0 + m] if direct else _prefix(rows_flat, (m, plan.f, plan.oh, plan.row))
-        xp.matmul(wg, cols.reshape(m, g, plan.kg, run), out=out.reshape(m, g, plan.fg, run))
-        if not direct:
-            y[n0 : n0 + m] = out[..., : plan.ow]  # while the chunk is still in cache
+    y = xp.empty((plan.n, plan.f, plan.oh, plan.ow), dtype=x.dtype)
+    wg = w.reshape(plan.g, plan.fg, plan.kg)
+    phases = xp.zeros((plan.ah.s, plan.aw.s, m_max, plan.c, plan.flat), dtype=x.dtype)
+    cols_flat = _flat_buffer(xp, (m_max, plan.c, plan.kh, plan.kw, plan.run), x.dtype, zero=False)
+    rows_flat = _forward_rows(plan, xp, m_max, x.dtype, batched)
+    for n0 in range(0, plan.n, m_max):
+        m = min(m_max, plan.n - n0)
+        cols = _gather_chunk(plan, phases, cols_flat, x[n0 : n0 + m], channel_major=batched)
+        _forward_product(plan, wg, cols, rows_flat, y[n0 : n0 + m], batched)
     del cols_flat, phases, rows_flat
     return y
+
+
+def _gather_chunk(plan: _Plan, phases: np.ndarray, cols_flat: np.ndarray, x: np.ndarray,
+                  channel_major: bool) -> np.ndarray:
+    """im2col of a batch chunk ``x`` (m, C, H, W) into the front of ``cols_flat``: (m, C, kh, kw,
+    run), or channel-major (C, kh, kw, m, run), where each group's columns are one (Kg, m*run)
+    matrix for a single GEMM over the chunk."""
+    m = x.shape[0]
+    plan.fill_phases(phases, x)
+    if channel_major:
+        cols = _prefix(cols_flat, (plan.c, plan.kh, plan.kw, m, plan.run))
+        plan.gather(phases, m, cols.transpose(3, 0, 1, 2, 4))
+    else:
+        cols = _prefix(cols_flat, (m, plan.c, plan.kh, plan.kw, plan.run))
+        plan.gather(phases, m, cols)
+    return cols
+
+
+def _forward_rows(plan: _Plan, xp: Any, m_max: int, dtype: Any, batched: bool) -> np.ndarray:
+    """Where the forward GEMM writes unless it writes the output itself: rows with junk columns,
+    or the batched layout; empty when the GEMM writes straight into the output."""
+    direct = not (plan.has_junk or batched)
+    return _flat_buffer(xp, (0 if direct else m_max, plan.f, plan.run), dtype, zero=False)
+
+
+def _forward_product(plan: _Plan, wg: np.ndarray, cols: np.ndarray, rows_flat: np.ndarray, y: np.ndarray,
+                     batched: bool) -> None:
+    """The forward GEMM of one chunk's columns (from :func:`_gather_chunk`, channel-major when
+    ``batched``) into ``y`` (m, F, OH, OW); ``wg`` is the weight as (G, Fg, Kg)."""
+    xp = array_module(cols)
+    m, g, run = y.shape[0], plan.g, plan.run
+    if batched:
+        out = _prefix(rows_flat, (g, plan.fg, m * run))
+        xp.matmul(wg, cols.reshape(g, plan.kg, m * run), out=out)
+        # one transposing copy into NCHW, junk columns dropped on the way
+        y[...] = out.reshape(plan.f, m, plan.oh, plan.row)[..., : plan.ow].transpose(1, 0, 2, 3)
+        return
+    # per-sample GEMMs (Fg, Kg) @ (Kg, OH*row), written in NCHW order (with any junk columns)
+    out = _prefix(rows_flat, (m, plan.f, plan.oh, plan.row)) if plan.has_junk else y
+    xp.matmul(wg, cols.reshape(m, g, plan.kg, run), out=out.reshape(m, g, plan.fg, run))
+    if plan.has_junk:
+        y[...] = out[..., : plan.ow]  # while the chunk is still in cache
 
 
 def _input_grad(
@@ -738,13 +780,7 @@ def conv2d_weight_grad(
     transposed conv's weight gradient with output_padding >= stride) uses the leading windows.
     One GEMM per group and batch chunk: dy as (Fg, m*OH*q) times the chunk's columns transposed.
     """
-    _check_pair("conv2d_weight_grad", x, dy, "grad_output")
-    if x.shape[0] != dy.shape[0]:
-        raise ValueError(f"conv2d_weight_grad: input {x.shape} and grad_output {dy.shape} have different "
-                         "batch sizes")
-    if x.shape[1] % groups or dy.shape[1] % groups:
-        raise ValueError(f"conv2d_weight_grad: groups={groups} must divide the channels of input {x.shape} "
-                         f"and grad_output {dy.shape}")
+    _check_weight_grad(x, dy, groups)
     if x.shape[0] == 0:
         # An empty batch contributes nothing: the weight gradient is zero, as in PyTorch.
         return array_module(x).zeros((dy.shape[1], x.shape[1] // groups) + tuple(kernel_size), dtype=x.dtype)
@@ -781,56 +817,149 @@ def _weight_grad_im2col(x: np.ndarray, dy: np.ndarray, kernel_size: Pair, stride
     return dw
 
 
+def conv2d_and_weight_grad(
+    a: np.ndarray,
+    w: np.ndarray,
+    b: np.ndarray,
+    stride: Pair,
+    padding: PadPairs,
+    dilation: Pair,
+    groups: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``conv2d(a, w)`` and ``conv2d_weight_grad(a, b)`` (w's kernel size), computed together.
+
+    The backward of a transposed conv needs both (``a`` is its upstream gradient, ``b`` its input):
+    two GEMMs with the same column matrix of ``a``. The "shared" variants gather each batch chunk's
+    columns once and run both GEMMs on them while they are in cache; the plain way calls the two
+    kernels, each with its own choice of variant (Winograd included).
+    """
+    _check_conv2d(a, w, groups)
+    _check_weight_grad(a, b, groups)
+    kernel = (w.shape[2], w.shape[3])
+
+    def separate() -> tuple[np.ndarray, np.ndarray]:
+        return (conv2d(a, w, stride, padding, dilation, groups),
+                conv2d_weight_grad(a, b, kernel, stride, padding, dilation, groups))
+
+    if a.shape[0] == 0:
+        return separate()
+    plan = _conv_plan(a.shape, w.shape[0], groups, kernel, stride, padding, dilation, False)
+    candidates: dict[str, Callable[[], tuple[np.ndarray, np.ndarray]]] = {"separate": separate}
+    if b.shape[1] == w.shape[0] and b.shape[2:] == (plan.oh, plan.ow):
+        for name in _offer(plan, a, {"shared": True, "shared_batched": True})[1:]:
+            candidates[name] = partial(_shared_columns, a, w, b, stride, padding, dilation, groups,
+                                       name == "shared_batched")
+    return _pick(("conv2d_and_weight_grad", a.shape, w.shape, b.shape, stride, padding, dilation, groups, a.dtype),
+                 candidates)
+
+
+def _shared_columns(a: np.ndarray, w: np.ndarray, b: np.ndarray, stride: Pair, padding: PadPairs, dilation: Pair,
+                    groups: int, channel_major: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The "shared" variants of :func:`conv2d_and_weight_grad`: per batch chunk one gather of a's
+    columns, the forward GEMM and the weight-gradient GEMM on them; per-sample GEMMs in the
+    forward's layout, or one GEMM each per chunk on channel-major columns ("shared_batched")."""
+    xp = array_module(a)
+    plan = _conv_plan(a.shape, w.shape[0], groups, w.shape[2:], stride, padding, dilation, False)
+    m_max = plan.chunk(a.itemsize)
+    y = xp.empty((plan.n, plan.f, plan.oh, plan.ow), dtype=a.dtype)
+    wg = w.reshape(plan.g, plan.fg, plan.kg)
+    phases = xp.zeros((plan.ah.s, plan.aw.s, m_max, plan.c, plan.flat), dtype=a.dtype)
+    cols_flat = _flat_buffer(xp, (m_max, plan.c, plan.kh, plan.kw, plan.run), a.dtype, zero=False)
+    rows_flat = _forward_rows(plan, xp, m_max, a.dtype, channel_major)
+    b_rows = _DyRows(plan, m_max, b, channel_major)
+    dw_t = None
+    for n0 in range(0, plan.n, m_max):
+        m = min(m_max, plan.n - n0)
+        cols = _gather_chunk(plan, phases, cols_flat, a[n0 : n0 + m], channel_major)
+        _forward_product(plan, wg, cols, rows_flat, y[n0 : n0 + m], channel_major)
+        # b's junk columns are zero, but a's junk columns may hold inf or nan (0 * inf = nan): such
+        # a result is redone below, so this product's warnings are spurious
+        with np.errstate(all="ignore"):
+            part = _weight_product(plan, cols, b_rows.chunk(n0, m), channel_major)
+        if dw_t is None:
+            dw_t = part
+        else:
+            dw_t += part
+        del part
+    del cols_flat, phases, rows_flat
+    dw = _weight_from_transposed(plan, dw_t, a)
+    if plan.has_junk and not bool(np.isfinite(dw).all()):
+        # not finite: a's columns hold inf or nan, and the weight-gradient kernel zeroes the junk ones
+        dw = conv2d_weight_grad(a, b, (plan.kh, plan.kw), stride, padding, dilation, groups)
+    return y, dw
+
+
 def _weight_grad(plan: _Plan, x: np.ndarray, dy: np.ndarray, zero_junk: bool, per_sample: bool) -> np.ndarray:
     xp = array_module(x)
-    n, g, row, oh, ow, run = plan.n, plan.g, plan.row, plan.oh, plan.ow, plan.run
-    sh, sw = plan.ah.s, plan.aw.s
     m_max = plan.chunk(x.itemsize)
-    phases = xp.zeros((sh, sw, m_max, plan.c, plan.flat), dtype=x.dtype)
-    if per_sample:
-        # the forward's layout (m, C, kh, kw, run); dy as it is, or in rows of the pitch (zero junk)
-        cols_flat = _flat_buffer(xp, (m_max, plan.c, plan.kh, plan.kw, run), x.dtype, zero=False)
-        dyq = xp.zeros((m_max, plan.f, oh, row), dtype=x.dtype) if plan.has_junk else None
-    else:
-        # channel-major chunk layouts, so each group is one GEMM over the whole chunk
-        cols_flat = _flat_buffer(xp, (plan.c, plan.kh, plan.kw, m_max, run), x.dtype, zero=False)
-        dyt_flat = _flat_buffer(xp, (plan.f, m_max, oh, row), x.dtype, zero=plan.has_junk)
+    channel_major = not per_sample  # each group then is one GEMM over the whole chunk
+    phases = xp.zeros((plan.ah.s, plan.aw.s, m_max, plan.c, plan.flat), dtype=x.dtype)
+    cols_flat = _flat_buffer(xp, (m_max, plan.c, plan.kh, plan.kw, plan.run), x.dtype, zero=False)
+    dy_rows = _DyRows(plan, m_max, dy, channel_major)
     dw_t = None
-    for n0 in range(0, n, m_max):
-        m = min(m_max, n - n0)
-        plan.fill_phases(phases, x[n0 : n0 + m])
-        if per_sample:
-            cols = _prefix(cols_flat, (m, plan.c, plan.kh, plan.kw, run))
-            plan.gather(phases, m, cols)
-            if zero_junk:
-                cols.reshape(m, plan.c, plan.kh, plan.kw, oh, row)[..., ow:] = 0
-            if dyq is None:
-                d = dy[n0 : n0 + m]
-            else:
-                dyq[:m, :, :, :ow] = dy[n0 : n0 + m]
-                d = dyq[:m]
-            # (Kg, run) @ (run, Fg) for each sample and group, summed over the chunk
-            part = xp.matmul(cols.reshape(m, g, plan.kg, run), d.reshape(m, g, plan.fg, run).transpose(0, 1, 3, 2))
-            part = part.sum(axis=0)
-        else:
-            cols = _prefix(cols_flat, (plan.c, plan.kh, plan.kw, m, run))
-            plan.gather(phases, m, cols.transpose(3, 0, 1, 2, 4))
-            if zero_junk:
-                cols.reshape(plan.c, plan.kh, plan.kw, m, oh, row)[..., ow:] = 0
-            if m != m_max and plan.has_junk:
-                dyt_flat = _flat_buffer(xp, (plan.f, m, oh, row), x.dtype, zero=True)  # fresh zero junk
-            dyt = _prefix(dyt_flat, (plan.f, m, oh, row))
-            dyt[..., :ow] = dy[n0 : n0 + m].transpose(1, 0, 2, 3)
-            # computed transposed, (Kg, M) @ (M, Fg): OpenBLAS ran this orientation faster than
-            # (Fg, M) @ (M, Kg), and transposing the small result is free
-            part = xp.matmul(cols.reshape(g, plan.kg, m * run), dyt.reshape(g, plan.fg, m * run).transpose(0, 2, 1))
+    for n0 in range(0, plan.n, m_max):
+        m = min(m_max, plan.n - n0)
+        cols = _gather_chunk(plan, phases, cols_flat, x[n0 : n0 + m], channel_major)
+        if zero_junk:
+            cols.reshape(cols.shape[:-1] + (plan.oh, plan.row))[..., plan.ow :] = 0
+        part = _weight_product(plan, cols, dy_rows.chunk(n0, m), channel_major)
         if dw_t is None:
             dw_t = part
         else:
             dw_t += part
         del part  # not alive during the next chunk or the final transpose copy
     del cols_flat, phases
+    return _weight_from_transposed(plan, dw_t, x)
+
+
+class _DyRows:
+    """The upstream gradient of a weight-gradient product in its columns' row layout, one batch
+    chunk at a time: dy itself when rows have no junk columns, else a copy in rows of the pitch
+    whose junk columns are zero (so they add nothing). Per-sample (m, F, OH, row), or channel-major
+    (F, m, OH, row), a transposing copy."""
+
+    def __init__(self, plan: _Plan, m_max: int, dy: np.ndarray, channel_major: bool) -> None:
+        self.plan, self.dy, self.channel_major = plan, dy, channel_major
+        shape = (plan.f, m_max, plan.oh, plan.row) if channel_major else (m_max, plan.f, plan.oh, plan.row)
+        copies = channel_major or plan.has_junk
+        self.flat = _flat_buffer(array_module(dy), shape if copies else (0,), dy.dtype, zero=plan.has_junk)
+
+    def chunk(self, n0: int, m: int) -> np.ndarray:
+        plan, src = self.plan, self.dy[n0 : n0 + m]
+        if not self.channel_major:
+            if not plan.has_junk:
+                return src
+            rows = self.flat.reshape(-1, plan.f, plan.oh, plan.row)[:m]
+            rows[..., : plan.ow] = src
+            return rows
+        if m * plan.f * plan.oh * plan.row != self.flat.size and plan.has_junk:
+            # a shorter last chunk lays its rows out differently: fresh zeros for its junk columns
+            self.flat = _flat_buffer(array_module(src), (plan.f, m, plan.oh, plan.row), src.dtype, zero=True)
+        rows = _prefix(self.flat, (plan.f, m, plan.oh, plan.row))
+        rows[..., : plan.ow] = src.transpose(1, 0, 2, 3)
+        return rows
+
+
+def _weight_product(plan: _Plan, cols: np.ndarray, d: np.ndarray, channel_major: bool) -> np.ndarray:
+    """One chunk's weight gradient, transposed, (G, Kg, Fg): its columns (from :func:`_gather_chunk`)
+    times its upstream gradient rows (from :class:`_DyRows`, the same layout)."""
+    xp = array_module(cols)
+    g, run = plan.g, plan.run
+    if not channel_major:
+        m = cols.shape[0]
+        # (Kg, run) @ (run, Fg) for each sample and group, summed over the chunk
+        part = xp.matmul(cols.reshape(m, g, plan.kg, run), d.reshape(m, g, plan.fg, run).transpose(0, 1, 3, 2))
+        return part.sum(axis=0)
+    m = cols.shape[3]
+    # computed transposed, (Kg, M) @ (M, Fg): OpenBLAS ran this orientation faster than
+    # (Fg, M) @ (M, Kg), and transposing the small result is free
+    return xp.matmul(cols.reshape(g, plan.kg, m * run), d.reshape(g, plan.fg, m * run).transpose(0, 2, 1))
+
+
+def _weight_from_transposed(plan: _Plan, dw_t: np.ndarray | None, x: np.ndarray) -> np.ndarray:
+    """The weight gradient (F, Cg, kh, kw) from its transposed sum over the chunks (G, Kg, Fg)."""
+    xp = array_module(x)
     if dw_t is None:  # no chunk ran: an empty batch (conv2d_weight_grad returns before this)
-        dw_t = xp.zeros((g, plan.kg, plan.fg), dtype=x.dtype)
+        dw_t = xp.zeros((plan.g, plan.kg, plan.fg), dtype=x.dtype)
     # the small transpose back, copied so that the optimiser's updates run on contiguous memory
     return xp.ascontiguousarray(dw_t.transpose(0, 2, 1)).reshape(plan.f, plan.cg, plan.kh, plan.kw)

@@ -236,6 +236,21 @@ def conv2d_weight_grad(x: np.ndarray, dy: np.ndarray, kernel_size: Pair, stride:
     return (dy_rows @ cols_t).reshape((f, c) + tuple(kernel_size))
 
 
+def conv2d_and_weight_grad(a: np.ndarray, w: np.ndarray, b: np.ndarray, stride: Pair, padding: PadPairs,
+                           dilation: Pair, groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """``conv2d(a, w)`` and ``conv2d_weight_grad(a, b)`` with w's kernel size: the two products a
+    transposed conv's backward needs (the fast kernel shares their column matrix).
+
+    >>> y, dw = conv2d_and_weight_grad(np.ones((1, 1, 3, 3)), np.ones((1, 1, 2, 2)), np.ones((1, 1, 2, 2)),
+    ...                                (1, 1), ((0, 0), (0, 0)), (1, 1), 1)
+    >>> y.shape, dw.shape
+    ((1, 1, 2, 2), (1, 1, 2, 2))
+    """
+    kernel = (w.shape[2], w.shape[3])
+    return (conv2d(a, w, stride, padding, dilation, groups),
+            conv2d_weight_grad(a, b, kernel, stride, padding, dilation, groups))
+
+
 def conv_transpose2d(x: np.ndarray, w: np.ndarray, stride: Pair, padding: PadPairs, dilation: Pair,
                      groups: int, output_size: Pair) -> np.ndarray:
     """Transposed convolution of ``x`` (N, C_in, H, W) with ``w`` (C_in, C_out//groups, kh, kw) as

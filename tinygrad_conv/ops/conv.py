@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..autograd.function import Context, Function
+from ..autograd.grad_mode import is_grad_enabled
 from ..kernels import conv as K
 from ..kernels import pick
 from ..tensor import Tensor
@@ -181,6 +182,13 @@ class ConvTranspose2d(Function):
         # The adjoint conv2d reads g with the forward's top/left padding and whatever bottom/right
         # padding makes its output exactly x's size (output_padding shifts it; it may even crop).
         g_adj, pads_adj = _adjoint_input(g, ctx.x_hw, tuple(w.shape[2:]), stride, padding, dilation)
+        if need_x and need_w and not is_grad_enabled():
+            # Nothing records these two products (no create_graph), and both are GEMMs with the
+            # same column matrix of g: one kernel gathers it once for both.
+            gx_a, gw_a = pick(K).conv2d_and_weight_grad(g_adj._data, w._data, x._data, stride, pads_adj,
+                                                        dilation, groups)
+            gb = g.sum(dim=(0, 2, 3)) if need_b else None
+            return Tensor._wrap(gx_a), Tensor._wrap(gw_a), gb
         gx = Conv2d.apply(g_adj, w, None, stride=stride, padding=pads_adj, dilation=dilation,
                           groups=groups) if need_x else None
         gw = Conv2dWeightGrad.apply(g_adj, x, kernel_size=tuple(w.shape[2:]), stride=stride, padding=pads_adj,
