@@ -532,11 +532,9 @@ def _conv2d_im2col(x: np.ndarray, w: np.ndarray, stride: Pair, padding: PadPairs
     plan = _conv_plan(x.shape, w.shape[0], groups, w.shape[2:], stride, padding, dilation, False,
                       pitched=variant != "exact")
     batched = variant == "batched"
-    m_max = plan.chunk(x.itemsize)
+    m_max, phases, cols_flat = _gather_buffers(plan, xp, x.dtype)
     y = xp.empty((plan.n, plan.f, plan.oh, plan.ow), dtype=x.dtype)
     wg = w.reshape(plan.g, plan.fg, plan.kg)
-    phases = xp.zeros((plan.ah.s, plan.aw.s, m_max, plan.c, plan.flat), dtype=x.dtype)
-    cols_flat = _flat_buffer(xp, (m_max, plan.c, plan.kh, plan.kw, plan.run), x.dtype, zero=False)
     rows_flat = _forward_rows(plan, xp, m_max, x.dtype, batched)
     for n0 in range(0, plan.n, m_max):
         m = min(m_max, plan.n - n0)
@@ -544,6 +542,15 @@ def _conv2d_im2col(x: np.ndarray, w: np.ndarray, stride: Pair, padding: PadPairs
         _forward_product(plan, wg, cols, rows_flat, y[n0 : n0 + m], batched)
     del cols_flat, phases, rows_flat
     return y
+
+
+def _gather_buffers(plan: _Plan, xp: Any, dtype: Any) -> tuple[int, np.ndarray, np.ndarray]:
+    """Samples per batch chunk, and the two buffers :func:`_gather_chunk` fills: the phase images
+    (zero, so that the padding stays zero) and the flat column buffer."""
+    m_max = plan.chunk(np.dtype(dtype).itemsize)
+    phases = xp.zeros((plan.ah.s, plan.aw.s, m_max, plan.c, plan.flat), dtype=dtype)
+    cols_flat = _flat_buffer(xp, (m_max, plan.c, plan.kh, plan.kw, plan.run), dtype, zero=False)
+    return m_max, phases, cols_flat
 
 
 def _gather_chunk(plan: _Plan, phases: np.ndarray, cols_flat: np.ndarray, x: np.ndarray,
@@ -860,11 +867,9 @@ def _shared_columns(a: np.ndarray, w: np.ndarray, b: np.ndarray, stride: Pair, p
     forward's layout, or one GEMM each per chunk on channel-major columns ("shared_batched")."""
     xp = array_module(a)
     plan = _conv_plan(a.shape, w.shape[0], groups, w.shape[2:], stride, padding, dilation, False)
-    m_max = plan.chunk(a.itemsize)
+    m_max, phases, cols_flat = _gather_buffers(plan, xp, a.dtype)
     y = xp.empty((plan.n, plan.f, plan.oh, plan.ow), dtype=a.dtype)
     wg = w.reshape(plan.g, plan.fg, plan.kg)
-    phases = xp.zeros((plan.ah.s, plan.aw.s, m_max, plan.c, plan.flat), dtype=a.dtype)
-    cols_flat = _flat_buffer(xp, (m_max, plan.c, plan.kh, plan.kw, plan.run), a.dtype, zero=False)
     rows_flat = _forward_rows(plan, xp, m_max, a.dtype, channel_major)
     b_rows = _DyRows(plan, m_max, b, channel_major)
     dw_t = None
@@ -891,10 +896,8 @@ def _shared_columns(a: np.ndarray, w: np.ndarray, b: np.ndarray, stride: Pair, p
 
 def _weight_grad(plan: _Plan, x: np.ndarray, dy: np.ndarray, zero_junk: bool, per_sample: bool) -> np.ndarray:
     xp = array_module(x)
-    m_max = plan.chunk(x.itemsize)
     channel_major = not per_sample  # each group then is one GEMM over the whole chunk
-    phases = xp.zeros((plan.ah.s, plan.aw.s, m_max, plan.c, plan.flat), dtype=x.dtype)
-    cols_flat = _flat_buffer(xp, (m_max, plan.c, plan.kh, plan.kw, plan.run), x.dtype, zero=False)
+    m_max, phases, cols_flat = _gather_buffers(plan, xp, x.dtype)
     dy_rows = _DyRows(plan, m_max, dy, channel_major)
     dw_t = None
     for n0 in range(0, plan.n, m_max):
