@@ -138,6 +138,10 @@ def torch_side(torch: Any, arrays: tuple[np.ndarray, ...], case: Case, transpose
     return run
 
 
+#: The variants forced for a transposed conv, against im2col forced: its backward's shared columns.
+TRICKS_TRANSPOSED = ("shared", "shared_batched")
+
+
 def winograd_can_run(case: Case, transposed: bool) -> bool:
     f, c, kh, kw = case["weight"]
     return not transposed and winograd.applies(np.float32, (kh, kw), (case["stride"],) * 2, (1, 1), 1, c, f)
@@ -190,8 +194,11 @@ def report(protocol: Protocol, torch: Any) -> dict[str, float]:
                  "floor": gemms_and_copies(case, transposed)}
         if torch is not None:
             sides["torch"] = torch_side(torch, arrays, case, transposed)
-        if winograd_can_run(case, transposed):
-            sides["winograd"] = forced(ours, "winograd")
+        # the tricks that replace a whole algorithm, each forced against plain im2col forced
+        case_tricks = TRICKS_TRANSPOSED if transposed else ("winograd",) if winograd_can_run(case, False) else ()
+        for trick in case_tricks:
+            sides[trick] = forced(ours, trick)
+        if case_tricks:
             sides["im2col"] = forced(ours, "im2col")
         best = compare(sides, protocol)
         cid = case["id"]
@@ -206,8 +213,8 @@ def report(protocol: Protocol, torch: Any) -> dict[str, float]:
         print(f"| {cid} | {best['ours']:.2f} | {t:.2f} | {best['gemms']:.2f} | {best['floor']:.2f} "
               f"| {best['ours'] / t:.2f} | {best['ours'] / best['gemms']:.2f} | {best['ours'] / best['floor']:.2f} "
               f"| {best['gemms'] / t:.2f} | {best['floor'] / t:.2f} | {algo} |")
-        if "winograd" in sides:
-            tricks.append((cid, best["winograd"], best["im2col"], best["ours"], algo))
+        for trick in case_tricks:
+            tricks.append((cid, trick, best[trick], best["im2col"], best["ours"], algo))
     conv_ids = [c["id"] for c in cases["conv2d"]]
     all_ids = conv_ids + [c["id"] for c in cases["conv_transpose2d"]]
     out["floor geomean"] = geomean(out[f"{i} ours/gemms"] for i in all_ids)
@@ -230,11 +237,14 @@ def report(protocol: Protocol, torch: Any) -> dict[str, float]:
           "(kernels/conv.py, VARIANTS: " + ", ".join(f"{short} {name}" for name, short in SHORT.items())
           + "; only the kernels that had a choice are named)")
     if tricks:
-        print("\n### Winograd against im2col, same run (forward + backward, ms, min)\n")
-        print("| case | Winograd forced | im2col forced | Winograd / im2col | measured choice | ours (measured) |")
-        print("|---|---|---|---|---|---|")
-        for cid, wt, it, ot, algo in tricks:
-            print(f"| {cid} | {wt:.2f} | {it:.2f} | {wt / it:.2f} | {algo} | {ot:.2f} |")
+        print("\n### Winograd and the shared columns against im2col, same run (forward + backward, ms, min)\n")
+        print("| case | trick | trick forced | im2col forced | trick / im2col | measured choice | ours (measured) |")
+        print("|---|---|---|---|---|---|---|")
+        for cid, trick, tt, it, ot, algo in tricks:
+            print(f"| {cid} | {trick} | {tt:.2f} | {it:.2f} | {tt / it:.2f} | {algo} | {ot:.2f} |")
+        print("(winograd: kernels/winograd.py for the forward and both gradients; shared, shared_batched: a "
+              "transposed conv's dx and dw from one gather of the upstream gradient's columns, "
+              "kernels/conv.py conv2d_and_weight_grad)")
     print("\n### Memory M1-M2: peak traced memory of one conv2d forward + backward\n")
     print("| case | peak MB | column matrix MB | multiple (target <= 1.5) |")
     print("|---|---|---|---|")

@@ -13,7 +13,8 @@ ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "benchmarks"
 
 # The ids and keys of benchmarks/cases.json, at sizes that run in a moment. B2 is a 3x3 stride-1
-# layer with enough channels for Winograd, so the Winograd-against-im2col table is printed too.
+# layer with enough channels for Winograd, so the table of the tricks against im2col has Winograd's row
+# besides T1's shared columns.
 TINY = {
     "conv2d": [
         {"id": "B1", "input": [2, 1, 6, 6], "weight": [2, 1, 3, 3], "stride": 1, "padding": 0},
@@ -87,7 +88,8 @@ def test_run_quick_prints_every_table_and_the_targets(bench, capsys):
     for heading in ("### conv2d", "### Memory M1-M2", "### One training epoch", "### O1", "### max_pool2d",
                     "### relu's kernel tricks", "### Targets"):
         assert heading in out
-    assert "### Winograd against im2col" in out
+    assert "### Winograd and the shared columns against im2col" in out
+    assert "| T1 | shared_batched |" in out and "| B2 | winograd |" in out
     for key in ("M1", "M2"):  # memory is ours alone
         assert results[key] > 0
     if "torch" in out.split("\n", 1)[0] and "not installed" not in out.split("\n", 1)[0]:
