@@ -99,15 +99,17 @@ def gemms_alone(case: Case, transposed: bool) -> Callable[[], None]:
 
 
 def column_passes(case: Case, transposed: bool) -> Callable[[], None]:
-    """Three contiguous copies of the column matrix's size, in the cache-sized chunks the kernels
-    use: the forward's im2col, the weight gradient's im2col and the input gradient's col2im each
-    pass over that much memory at least once (a strided gather or scatter-add only costs more)."""
+    """Contiguous copies of the column matrix's size, in the cache-sized chunks the kernels use,
+    one for each pass the design needs over that much memory (a strided gather or scatter-add only
+    costs more): three for a conv2d (the forward's im2col, the weight gradient's im2col and the
+    input gradient's col2im), two for a transposed conv (its forward's col2im, and one im2col of the
+    upstream gradient that its backward's two GEMMs share)."""
     n, c, _, taps, oh, ow = conv2d_geometry(case, transposed)
     total = c * taps * n * oh * ow
     chunk = min(total, K._CACHE_TARGET // 4)
     src = np.random.default_rng(2).standard_normal(chunk).astype(np.float32)
     dst = np.empty_like(src)
-    sizes = [min(chunk, total - i) for i in range(0, total, chunk)] * 3
+    sizes = [min(chunk, total - i) for i in range(0, total, chunk)] * (2 if transposed else 3)
 
     def run() -> None:
         for size in sizes:
