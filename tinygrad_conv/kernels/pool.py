@@ -122,14 +122,105 @@ def _first_window_index(in_size: int, out: int, kernel: int, stride: int, paddin
     return first
 
 
+@lru_cache(maxsize=16)
+def _window_corners(planes: int, hw: Pair, out_hw: Pair, stride: Pair) -> tuple[np.ndarray, np.ndarray]:
+    """Flat positions of every window's top-left pixel in ``planes`` stacked H*W planes, and the
+    same positions within their own plane (both int64, read-only, shape (planes * OH * OW,))."""
+    (h, w), (oh, ow) = hw, out_hw
+    in_plane = (np.arange(oh, dtype=np.int64)[:, None] * (stride[0] * w)
+                + np.arange(ow, dtype=np.int64)[None, :] * stride[1]).reshape(1, oh * ow)
+    flat = (np.arange(planes, dtype=np.int64)[:, None] * (h * w) + in_plane).reshape(-1)
+    repeated = np.ascontiguousarray(np.broadcast_to(in_plane, (planes, oh * ow))).reshape(-1)
+    flat.flags.writeable = False
+    repeated.flags.writeable = False
+    return flat, repeated
+
+
+def _scan_taps(values: np.ndarray, codes: np.ndarray | None, count: int, step: int, n: int,
+               code_dtype: np.dtype) -> tuple[np.ndarray, np.ndarray | None]:
+    """For k < n: the maximum of values[k + t*step] over t = 0..count-1, and the code of the
+    winner (codes[k + t*step] + t*step, codes taken as 0 when None), the earliest t on ties.
+
+    Offsets grow with t, so "the last t that improved the maximum" is a running maximum of
+    ``improved * code``; the first pass writes new arrays, so ``values`` is never written to.
+    """
+    best = values[:n]
+    code = None if codes is None else codes[:n]
+    improved = np.empty(n, dtype=bool)
+    for t in range(1, count):
+        shift = t * step
+        tap = values[shift:shift + n]
+        np.greater(tap, best, out=improved)
+        best = np.maximum(best, tap) if t == 1 else np.maximum(best, tap, out=best)
+        if codes is None:
+            candidate = np.multiply(improved.view(np.uint8), code_dtype.type(shift), dtype=code_dtype)
+        else:
+            candidate = np.add(codes[shift:shift + n], code_dtype.type(shift))
+            np.multiply(candidate, improved.view(np.uint8), out=candidate)
+        code = candidate if code is None else np.maximum(code, candidate, out=code if t > 1 else None)
+    return best, code
+
+
+def _max_pool2d_sliding(planes: np.ndarray, kernel: Pair, stride: Pair, dilation: Pair,
+                        out_hw: Pair) -> tuple[np.ndarray, np.ndarray] | None:
+    """Max pool of contiguous (P, H, W) planes whose windows all lie inside the input (no padding,
+    no ceil overhang), or None when a maximum is NaN (the caller then takes the general kernel).
+
+    NumPy runs a ufunc over a strided window view element by element, with a loop of only OW
+    elements per row, but over a contiguous array in SIMD blocks. So this kernel computes the
+    running maximum at *every* pixel of the flat input, comparing it with the input shifted by
+    each tap's offset (contiguous slices of one flat array), and only then picks the window
+    corners out with one take. Windows that straddle a row or plane edge are computed too and
+    thrown away. The work grows with H*W instead of OH*OW, which still wins at the small strides
+    of CNN pooling.
+
+    The first maximum in row-major scan order is found in two levels: along each row of the
+    window (taps j = 0..kw-1), then across its rows; a strict ``>`` keeps the earlier of equal
+    values at both levels, which gives the row-major first. The code kept per pixel is the
+    winning tap's offset in the plane (row * dilation * W + col * dilation), which grows along the
+    scan (:func:`_scan_taps`): no np.where or masked copy, both branchy and many times slower here.
+    """
+    p_total, h, w = planes.shape
+    kh, kw = kernel
+    dh, dw = dilation
+    row_step = dh * w
+    largest = (kh - 1) * row_step + (kw - 1) * dw
+    if largest > np.iinfo(np.uint16).max:
+        return None  # offsets too large for a 16-bit code: the general kernel handles it
+    code_dtype = np.dtype(np.uint8) if largest <= np.iinfo(np.uint8).max else np.dtype(np.uint16)
+    out = np.empty((p_total, out_hw[0] * out_hw[1]), dtype=planes.dtype)
+    idx = np.empty((p_total, out_hw[0] * out_hw[1]), dtype=np.int64)
+    chunk = max(1, min(p_total, _CHUNK_BYTES // max(1, h * w * planes.itemsize)))
+    for p0 in range(0, p_total, chunk):
+        p1 = min(p0 + chunk, p_total)
+        flat = planes[p0:p1].reshape(-1)
+        n1 = flat.size - (kw - 1) * dw
+        row_max, col = _scan_taps(flat, None, kw, dw, n1, code_dtype)
+        best, code = _scan_taps(row_max, col, kh, row_step, n1 - (kh - 1) * row_step, code_dtype)
+        corners, in_plane = _window_corners(p1 - p0, (h, w), out_hw, stride)
+        o = out[p0:p1].reshape(-1)
+        # mode='clip' because take buffers its output in the default mode='raise'; the corners
+        # are in range by construction.
+        np.take(best, corners, out=o, mode="clip")
+        if np.isnan(o).any():
+            return None  # the NaN rule (the last NaN wins) is the general kernel's
+        if code is None:  # a 1x1 window: every index is its corner
+            idx[p0:p1] = in_plane.reshape(p1 - p0, -1)
+        else:
+            np.add(in_plane, np.take(code, corners, mode="clip"), out=idx[p0:p1].reshape(-1))
+    return out, idx
+
+
 def max_pool2d(x: np.ndarray, kernel: Pair, stride: Pair, padding: Pair, dilation: Pair,
                ceil_mode: bool) -> tuple[np.ndarray, np.ndarray]:
     """Max pool over (N, C, H, W); returns (values, int64 plane indices) as PyTorch does.
 
-    Values are a running ``np.maximum`` over the kh*kw strided views (NaN propagates). The index
-    is then found without masked copies (slow in NumPy): each offset whose view equals the
-    maximum sets one bit of a small integer code, and a table maps the code's lowest set bit,
-    i.e. the first maximum in scan order, to that offset's position in the plane.
+    Where every window lies inside the input and no maximum is NaN, :func:`_max_pool2d_sliding`
+    computes it on contiguous shifted slices. Otherwise, values are a running ``np.maximum`` over
+    the kh*kw strided views (NaN propagates). The index is then found without masked copies (slow
+    in NumPy): each offset whose view equals the maximum sets one bit of a small integer code, and
+    a table maps the code's lowest set bit, i.e. the first maximum in scan order, to that offset's
+    position in the plane.
     """
     _check_4d_float(x, "max_pool2d")
     n, c, h, w = x.shape
@@ -138,6 +229,10 @@ def max_pool2d(x: np.ndarray, kernel: Pair, stride: Pair, padding: Pair, dilatio
     rows, cols = _padded_shape((h, w), (oh, ow), kernel, stride, padding, dilation)
     pt, pl = padding
     padded = (rows, cols) != (h, w)
+    if not padded and padding == (0, 0) and n * c > 0:
+        fast = _max_pool2d_sliding(np.ascontiguousarray(_as_planes(x)), kernel, stride, dilation, (oh, ow))
+        if fast is not None:
+            return fast[0].reshape(n, c, oh, ow), fast[1].reshape(n, c, oh, ow)
 
     taps = [(i, j) for i in range(kh) for j in range(kw)]
     # Position of each tap relative to its window's top-left corner, in the unpadded plane.
