@@ -78,7 +78,7 @@ def test_ops_are_recorded_under_the_module_path() -> None:
     assert scopes["conv2d"] == {"features.0", "features.3"}
     assert scopes["relu"] == {"features.1", "features.4", "classifier.2"}
     assert scopes["max_pool2d"] == {"features.2", "features.5"}
-    assert scopes["matmul"] == {"classifier.1", "classifier.3"}
+    assert scopes["linear"] == {"classifier.1", "classifier.3"}
     assert scopes["log_softmax"] == {""}  # the loss is called outside any module
     assert model.module_types()["features.0"] == "Conv2d" and model.module_types()[""] == "LeNet"
     assert [p for p, _ in model.named_modules()][:3] == ["", "features", "features.0"]
@@ -108,13 +108,13 @@ def test_nested_models_get_nested_paths() -> None:
     for model in (net, copy.deepcopy(net)):
         scopes = _scopes(model(tc.ones(2, 3)).sum())
         assert scopes["tanh"] == {"blocks.0", "blocks.1"}
-        assert scopes["matmul"] == {"blocks.0.inner", "blocks.1.inner", "head"}
+        assert scopes["linear"] == {"blocks.0.inner", "blocks.1.inner", "head"}
         assert scopes["sum"] == {""}
     # A layer shared by two parents is recorded under the parent that is running.
     shared = nn.Linear(3, 3)
     a, b = nn.Sequential(shared), nn.Sequential(nn.Tanh(), shared)
     outer = nn.Sequential(a, b)
-    assert _scopes(outer(tc.ones(1, 3)).sum())["matmul"] == {"0.0", "1.1"}
+    assert _scopes(outer(tc.ones(1, 3)).sum())["linear"] == {"0.0", "1.1"}
 
 
 def test_registration_and_errors() -> None:

@@ -406,7 +406,7 @@ def test_renders_svg_png_pdf(tmp_path: Path):
     svg = viz.save(g, tmp_path / "lenet.svg")
     root = ET.parse(svg).getroot()
     texts = {t.text for t in root.iter("{http://www.w3.org/2000/svg}text")}
-    for op in ("conv2d", "relu", "max_pool2d", "matmul", "features.0.weight"):
+    for op in ("conv2d", "relu", "max_pool2d", "linear", "features.0.weight"):
         assert op in texts, op
     assert viz.save(g, tmp_path / "lenet.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     assert viz.save(g, tmp_path / "lenet.pdf").read_bytes().startswith(b"%PDF")
