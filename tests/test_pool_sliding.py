@@ -132,3 +132,33 @@ def test_every_config_of_a_small_grid_matches_the_reference():
         want_y, want_i = ref.max_pool2d_loop(x, k, s, (0, 0), d, False)
         np.testing.assert_array_equal(y, want_y, err_msg=str((hw, k, s, d)))
         np.testing.assert_array_equal(idx, want_i, err_msg=str((hw, k, s, d)))
+
+
+# ----------------------------------------------------------------------------------------------
+# the first-order backward: the scatter-add kernel called directly, not through the recorded op
+
+
+@pytest.mark.parametrize("kw", [{"kernel_size": 2}, {"kernel_size": 3, "stride": 1, "padding": 1},
+                                {"kernel_size": (2, 3), "stride": (2, 1), "dilation": (1, 2), "ceil_mode": True}])
+def test_first_order_backward_equals_the_recorded_scatter_add(kw):
+    """max_pool2d's gradient without create_graph (the kernel) and with it (the registered op),
+    overlapping windows included, batched and unbatched."""
+    rng = np.random.default_rng(7)
+    x = rng.integers(0, 3, (4, 3, 8, 7)).astype(np.float64)  # ties: overlapping windows share maxima
+    shape = tc.functional.max_pool2d(tc.Tensor(x), **kw).shape
+    g = rng.standard_normal(shape)
+    for xs, gs in ((x, g), (x[0], g[0])):
+        grads = []
+        for create_graph in (False, True):
+            t = tc.Tensor(xs, requires_grad=True)
+            (gx,) = tc.autograd.grad(tc.functional.max_pool2d(t, **kw), [t], tc.Tensor(gs), create_graph=create_graph)
+            grads.append(gx.detach().numpy())
+        np.testing.assert_array_equal(grads[0], grads[1])
+        assert grads[0].shape == xs.shape
+
+
+def test_scatter_add_with_minus_one_indices_after_the_min_check():
+    """Index -1 (a window wholly in the padding) still goes to the spare slot and is dropped."""
+    dy = np.array([[[[1.0, 2.0], [3.0, 4.0]]]])
+    idx = np.array([[[[0, -1], [0, 3]]]])
+    np.testing.assert_array_equal(pool.scatter_add_plane(dy, idx, (2, 2)), [[[[4.0, 0.0], [0.0, 4.0]]]])

@@ -323,21 +323,33 @@ def max_pool2d(x: np.ndarray, kernel: Pair, stride: Pair, padding: Pair, dilatio
     return out.reshape(n, c, oh, ow), idx.reshape(n, c, oh, ow)
 
 
-def _flat_plane_indices(indices: np.ndarray, plane: int) -> tuple[np.ndarray, np.ndarray, int]:
+@lru_cache(maxsize=16)
+def _repeated_plane_starts(planes: int, plane_size: int, per_plane: int) -> np.ndarray:
+    """The flat offset of each plane, repeated for each of its ``per_plane`` entries: a
+    contiguous (planes, per_plane) array, cached read-only. Adding it to the indices is one
+    contiguous pass; a (planes, 1) column broadcast against them loops per_plane elements at a
+    time, several times slower for the few entries a pooled plane has."""
+    starts = np.repeat(_plane_starts(planes, plane_size, 1), per_plane, axis=1)
+    starts.flags.writeable = False
+    return starts
+
+
+def _flat_plane_indices(indices: np.ndarray, plane: int) -> tuple[np.ndarray, int]:
     """(N, C, ...) plane indices as flat positions in a (N*C*plane + 1) buffer.
 
-    Returns (flat (N*C, per_plane) positions, mask of the -1 entries, the spare slot they go to).
+    Returns (flat (N*C, per_plane) positions, with every -1 entry sent to the spare slot, and
+    that spare slot's position).
     """
     n, c = indices.shape[:2]
     p_total = n * c
     per_plane = int(np.prod(indices.shape[2:]))  # explicit: -1 cannot be inferred when N*C == 0
     planes = indices.reshape(p_total, per_plane)
-    flat = planes + _plane_starts(p_total, plane, 1)
+    flat = planes + _repeated_plane_starts(p_total, plane, per_plane)
     spare = p_total * plane
-    missing = planes < 0
-    if indices.size and bool(missing.any()):
-        flat[missing] = spare  # a spare slot past the planes, dropped by the caller
-    return flat, missing, spare
+    # One reduction finds out whether any index is -1; the mask is made only then.
+    if indices.size and planes.min() < 0:
+        flat[planes < 0] = spare  # a spare slot past the planes, dropped by the caller
+    return flat, spare
 
 
 def scatter_add_plane(dy: np.ndarray, indices: np.ndarray, output_size: Pair) -> np.ndarray:
@@ -353,7 +365,7 @@ def scatter_add_plane(dy: np.ndarray, indices: np.ndarray, output_size: Pair) ->
                          f"and {indices.shape}")
     n, c = dy.shape[:2]
     h, w = output_size
-    flat, _, spare = _flat_plane_indices(indices, h * w)
+    flat, spare = _flat_plane_indices(indices, h * w)
     # np.add.at on float arrays with an int64 index has a fast path in NumPy >= 1.25 and beats
     # np.bincount (which works in float64) by several times here (benchmarks/experiments/pool_kernels.py
     # --variants).
@@ -381,7 +393,7 @@ def unpool_plane(x: np.ndarray, indices: np.ndarray, output_size: Pair) -> np.nd
                          f"and {indices.shape}")
     n, c = x.shape[:2]
     h, w = output_size
-    flat, _, spare = _flat_plane_indices(indices, h * w)
+    flat, spare = _flat_plane_indices(indices, h * w)
     flat = flat.ravel()
     order = np.arange(flat.size, dtype=np.int64)
     last = np.full(spare + 1, -1, dtype=np.int64)

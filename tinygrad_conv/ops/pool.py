@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 
 from ..autograd.function import Context, Function
+from ..autograd.grad_mode import is_grad_enabled
 from ..kernels import pick
 from ..kernels import pool as kernels
 from ..tensor import Tensor
@@ -142,6 +143,11 @@ class MaxPool2d(Function):
     @staticmethod
     def backward(ctx: Context, g: Tensor, *unused: Any) -> Any:
         idx = ctx.indices if ctx.indices is not None else ctx.saved_tensors[0]._data
+        if not is_grad_enabled():
+            # First order: the op's kernel called directly, as nothing records it; under
+            # create_graph the registered op, so the gradient differentiates again.
+            scatter = pick(kernels).max_unpool2d
+            return Tensor._wrap(_unbatch_like(scatter(_batched(g._data), _batched(idx), ctx.input_hw), g._data))
         return MaxPool2dBackward.apply(g, Tensor._wrap(idx), output_size=ctx.input_hw)
 
 
