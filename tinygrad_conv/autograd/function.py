@@ -93,6 +93,7 @@ class Context:
     _materialize_grads = True
     _dirty: tuple[Any, ...] = ()
     _non_differentiable: tuple[Any, ...] = ()
+    _marked = False  # whether either was set: apply then reads one attribute, not two
 
     def save_for_backward(self, *items: Any) -> None:
         """Keep tensors (or arrays, in array ops) for backward; checked for in-place changes."""
@@ -102,11 +103,13 @@ class Context:
         """Say which outputs take no gradient (indices, masks): they come back not requiring grad,
         and backward receives zeros for them, as in PyTorch."""
         self._non_differentiable = self._non_differentiable + outputs
+        self._marked = True
 
     def mark_dirty(self, *tensors: Any) -> None:
         """Say which inputs forward changed in place (and returns as outputs): those input tensors
         then take this op as their history, as PyTorch's in-place ops do."""
         self._dirty = self._dirty + tensors
+        self._marked = True
 
     def set_materialize_grads(self, value: bool) -> None:
         """With False, backward receives None (not zeros) for outputs that got no gradient."""
@@ -293,12 +296,13 @@ class Function:
             results = _outputs_of(node, arrays, vbox)
         else:  # one output, without the loops
             out_array = arrays[0]
-            node = Node(cls, ctx, edges[0], edges[1], kwargs, ((out_array.shape, out_array.dtype),))
-            results = (Tensor._make(out_array, True, node, 0, vbox) if out_array.dtype.kind in "fc"
+            out_meta = _out_meta_of(out_array)
+            node = Node(cls, ctx, edges[0], edges[1], kwargs, out_meta)
+            results = (Tensor._make(out_array, True, node, 0, vbox) if out_meta[0][1].kind in "fc"
                        else Tensor._wrap(out_array),)
         if vbox is not None:
             _link_view(results[0], args, kwargs, cls)
-        if ctx._non_differentiable or ctx._dirty:
+        if ctx._marked:  # mark_non_differentiable or mark_dirty was called
             results = _apply_marks(ctx, args, outs, results)
         if ctx._to_save:
             saved = []
@@ -391,7 +395,7 @@ def _as_arrays(raw: Any) -> tuple[tuple[Any, ...], tuple[Any, ...], bool]:
 _Edges = tuple[tuple[Any, ...], tuple[Any, ...]]  # (where each input's gradient goes, graph-drawer metadata)
 
 
-def _read_inputs(ctx: Context, args: tuple[Any, ...]) -> tuple[Sequence[Any], _Edges | None]:
+def _read_inputs(ctx: Context, args: tuple[Any, ...]) -> tuple[list[Any], _Edges | None]:
     """The arrays inside the Tensor arguments (other arguments as they are), and when the op is to
     be recorded, its edges; sets ``ctx.needs_input_grad``.
 
@@ -405,36 +409,70 @@ def _read_inputs(ctx: Context, args: tuple[Any, ...]) -> tuple[Sequence[Any], _E
         for a in args:
             plain.append(a._data if isinstance(a, Tensor) else a)
         return plain, None
-    rows: list[tuple[Any, bool, Any, Any]] = []  # per argument: (array or value, needs grad, edge, drawer meta)
-    seen: list[Tensor] = []  # the Tensor arguments so far
+    # One list per column, appended to in order: fewer steps per argument than building a row
+    # tuple for each and transposing them (this runs for every recorded op).
+    datas: list[Any] = []  # what forward gets: an array per Tensor argument, other arguments as they are
+    nxt: list[Any] = []  # where each argument's gradient goes
+    meta: list[Any] = []  # what the graph drawer shows for the arguments that take no gradient
+    needs: list[bool] = []
     for a in args:
         if isinstance(a, Tensor):
             if a._view is not None and a._view[2] != a._vbox[0]:
                 sync_view(a)  # its base changed in place since: take the base's new history
             data = a._data
-            for earlier in seen:
-                if earlier._data is data and earlier is not a:
-                    # Two Tensors on one array (x * x.detach()): forward gets a view of its own for
-                    # this one, so that what it saves resolves to the right Tensor (saved arrays
-                    # are matched by identity) and a detached operand stays a constant.
-                    data = data.view()
-                    break
-            seen.append(a)
+            if datas and _shares_an_earlier_array(a, args[:len(datas)]):
+                # Two Tensors on one array (x * x.detach()): forward gets a view of its own for
+                # this one, so that what it saves resolves to the right Tensor (saved arrays
+                # are matched by identity) and a detached operand stays a constant.
+                data = data.view()
+            datas.append(data)
             if a._requires_grad:
                 fn = a._grad_fn
-                rows.append((data, True, a if fn is None else (fn, a._out_idx), None))
+                nxt.append(a if fn is None else (fn, a._out_idx))
+                meta.append(None)
+                needs.append(True)
             else:
-                rows.append((data, False, None, ("const", data.shape, data.dtype)))
+                nxt.append(None)
+                meta.append(("const", data.shape, data.dtype))
+                needs.append(False)
         else:
-            rows.append((a, False, None, ("value", a)))
-    if not rows:
-        ctx.needs_input_grad = ()
-        return [], None
-    datas, needs, nxt, meta = zip(*rows)  # (one transposition in C, instead of four lists)
-    ctx.needs_input_grad = needs
-    if True not in needs:
+            datas.append(a)
+            nxt.append(None)
+            meta.append(("value", a))
+            needs.append(False)
+    ctx.needs_input_grad = needs_t = tuple(needs)
+    if True not in needs_t:
         return datas, None
-    return datas, (nxt, meta)
+    return datas, (tuple(nxt), tuple(meta))
+
+
+def _shares_an_earlier_array(a: Tensor, earlier_args: tuple[Any, ...]) -> bool:
+    """Whether another Tensor among ``earlier_args`` holds the very same array as ``a``."""
+    data = a._data
+    for earlier in earlier_args:
+        if isinstance(earlier, Tensor) and earlier._data is data and earlier is not a:
+            return True
+    return False
+
+
+_OutMeta = tuple[tuple[tuple[int, ...], np.dtype], ...]
+
+# The out_meta of the last one-output op recorded, reused while the next ones give the same shape and
+# dtype (a chain of elementwise ops, the layers of one batch): their nodes then share one tuple
+# instead of each keeping three new ones that the cyclic GC traverses for as long as the graph
+# lives. Tuples are immutable, so sharing one is safe; reading or replacing the global is atomic.
+_last_out_meta: _OutMeta = (((), np.dtype(np.float64)),)
+
+
+def _out_meta_of(array: np.ndarray) -> _OutMeta:
+    """``((array.shape, array.dtype),)``, the out_meta of a one-output node."""
+    global _last_out_meta
+    last = _last_out_meta
+    shape, dtype = array.shape, array.dtype
+    if last[0][1] is dtype and last[0][0] == shape:
+        return last
+    last = _last_out_meta = ((shape, dtype),)
+    return last
 
 
 def _outputs_of(node: Node, arrays: tuple[Any, ...], vbox: list[int] | None) -> tuple[Tensor, ...]:
