@@ -72,7 +72,7 @@ def _class_targets(input: Tensor, target: Tensor, ignore_index: int, fn: str) ->
     n_classes = input.shape[0] if input.ndim == 1 else input.shape[1]
     valid = t != ignore_index
     if valid.any():
-        tv = t[valid]
+        tv = t if valid.all() else t[valid]  # (no copy in the usual case: nothing ignored)
         lo, hi = int(tv.min()), int(tv.max())
         if lo < 0 or hi >= n_classes:
             raise IndexError(f"{fn}: target values must be class indices in [0, {n_classes}) for input "
@@ -292,8 +292,12 @@ def _class_cross_entropy(input: Tensor, t: np.ndarray, class_dim: int, label_smo
     """
     n_classes = input.shape[class_dim]
     q = np.full(input.shape, label_smoothing / n_classes, dtype=input.dtype)
-    np.put_along_axis(q, np.expand_dims(t, class_dim), 1.0 - label_smoothing + label_smoothing / n_classes,
-                      axis=class_dim)
+    target_value = 1.0 - label_smoothing + label_smoothing / n_classes
+    if input.ndim == 2:
+        # (N, C), the usual case: one fancy assignment (np.put_along_axis builds index grids first).
+        q[np.arange(t.size), t] = target_value
+    else:
+        np.put_along_axis(q, np.expand_dims(t, class_dim), target_value, axis=class_dim)
     scale = 1.0 / t.size if reduction == "mean" else 1.0
     return ClassCrossEntropy.apply(input, q, class_dim=class_dim, scale=scale)
 
