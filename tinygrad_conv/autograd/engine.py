@@ -115,14 +115,14 @@ def run_backward(roots: Sequence[Tensor], grads: Sequence[Any], retain_graph: bo
     run = _Pass(roots, [_root_grad(r, g, i) for i, (r, g) in enumerate(zip(roots, grads))], inputs)
     prev_mode = is_grad_enabled()
     _set(create_graph)  # with create_graph the rules' ops are recorded too
+    ready = run.ready
     try:
-        while run.ready:
-            node = heapq.heappop(run.ready)[1]  # the latest recorded of the nodes holding a gradient
+        while ready:
+            node = heapq.heappop(ready)[1]  # the latest recorded of the nodes holding a gradient
             outs = run.incoming(node)
-            if outs is None or not run.is_needed(node):
+            if outs is None:  # no gradient arrived, or grad() needs nothing from this node
                 continue
-            in_grads = run.call_rule(node, outs)
-            run.send(node, in_grads)
+            run.send(node, run.call_rule(node, outs))
             if not retain_graph:
                 node.release()
         if inputs is None:
@@ -195,11 +195,16 @@ class _Pass:
             slot[1] = _add(slot[1], g)
 
     def incoming(self, node: Node) -> list[Any] | None:
-        """The summed gradients of ``node``'s outputs (None if none arrived), after the tensor
-        hooks, retain_grad and grad()'s capture have seen them."""
+        """The summed gradients of ``node``'s outputs, after the tensor hooks, retain_grad and
+        grad()'s capture have seen them; None if none arrived, or if the node is on no path to
+        grad()'s inputs (its rule need not run)."""
         outs = self.pending.pop(node, None)
-        if outs is not None and (node.out_hooks or node.retained or self.capture):
+        if outs is None:
+            return None
+        if node.out_hooks or node.retained or self.capture:
             self._observe(node, outs)
+        if self.needed is not None and node not in self.needed:
+            return None
         return outs
 
     def _observe(self, node: Node, outs: list[Any]) -> None:
@@ -219,9 +224,6 @@ class _Pass:
                 k = self.capture.get((node, i))
                 if k is not None:
                     self.captured[k] = g
-
-    def is_needed(self, node: Node) -> bool:
-        return self.needed is None or node in self.needed
 
     def call_rule(self, node: Node, outs: list[Any]) -> tuple[Any, ...]:
         """Run ``node``'s backward rule: one gradient (or None) per positional input."""

@@ -155,10 +155,9 @@ class Context:
 
     def release(self) -> None:
         """Free the saved values and any attributes backward stored (called after backward)."""
-        op = self._op
-        self.__dict__.clear()
-        self._saved = _RELEASED
-        self._op = op
+        # Everything forward and backward stored on ctx goes; the op's name stays for the error
+        # a second backward raises. (One new dict: cheaper than clearing and refilling the old.)
+        self.__dict__ = {"_saved": _RELEASED, "_op": self._op}
 
 
 def once_differentiable(backward: Callable[..., Any]) -> Callable[..., Any]:
