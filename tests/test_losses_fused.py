@@ -102,3 +102,11 @@ def test_other_cases_keep_their_composed_path():
     t_ign = t.copy()
     t_ign[0] = -100
     assert L.cross_entropy(xt, tc.Tensor(t_ign)).grad_fn.name != "cross_entropy"
+
+
+def test_a_perfect_prediction_gives_positive_zero_as_torch(torch):
+    x = np.array([[1000.0, 0.0], [0.0, 1000.0]], dtype=np.float32)
+    for reduction in ("mean", "sum"):
+        loss = L.cross_entropy(tc.Tensor(x), tc.Tensor([0, 1]), reduction=reduction).item()
+        tloss = torch.nn.functional.cross_entropy(torch.from_numpy(x), torch.tensor([0, 1]), reduction=reduction).item()
+        assert loss == tloss == 0.0 and np.copysign(1.0, loss) == np.copysign(1.0, tloss) == 1.0

@@ -264,7 +264,8 @@ class ClassCrossEntropy(Function):
         e = np.exp(shifted)
         total = np.sum(e, axis=class_dim, keepdims=True)
         shifted -= np.log(total)  # log_softmax(x)
-        loss = -np.sum(shifted * q) * scale
+        # 0 - sum, not -sum: a perfect prediction sums -0.0 terms, and PyTorch's loss is then +0.0.
+        loss = (0.0 - np.sum(shifted * q)) * scale
         if ctx.needs_input_grad[0]:
             e /= total  # softmax(x), for backward
             ctx.softmax = e
