@@ -306,6 +306,11 @@ class Function:
         if ctx._to_save:
             saved = []
             for item in ctx._to_save:  # (a loop: a comprehension costs a function call in Python 3.11)
+                if type(item) is float or type(item) is int:
+                    # A Python scalar operand, kept as it is: the commonest entry after an input,
+                    # resolved here without the call (_resolve_one would give the same record).
+                    saved.append(_new_entry(SavedEntry, ("value", item, None, 0)))
+                    continue
                 entry = _resolve_one(item, args, datas, outs, arrays, results)
                 if entry[0] == "output":  # rebuilt on access with this node as its grad_fn
                     ctx._node = weakref.ref(node)

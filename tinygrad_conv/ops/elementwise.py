@@ -33,6 +33,28 @@ def _result(out: Any, dt: np.dtype) -> np.ndarray:
     return np.asarray(out, dtype=dt)
 
 
+def _arithmetic(ufunc: np.ufunc, a: Any, b: Any, true_divide: bool = False) -> np.ndarray:
+    """``ufunc(a, b)`` in PyTorch's result dtype (``tc.result_type``), for the arithmetic ops.
+
+    A floating array with a Python number (on either side), or two floating arrays of one dtype,
+    keep that dtype, in NumPy as in PyTorch: these (the commonest operands) call the ufunc at once,
+    where ``promote_operands`` would return the same dtype and the operands unchanged, with more
+    steps than a small array's ufunc takes. Every other case goes through ``promote_operands``.
+    """
+    ta, tb = type(a), type(b)
+    if ta is np.ndarray and (tb is float or tb is int or (tb is np.ndarray and b.dtype is a.dtype)):
+        dt = a.dtype
+    elif tb is np.ndarray and (ta is float or ta is int):
+        dt = b.dtype
+    else:
+        dt = None
+    if dt is not None and dt.kind == "f":
+        out = ufunc(a, b)
+        return out if type(out) is np.ndarray and out.dtype is dt else _result(out, dt)
+    dt, (a, b) = promote_operands(a, b, true_divide=true_divide)
+    return _result(ufunc(a, b), dt)
+
+
 def _float_input(a: np.ndarray) -> np.ndarray:
     """Integer and bool inputs of the float functions (exp, log...) are computed in the default
     float dtype, as PyTorch does (NumPy would give float64)."""
@@ -77,8 +99,7 @@ class Add(_Binary):
 
     @staticmethod
     def forward(ctx: Context, a: Any, b: Any) -> Any:
-        dt, (a, b) = promote_operands(a, b)
-        return _result(a + b, dt)
+        return _arithmetic(np.add, a, b)
 
     @staticmethod
     def backward(ctx: Context, g: Tensor) -> tuple[Any, ...]:
@@ -94,8 +115,7 @@ class Sub(_Binary):
     def forward(ctx: Context, a: Any, b: Any) -> Any:
         if type(a) is not np.ndarray or type(b) is not np.ndarray or a.dtype.kind == "b" or b.dtype.kind == "b":
             _no_bool_sub(a, b)
-        dt, (a, b) = promote_operands(a, b)
-        return _result(a - b, dt)
+        return _arithmetic(np.subtract, a, b)
 
     @staticmethod
     def backward(ctx: Context, g: Tensor) -> tuple[Any, ...]:
@@ -110,8 +130,7 @@ class Mul(_Binary):
     @staticmethod
     def forward(ctx: Context, a: Any, b: Any) -> Any:
         ctx.save_for_backward(a, b)
-        dt, (a, b) = promote_operands(a, b)
-        return _result(a * b, dt)
+        return _arithmetic(np.multiply, a, b)
 
     @staticmethod
     def backward(ctx: Context, g: Tensor) -> tuple[Any, ...]:
@@ -129,8 +148,7 @@ class Div(_Binary):
     @staticmethod
     def forward(ctx: Context, a: Any, b: Any) -> Any:
         ctx.save_for_backward(a, b)
-        dt, (a, b) = promote_operands(a, b, true_divide=True)
-        return _result(a / b, dt)
+        return _arithmetic(np.true_divide, a, b, true_divide=True)
 
     @staticmethod
     def backward(ctx: Context, g: Tensor) -> tuple[Any, ...]:
