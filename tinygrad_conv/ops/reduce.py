@@ -483,6 +483,17 @@ def _implicit_softmax_dim(name: str, ndim: int, stacklevel: int) -> int:
     return 0 if ndim in (0, 1, 3) else 1
 
 
+def _softmax_input(input: Tensor, dim: int | None, dtype: Any, op: str, stacklevel: int) -> tuple[Tensor, int]:
+    """What softmax and log_softmax do before their op: PyTorch's implicit ``dim`` (warning at the
+    caller's ``stacklevel``), then the ``dtype`` conversion, then the floating-point check."""
+    if dim is None:
+        dim = _implicit_softmax_dim(op, input.ndim, stacklevel)
+    if dtype is not None:
+        input = input.to(dtype)
+    _check_float_input(input, op)
+    return input, dim
+
+
 def _check_float_input(input: Tensor, op: str) -> None:
     """softmax and log_softmax take floating-point input, as PyTorch's kernels do (they raise
     NotImplementedError for the other dtypes; ``dtype=`` converts first)."""
@@ -500,11 +511,7 @@ def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: 
     >>> softmax(tc.Tensor([[0.0, 0.0]]), dim=1, dtype=tc.float64).tolist()
     [[0.5, 0.5]]
     """
-    if dim is None:
-        dim = _implicit_softmax_dim("softmax", input.ndim, _stacklevel)
-    if dtype is not None:
-        input = input.to(dtype)
-    _check_float_input(input, "softmax")
+    input, dim = _softmax_input(input, dim, dtype, "softmax", _stacklevel + 1)
     return Softmax.apply(input, dim=dim)
 
 
@@ -516,11 +523,7 @@ def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dty
     >>> log_softmax(tc.Tensor([[0.0, 0.0]]), dim=1).exp().tolist()
     [[0.5, 0.5]]
     """
-    if dim is None:
-        dim = _implicit_softmax_dim("log_softmax", input.ndim, _stacklevel)
-    if dtype is not None:
-        input = input.to(dtype)
-    _check_float_input(input, "log_softmax")
+    input, dim = _softmax_input(input, dim, dtype, "log_softmax", _stacklevel + 1)
     return LogSoftmax.apply(input, dim=dim)
 
 
