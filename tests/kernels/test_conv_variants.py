@@ -127,8 +127,10 @@ def test_a_forced_variant_is_the_one_that_runs(monkeypatch, variant):
     ran = []
     forward, weight_grad = K._conv2d_im2col, K._weight_grad_im2col
     input_grad, gather_rows = K._input_grad_im2col, K._input_grad_gather_rows
-    monkeypatch.setattr(K, "_conv2d_im2col", lambda *a: ran.append(("fwd", a[-1])) or forward(*a))
-    monkeypatch.setattr(K, "_weight_grad_im2col", lambda *a: ran.append(("dw", a[-1])) or weight_grad(*a))
+    # the variant follows the conv arguments: (x, w, stride, padding, dilation, groups, variant, ...) and
+    # (x, dy, kernel_size, stride, padding, dilation, groups, variant, ...)
+    monkeypatch.setattr(K, "_conv2d_im2col", lambda *a: ran.append(("fwd", a[6])) or forward(*a))
+    monkeypatch.setattr(K, "_weight_grad_im2col", lambda *a: ran.append(("dw", a[7])) or weight_grad(*a))
     monkeypatch.setattr(K, "_input_grad_im2col", lambda *a: ran.append(("dx", "im2col")) or input_grad(*a))
     monkeypatch.setattr(K, "_input_grad_gather_rows", lambda *a: ran.append(("dx", "gather_rows")) or gather_rows(*a))
     monkeypatch.setattr(K, "ALGORITHM", variant)
@@ -426,3 +428,132 @@ def test_transposed_conv_backward_shares_the_columns_unless_it_records(monkeypat
     np.testing.assert_allclose(gw.detach().numpy(), tgw.numpy(), rtol=1e-10, atol=1e-10)
     assert ran == ([] if create_graph else [False])
     assert (gx.grad_fn is not None) == create_graph
+
+
+# ----------------------------------------------------------------------------- the bias in the GEMM
+def _bias_problem(cfg: tuple, dtype: type, seed: int = 0) -> tuple[np.ndarray, ...]:
+    x, wt, dy = _problem(cfg, dtype, seed)
+    return x, wt, dy, np.random.default_rng(seed + 100).standard_normal(wt.shape[0]).astype(dtype)
+
+
+def _with_bias_both_ways(x, wt, dy, b, cfg) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
+    """(fast y, dw, db) and (reference y, dw, db) of one problem, with its bias."""
+    k, s, p, d, g = cfg[6], cfg[7], cfg[8], cfg[9], cfg[5]
+    got = (K.conv2d(x, wt, s, p, d, g, b),) + K.conv2d_weight_and_bias_grad(x, dy, k, s, p, d, g)
+    expect = (R.conv2d(x, wt, s, p, d, g, b),) + R.conv2d_weight_and_bias_grad(x, dy, k, s, p, d, g)
+    return got, expect
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("cfg", CONFIGS, ids=_ids)
+@pytest.mark.parametrize("variant", ["im2col", "batched", "exact", "per_sample", "per_sample_exact"])
+def test_each_variant_adds_the_bias_and_sums_its_gradient_in_the_gemm(monkeypatch, variant, cfg, dtype):
+    """A bias column of the weight against a row of ones in the columns adds the bias (every group's
+    filters get their own); in the weight gradient's GEMM the same row sums dy into the bias
+    gradient. Both equal the textbook conv + bias and dy.sum((0, 2, 3)); the weight gradient equals
+    the one computed without the row."""
+    monkeypatch.setattr(K, "ALGORITHM", variant)
+    x, wt, dy, b = _bias_problem(cfg, dtype)
+    got, expect = _with_bias_both_ways(x, wt, dy, b, cfg)
+    for a, e in zip(got, expect):
+        assert a.dtype == dtype and a.shape == e.shape and a.flags.c_contiguous
+        np.testing.assert_allclose(a, e, **_tols(dtype))
+    k, s, p, d, g = cfg[6], cfg[7], cfg[8], cfg[9], cfg[5]
+    np.testing.assert_allclose(got[1], K.conv2d_weight_grad(x, dy, k, s, p, d, g), **_tols(dtype))
+
+
+@pytest.mark.parametrize("variant", ["im2col", "batched", "exact", "per_sample", "per_sample_exact"])
+def test_the_bias_row_in_chunks_with_a_shorter_last_chunk(monkeypatch, variant):
+    """Batch chunks of 2, 2 and 1 samples: the row of ones sits elsewhere in a shorter chunk's
+    channel-major columns, and the column buffer is reused."""
+    monkeypatch.setattr(K, "ALGORITHM", variant)
+    cfg = (5, 4, 9, 9, 6, 2, (3, 3), (1, 1), P1, (1, 1))
+    x, wt, dy, b = _bias_problem(cfg, np.float64, seed=7)
+    old = K.get_memory_budget()
+    K.set_memory_budget(4 * 10 * 9 * 11 * 8 * 2)  # about two samples' columns
+    try:
+        got, expect = _with_bias_both_ways(x, wt, dy, b, cfg)
+    finally:
+        K.set_memory_budget(old)
+    for a, e in zip(got, expect):
+        np.testing.assert_allclose(a, e, rtol=1e-11, atol=1e-11)
+
+
+@pytest.mark.parametrize("variant", ["im2col", "per_sample", "per_sample_exact"])
+def test_the_bias_gradient_keeps_inf_and_nan_where_they_belong(monkeypatch, variant):
+    """An inf in x reaches junk columns (0 * inf) but not the bias gradient; an inf in dy makes the
+    bias gradient of that channel inf, as dy.sum does."""
+    monkeypatch.setattr(K, "ALGORITHM", variant)
+    cfg = (2, 2, 7, 7, 3, 1, (3, 3), (1, 1), P1, (1, 1))
+    x, wt, dy, b = _bias_problem(cfg, np.float64, seed=8)
+    x[0, 1, 3, 0] = np.inf  # left edge: junk windows wrap onto it from the previous row
+    with np.errstate(invalid="ignore"):
+        got, expect = _with_bias_both_ways(x, wt, dy, b, cfg)
+    for a, e in zip(got, expect):
+        np.testing.assert_allclose(a, e, rtol=1e-12, atol=1e-12)
+    assert np.isfinite(got[2]).all() and np.isfinite(got[1]).sum() == np.isfinite(expect[1]).sum() > 0
+    dy[1, 2, 0, 0] = np.inf
+    with np.errstate(invalid="ignore"):
+        dw, db = K.conv2d_weight_and_bias_grad(x, dy, (3, 3), (1, 1), P1, (1, 1), 1)
+    np.testing.assert_allclose(db, dy.sum(axis=(0, 2, 3)), rtol=1e-12)
+    assert np.isinf(db[2]) and np.isfinite(db[:2]).all()
+
+
+def test_the_bias_through_winograd(monkeypatch):
+    """Winograd's forward adds the bias after its transforms; its weight gradient takes dy's sum."""
+    from tinygrad_conv.kernels import winograd
+
+    monkeypatch.setattr(winograd, "MIN_CHANNELS", 1)
+    monkeypatch.setattr(K, "ALGORITHM", "winograd")
+    cfg = (2, 3, 10, 10, 4, 1, (3, 3), (1, 1), P1, (1, 1))
+    x, wt, dy, b = _bias_problem(cfg, np.float32, seed=9)
+    ran = []
+    forward, weight_grad = winograd.conv2d, winograd.weight_grad
+    monkeypatch.setattr(winograd, "conv2d", lambda *a: ran.append("fwd") or forward(*a))
+    monkeypatch.setattr(winograd, "weight_grad", lambda *a: ran.append("dw") or weight_grad(*a))
+    got, expect = _with_bias_both_ways(x, wt, dy, b, cfg)
+    assert ran == ["fwd", "dw"]
+    for a, e in zip(got, expect):
+        np.testing.assert_allclose(a, e, rtol=1e-4, atol=1e-4)
+
+
+def test_the_bias_with_an_empty_batch_and_bad_bias():
+    x, wt = np.zeros((0, 3, 5, 5)), np.ones((4, 3, 3, 3))
+    assert K.conv2d(x, wt, (1, 1), P0, (1, 1), 1, np.ones(4)).shape == (0, 4, 3, 3)
+    dw, db = K.conv2d_weight_and_bias_grad(x, np.zeros((0, 4, 3, 3)), (3, 3), (1, 1), P0, (1, 1), 1)
+    assert dw.shape == (4, 3, 3, 3) and not dw.any() and db.tolist() == [0.0] * 4
+    x = np.ones((1, 3, 5, 5))
+    with pytest.raises(ValueError, match=r"conv2d: the bias must be a \(4,\) array .* got shape \(3,\)"):
+        K.conv2d(x, wt, (1, 1), P0, (1, 1), 1, np.ones(3))
+    with pytest.raises(ValueError, match="dtype float32"):
+        K.conv2d(x, wt, (1, 1), P0, (1, 1), 1, np.ones(4, np.float32))
+
+
+@pytest.mark.parametrize("create_graph", [False, True])
+@pytest.mark.parametrize("needs", ["all", "no bias", "bias and weight only"])
+def test_conv2d_backward_sums_the_bias_gradient_in_the_gemm_unless_it_records(monkeypatch, create_graph, needs):
+    """conv2d's backward takes the weight and bias gradients from one kernel call when nothing
+    records and both are needed (and matches PyTorch with a random upstream gradient); with
+    create_graph it builds them from the differentiable ops, so that they can be differentiated again."""
+    torch = pytest.importorskip("torch")
+    ran = []
+    fused = K.conv2d_weight_and_bias_grad
+    monkeypatch.setattr(K, "conv2d_weight_and_bias_grad", lambda *a: ran.append(a[0].shape) or fused(*a))
+    rng = np.random.default_rng(13)
+    arrays = rng.standard_normal((2, 4, 7, 7)), rng.standard_normal((6, 2, 3, 3)), rng.standard_normal(6)
+    req = {"all": (True, True, True), "no bias": (True, True, False),
+           "bias and weight only": (False, True, True)}[needs]
+    ours = [tc.Tensor(a, requires_grad=r) for a, r in zip(arrays, req)]
+    theirs = [torch.tensor(a, requires_grad=r) for a, r in zip(arrays, req)]
+    g = rng.standard_normal((2, 6, 4, 4))
+    y = F.conv2d(*ours, stride=2, padding=1, groups=2)
+    ty = torch.nn.functional.conv2d(*theirs, stride=2, padding=1, groups=2)
+    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), rtol=1e-10, atol=1e-10)
+    wanted = [t for t, r in zip(ours, req) if r]
+    grads = tc.autograd.grad(y, wanted, tc.Tensor(g), create_graph=create_graph)
+    expect = torch.autograd.grad(ty, [t for t, r in zip(theirs, req) if r], torch.tensor(g))
+    for a, e in zip(grads, expect):
+        np.testing.assert_allclose(a.detach().numpy(), e.numpy(), rtol=1e-10, atol=1e-10)
+    assert ran == ([(2, 4, 7, 7)] if needs != "no bias" and not create_graph else [])
+    if req[0]:  # the weight's gradient depends on x: recorded with create_graph only
+        assert (grads[1].grad_fn is not None) == create_graph

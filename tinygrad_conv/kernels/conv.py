@@ -50,6 +50,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from . import array_module, winograd
+from .reduce import sum_axes
 
 Pair = tuple[int, int]
 _Result = TypeVar("_Result")  # what a kernel's variants return: an array, or conv2d_and_weight_grad's pair
@@ -308,20 +309,21 @@ class _Plan:
 
     def gather(self, buf: np.ndarray, m: int, cols: np.ndarray) -> None:
         """im2col: copy the windows of the first ``m`` samples of a phase buffer into ``cols``,
-        a (m, C, kh, kw, run) view (any memory order, the last axis contiguous). One copy per
+        a (m, G, Cg, kh, kw, run) view (any memory order, the last axis contiguous). One copy per
         group of taps; with the pitch, NumPy merges each tap's OH rows into one run."""
         it = buf.itemsize
-        cols = cols.reshape(cols.shape[:4] + (self.oh, self.row))  # splits the contiguous axis: a view
+        cols = cols.reshape(cols.shape[:5] + (self.oh, self.row))  # splits the contiguous axis: a view
         for i0, istep, ni, a, sh0, dsh in self.ah.tap_classes():
             for j0, jstep, nj, b, sw0, dsw in self.aw.tap_classes():
                 src = buf[a, b, :m, :, sh0 * self.q + sw0 :]
+                s_n, s_c = src.strides[0], src.strides[1]
                 win = as_strided(
                     src,
-                    shape=(m, self.c, ni, nj, self.oh, self.row),
-                    strides=(src.strides[0], src.strides[1], dsh * self.q * it, dsw * it, self.q * it, it),
+                    shape=(m, self.g, self.cg, ni, nj, self.oh, self.row),
+                    strides=(s_n, self.cg * s_c, s_c, dsh * self.q * it, dsw * it, self.q * it, it),
                     writeable=False,
                 )
-                cols[:, :, i0::istep, j0::jstep] = win
+                cols[:, :, :, i0::istep, j0::jstep] = win
 
 
 def _check_pair(op: str, x: np.ndarray, other: np.ndarray, name: str) -> None:
@@ -484,15 +486,17 @@ def _pick(key: tuple[Any, ...], candidates: Mapping[str, Callable[[], _Result | 
     return kept[winner]
 
 
-def conv2d(x: np.ndarray, w: np.ndarray, stride: Pair, padding: PadPairs, dilation: Pair, groups: int) -> np.ndarray:
-    """Cross-correlate ``x`` (N, C, H, W) with ``w`` (F, C//groups, kh, kw); no bias.
+def conv2d(x: np.ndarray, w: np.ndarray, stride: Pair, padding: PadPairs, dilation: Pair, groups: int,
+           bias: np.ndarray | None = None) -> np.ndarray:
+    """Cross-correlate ``x`` (N, C, H, W) with ``w`` (F, C//groups, kh, kw), plus ``bias`` (F,)
+    when given.
 
     Returns a C-contiguous (N, F, OH, OW) array. When the kernel is wider than one stride the
     GEMM writes rows with a few junk columns and each chunk is then copied out without them:
     handing out a view that skips the junk instead would make every later elementwise op pay
     NumPy's ~35 ns per row of a strided ufunc loop, while the copy pays ~7 ns per row.
     """
-    _check_conv2d(x, w, groups)
+    _check_conv2d(x, w, groups, bias)
     if x.shape[0] == 0:
         # An empty batch: nothing to compute, but the output has the size it would have.
         oh = conv2d_output_size(x.shape[2], w.shape[2], stride[0], sum(padding[0]), dilation[0])
@@ -501,17 +505,29 @@ def conv2d(x: np.ndarray, w: np.ndarray, stride: Pair, padding: PadPairs, dilati
     plan = _conv_plan(x.shape, w.shape[0], groups, w.shape[2:], stride, padding, dilation, False)
     names = _offer(plan, x, {"batched": True, "exact": plan.has_junk})
     candidates: dict[str, Callable[[], np.ndarray | None]] = {
-        name: partial(_conv2d_im2col, x, w, stride, padding, dilation, groups, name) for name in names}
+        name: partial(_conv2d_im2col, x, w, stride, padding, dilation, groups, name, bias) for name in names}
     if _use_winograd(x, w.shape[2:], stride, dilation, groups, x.shape[1], w.shape[0]):
-        candidates["winograd"] = partial(winograd.conv2d, x, w, padding, min(_CACHE_TARGET, _MEMORY_BUDGET))
-    return _pick(("conv2d", x.shape, w.shape, stride, padding, dilation, groups, x.dtype), candidates)
+        candidates["winograd"] = partial(_winograd_conv2d, x, w, padding, bias)
+    return _pick(("conv2d", x.shape, w.shape, stride, padding, dilation, groups, x.dtype, bias is None),
+                 candidates)
 
 
-def _check_conv2d(x: np.ndarray, w: np.ndarray, groups: int) -> None:
+def _winograd_conv2d(x: np.ndarray, w: np.ndarray, padding: PadPairs, bias: np.ndarray | None) -> np.ndarray | None:
+    """Winograd's forward (None where it is not finite), then the bias added to its output."""
+    y = winograd.conv2d(x, w, padding, min(_CACHE_TARGET, _MEMORY_BUDGET))
+    if y is not None and bias is not None:
+        y += bias.reshape(1, -1, 1, 1)
+    return y
+
+
+def _check_conv2d(x: np.ndarray, w: np.ndarray, groups: int, bias: np.ndarray | None = None) -> None:
     _check_pair("conv2d", x, w, "weight")
     if x.shape[1] != w.shape[1] * groups or w.shape[0] % groups:
         raise ValueError(f"conv2d: input {x.shape} and weight {w.shape} do not match with groups={groups} "
                          "(weight is (F, C/groups, kh, kw), F divisible by groups)")
+    if bias is not None and (bias.shape != (w.shape[0],) or bias.dtype != x.dtype):
+        raise ValueError(f"conv2d: the bias must be a ({w.shape[0]},) array of the input's dtype {x.dtype}, one "
+                         f"value per output channel; got shape {bias.shape}, dtype {bias.dtype}")
 
 
 def _check_weight_grad(x: np.ndarray, dy: np.ndarray, groups: int) -> None:
@@ -525,47 +541,62 @@ def _check_weight_grad(x: np.ndarray, dy: np.ndarray, groups: int) -> None:
 
 
 def _conv2d_im2col(x: np.ndarray, w: np.ndarray, stride: Pair, padding: PadPairs, dilation: Pair,
-                   groups: int, variant: str = "im2col") -> np.ndarray:
+                   groups: int, variant: str = "im2col", bias: np.ndarray | None = None) -> np.ndarray:
     """The forward's im2col variants: "im2col" (per-sample GEMMs), "batched" (one GEMM per batch
-    chunk) and "exact" (per-sample GEMMs on rows without junk columns); see :data:`VARIANTS`."""
+    chunk) and "exact" (per-sample GEMMs on rows without junk columns); see :data:`VARIANTS`.
+    A bias is one more column of the weight, against a row of ones in the columns: the GEMM adds
+    it, where adding it afterwards would be one more pass over the whole output."""
     xp = array_module(x)
     plan = _conv_plan(x.shape, w.shape[0], groups, w.shape[2:], stride, padding, dilation, False,
                       pitched=variant != "exact")
     batched = variant == "batched"
-    m_max, phases, cols_flat = _gather_buffers(plan, xp, x.dtype)
+    ones_row = bias is not None
+    m_max, phases, cols_flat = _gather_buffers(plan, xp, x.dtype, ones_row)
     y = xp.empty((plan.n, plan.f, plan.oh, plan.ow), dtype=x.dtype)
     wg = w.reshape(plan.g, plan.fg, plan.kg)
+    if bias is not None:
+        wg = xp.concatenate([wg, bias.reshape(plan.g, plan.fg, 1)], axis=2)  # (G, Fg, Kg + 1)
     rows_flat = _forward_rows(plan, xp, m_max, x.dtype, batched)
     for n0 in range(0, plan.n, m_max):
         m = min(m_max, plan.n - n0)
-        cols = _gather_chunk(plan, phases, cols_flat, x[n0 : n0 + m], channel_major=batched)
+        cols = _gather_chunk(plan, phases, cols_flat, x[n0 : n0 + m], batched, ones_row)
         _forward_product(plan, wg, cols, rows_flat, y[n0 : n0 + m], batched)
     del cols_flat, phases, rows_flat
     return y
 
 
-def _gather_buffers(plan: _Plan, xp: Any, dtype: Any) -> tuple[int, np.ndarray, np.ndarray]:
+def _gather_buffers(plan: _Plan, xp: Any, dtype: Any, ones_row: bool = False) -> tuple[int, np.ndarray, np.ndarray]:
     """Samples per batch chunk, and the two buffers :func:`_gather_chunk` fills: the phase images
-    (zero, so that the padding stays zero) and the flat column buffer."""
+    (zero, so that the padding stays zero) and the flat column buffer (room for a row of ones per
+    group when ``ones_row``)."""
     m_max = plan.chunk(np.dtype(dtype).itemsize)
     phases = xp.zeros((plan.ah.s, plan.aw.s, m_max, plan.c, plan.flat), dtype=dtype)
-    cols_flat = _flat_buffer(xp, (m_max, plan.c, plan.kh, plan.kw, plan.run), dtype, zero=False)
+    cols_flat = _flat_buffer(xp, (m_max, plan.g, plan.kg + ones_row, plan.run), dtype, zero=False)
     return m_max, phases, cols_flat
 
 
 def _gather_chunk(plan: _Plan, phases: np.ndarray, cols_flat: np.ndarray, x: np.ndarray,
-                  channel_major: bool) -> np.ndarray:
-    """im2col of a batch chunk ``x`` (m, C, H, W) into the front of ``cols_flat``: (m, C, kh, kw,
-    run), or channel-major (C, kh, kw, m, run), where each group's columns are one (Kg, m*run)
-    matrix for a single GEMM over the chunk."""
-    m = x.shape[0]
+                  channel_major: bool, ones_row: bool = False) -> np.ndarray:
+    """im2col of a batch chunk ``x`` (m, C, H, W) into the front of ``cols_flat``: (m, G, K, run),
+    or channel-major (G, K, m, run), where each group's columns are one (K, m*run) matrix for a
+    single GEMM over the chunk. K is Cg*kh*kw rows, plus a last row of ones when ``ones_row``: a
+    bias column of the weight meets it in the forward GEMM, and in the weight gradient's GEMM it
+    sums the upstream gradient into the bias gradient."""
+    m, g, kg = x.shape[0], plan.g, plan.kg
+    k = kg + ones_row
     plan.fill_phases(phases, x)
     if channel_major:
-        cols = _prefix(cols_flat, (plan.c, plan.kh, plan.kw, m, plan.run))
-        plan.gather(phases, m, cols.transpose(3, 0, 1, 2, 4))
+        cols = _prefix(cols_flat, (g, k, m, plan.run))
+        taps = cols[:, :kg].reshape(g, plan.cg, plan.kh, plan.kw, m, plan.run).transpose(4, 0, 1, 2, 3, 5)
     else:
-        cols = _prefix(cols_flat, (m, plan.c, plan.kh, plan.kw, plan.run))
-        plan.gather(phases, m, cols)
+        cols = _prefix(cols_flat, (m, g, k, plan.run))
+        taps = cols[:, :, :kg].reshape(m, g, plan.cg, plan.kh, plan.kw, plan.run)
+    plan.gather(phases, m, taps)
+    if ones_row:  # refilled per chunk: a shorter last chunk moves the channel-major rows
+        if channel_major:
+            cols[:, kg] = 1
+        else:
+            cols[:, :, kg] = 1
     return cols
 
 
@@ -579,18 +610,18 @@ def _forward_rows(plan: _Plan, xp: Any, m_max: int, dtype: Any, batched: bool) -
 def _forward_product(plan: _Plan, wg: np.ndarray, cols: np.ndarray, rows_flat: np.ndarray, y: np.ndarray,
                      batched: bool) -> None:
     """The forward GEMM of one chunk's columns (from :func:`_gather_chunk`, channel-major when
-    ``batched``) into ``y`` (m, F, OH, OW); ``wg`` is the weight as (G, Fg, Kg)."""
+    ``batched``) into ``y`` (m, F, OH, OW); ``wg`` is the weight as (G, Fg, K), K as the columns'."""
     xp = array_module(cols)
     m, g, run = y.shape[0], plan.g, plan.run
     if batched:
         out = _prefix(rows_flat, (g, plan.fg, m * run))
-        xp.matmul(wg, cols.reshape(g, plan.kg, m * run), out=out)
+        xp.matmul(wg, cols.reshape(g, cols.shape[1], m * run), out=out)
         # one transposing copy into NCHW, junk columns dropped on the way
         y[...] = out.reshape(plan.f, m, plan.oh, plan.row)[..., : plan.ow].transpose(1, 0, 2, 3)
         return
-    # per-sample GEMMs (Fg, Kg) @ (Kg, OH*row), written in NCHW order (with any junk columns)
+    # per-sample GEMMs (Fg, K) @ (K, OH*row), written in NCHW order (with any junk columns)
     out = _prefix(rows_flat, (m, plan.f, plan.oh, plan.row)) if plan.has_junk else y
-    xp.matmul(wg, cols.reshape(m, g, plan.kg, run), out=out.reshape(m, g, plan.fg, run))
+    xp.matmul(wg, cols, out=out.reshape(m, g, plan.fg, run))
     if plan.has_junk:
         y[...] = out[..., : plan.ow]  # while the chunk is still in cache
 
@@ -787,41 +818,78 @@ def conv2d_weight_grad(
     transposed conv's weight gradient with output_padding >= stride) uses the leading windows.
     One GEMM per group and batch chunk: dy as (Fg, m*OH*q) times the chunk's columns transposed.
     """
+    return _weight_grads(x, dy, kernel_size, stride, padding, dilation, groups, with_bias=False)[0]
+
+
+def conv2d_weight_and_bias_grad(
+    x: np.ndarray,
+    dy: np.ndarray,
+    kernel_size: Pair,
+    stride: Pair,
+    padding: PadPairs,
+    dilation: Pair,
+    groups: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`conv2d_weight_grad` and the bias gradient ``dy.sum((0, 2, 3))``, from one GEMM: the
+    columns carry a row of ones, whose product with dy is that sum (a separate sum would be one
+    more pass over the whole of dy)."""
+    dw, db = _weight_grads(x, dy, kernel_size, stride, padding, dilation, groups, with_bias=True)
+    return dw, cast(np.ndarray, db)
+
+
+_WeightGrads = tuple[np.ndarray, "np.ndarray | None"]  # (weight gradient, bias gradient or None)
+
+
+def _weight_grads(x: np.ndarray, dy: np.ndarray, kernel_size: Pair, stride: Pair, padding: PadPairs,
+                  dilation: Pair, groups: int, with_bias: bool) -> _WeightGrads:
+    """The weight gradient, and the bias gradient when ``with_bias``, by the variant :func:`_pick`
+    chooses."""
     _check_weight_grad(x, dy, groups)
     if x.shape[0] == 0:
-        # An empty batch contributes nothing: the weight gradient is zero, as in PyTorch.
-        return array_module(x).zeros((dy.shape[1], x.shape[1] // groups) + tuple(kernel_size), dtype=x.dtype)
+        # An empty batch contributes nothing: the gradients are zero, as in PyTorch.
+        xp = array_module(x)
+        dw = xp.zeros((dy.shape[1], x.shape[1] // groups) + tuple(kernel_size), dtype=x.dtype)
+        return dw, (xp.zeros(dy.shape[1], dtype=dy.dtype) if with_bias else None)
     plan = _conv_plan(x.shape, dy.shape[1], groups, kernel_size, stride, padding, dilation, False,
                       out_hw=dy.shape[2:])
     names = _offer(plan, x, {"per_sample": True, "per_sample_exact": plan.has_junk})
-    candidates: dict[str, Callable[[], np.ndarray | None]] = {
-        name: partial(_weight_grad_im2col, x, dy, kernel_size, stride, padding, dilation, groups, name)
+    candidates: dict[str, Callable[[], _WeightGrads | None]] = {
+        name: partial(_weight_grad_im2col, x, dy, kernel_size, stride, padding, dilation, groups, name, with_bias)
         for name in names}
     if (_use_winograd(x, kernel_size, stride, dilation, groups, x.shape[1], dy.shape[1])
             and dy.shape[2:] == (x.shape[2] + sum(padding[0]) - 2, x.shape[3] + sum(padding[1]) - 2)):
-        candidates["winograd"] = partial(winograd.weight_grad, x, dy, padding, min(_CACHE_TARGET, _MEMORY_BUDGET))
-    return _pick(("weight_grad", x.shape, dy.shape, kernel_size, stride, padding, dilation, groups, x.dtype),
-                 candidates)
+        candidates["winograd"] = partial(_winograd_weight_grads, x, dy, padding, with_bias)
+    key = ("weight_grad", x.shape, dy.shape, kernel_size, stride, padding, dilation, groups, x.dtype, with_bias)
+    return _pick(key, candidates)
+
+
+def _winograd_weight_grads(x: np.ndarray, dy: np.ndarray, padding: PadPairs, with_bias: bool) -> _WeightGrads | None:
+    """Winograd's weight gradient (None where it is not finite), and dy's sum for the bias."""
+    dw = winograd.weight_grad(x, dy, padding, min(_CACHE_TARGET, _MEMORY_BUDGET))
+    if dw is None:
+        return None
+    return dw, (sum_axes(dy, (0, 2, 3), keepdims=False) if with_bias else None)
 
 
 def _weight_grad_im2col(x: np.ndarray, dy: np.ndarray, kernel_size: Pair, stride: Pair, padding: PadPairs,
-                        dilation: Pair, groups: int, variant: str = "im2col") -> np.ndarray:
+                        dilation: Pair, groups: int, variant: str = "im2col", with_bias: bool = False) -> _WeightGrads:
     """The weight gradient's im2col variants: "im2col" (one GEMM per group and batch chunk),
-    "per_sample" and "per_sample_exact" (one GEMM per sample, summed); see :data:`VARIANTS`."""
+    "per_sample" and "per_sample_exact" (one GEMM per sample, summed); see :data:`VARIANTS`.
+    With ``with_bias`` the columns carry a row of ones and the bias gradient comes out too."""
     plan = _conv_plan(x.shape, dy.shape[1], groups, kernel_size, stride, padding, dilation, False,
                       out_hw=dy.shape[2:], pitched=variant != "per_sample_exact")
     per_sample = variant in ("per_sample", "per_sample_exact")
     if not plan.has_junk:
-        return _weight_grad(plan, x, dy, zero_junk=False, per_sample=per_sample)
+        return _weight_grad(plan, x, dy, False, per_sample, with_bias)
     # Junk columns of dy are zero, so they add nothing -- unless x holds inf or nan, where
     # 0 * inf = nan. A finite result proves that did not happen (an inf or nan cannot cancel out
     # of a sum); otherwise redo with the junk zeroed. So the first try's warnings are spurious
     # and silenced, and the redo's are the real ones.
     with np.errstate(all="ignore"):
-        dw = _weight_grad(plan, x, dy, zero_junk=False, per_sample=per_sample)
-    if not bool(np.isfinite(dw).all()):
-        dw = _weight_grad(plan, x, dy, zero_junk=True, per_sample=per_sample)
-    return dw
+        dw, db = _weight_grad(plan, x, dy, False, per_sample, with_bias)
+    if not (bool(np.isfinite(dw).all()) and (db is None or bool(np.isfinite(db).all()))):
+        dw, db = _weight_grad(plan, x, dy, True, per_sample, with_bias)
+    return dw, db
 
 
 def conv2d_and_weight_grad(
@@ -894,15 +962,16 @@ def _shared_columns(a: np.ndarray, w: np.ndarray, b: np.ndarray, stride: Pair, p
     return y, dw
 
 
-def _weight_grad(plan: _Plan, x: np.ndarray, dy: np.ndarray, zero_junk: bool, per_sample: bool) -> np.ndarray:
+def _weight_grad(plan: _Plan, x: np.ndarray, dy: np.ndarray, zero_junk: bool, per_sample: bool,
+                 with_bias: bool = False) -> _WeightGrads:
     xp = array_module(x)
     channel_major = not per_sample  # each group then is one GEMM over the whole chunk
-    m_max, phases, cols_flat = _gather_buffers(plan, xp, x.dtype)
+    m_max, phases, cols_flat = _gather_buffers(plan, xp, x.dtype, with_bias)
     dy_rows = _DyRows(plan, m_max, dy, channel_major)
     dw_t = None
     for n0 in range(0, plan.n, m_max):
         m = min(m_max, plan.n - n0)
-        cols = _gather_chunk(plan, phases, cols_flat, x[n0 : n0 + m], channel_major)
+        cols = _gather_chunk(plan, phases, cols_flat, x[n0 : n0 + m], channel_major, with_bias)
         if zero_junk:
             cols.reshape(cols.shape[:-1] + (plan.oh, plan.row))[..., plan.ow :] = 0
         part = _weight_product(plan, cols, dy_rows.chunk(n0, m), channel_major)
@@ -912,7 +981,9 @@ def _weight_grad(plan: _Plan, x: np.ndarray, dy: np.ndarray, zero_junk: bool, pe
             dw_t += part
         del part  # not alive during the next chunk or the final transpose copy
     del cols_flat, phases
-    return _weight_from_transposed(plan, dw_t, x)
+    # the ones row's product is the last row of each group: the sum of that group's dy
+    db = xp.ascontiguousarray(cast(np.ndarray, dw_t)[:, plan.kg]).reshape(plan.f) if with_bias else None
+    return _weight_from_transposed(plan, dw_t, x), db
 
 
 class _DyRows:
@@ -944,25 +1015,26 @@ class _DyRows:
 
 
 def _weight_product(plan: _Plan, cols: np.ndarray, d: np.ndarray, channel_major: bool) -> np.ndarray:
-    """One chunk's weight gradient, transposed, (G, Kg, Fg): its columns (from :func:`_gather_chunk`)
-    times its upstream gradient rows (from :class:`_DyRows`, the same layout)."""
+    """One chunk's weight gradient, transposed, (G, K, Fg): its columns (from :func:`_gather_chunk`,
+    K rows per group) times its upstream gradient rows (from :class:`_DyRows`, the same layout)."""
     xp = array_module(cols)
     g, run = plan.g, plan.run
     if not channel_major:
         m = cols.shape[0]
-        # (Kg, run) @ (run, Fg) for each sample and group, summed over the chunk
-        part = xp.matmul(cols.reshape(m, g, plan.kg, run), d.reshape(m, g, plan.fg, run).transpose(0, 1, 3, 2))
+        # (K, run) @ (run, Fg) for each sample and group, summed over the chunk
+        part = xp.matmul(cols, d.reshape(m, g, plan.fg, run).transpose(0, 1, 3, 2))
         return part.sum(axis=0)
-    m = cols.shape[3]
-    # computed transposed, (Kg, M) @ (M, Fg): OpenBLAS ran this orientation faster than
-    # (Fg, M) @ (M, Kg), and transposing the small result is free
-    return xp.matmul(cols.reshape(g, plan.kg, m * run), d.reshape(g, plan.fg, m * run).transpose(0, 2, 1))
+    k, m = cols.shape[1], cols.shape[2]
+    # computed transposed, (K, M) @ (M, Fg): OpenBLAS ran this orientation faster than
+    # (Fg, M) @ (M, K), and transposing the small result is free
+    return xp.matmul(cols.reshape(g, k, m * run), d.reshape(g, plan.fg, m * run).transpose(0, 2, 1))
 
 
 def _weight_from_transposed(plan: _Plan, dw_t: np.ndarray | None, x: np.ndarray) -> np.ndarray:
-    """The weight gradient (F, Cg, kh, kw) from its transposed sum over the chunks (G, Kg, Fg)."""
+    """The weight gradient (F, Cg, kh, kw) from its transposed sum over the chunks (G, K, Fg); a
+    row of ones' product past the Kg = Cg*kh*kw rows is left out."""
     xp = array_module(x)
     if dw_t is None:  # no chunk ran: an empty batch (conv2d_weight_grad returns before this)
         dw_t = xp.zeros((plan.g, plan.kg, plan.fg), dtype=x.dtype)
     # the small transpose back, copied so that the optimiser's updates run on contiguous memory
-    return xp.ascontiguousarray(dw_t.transpose(0, 2, 1)).reshape(plan.f, plan.cg, plan.kh, plan.kw)
+    return xp.ascontiguousarray(dw_t[:, : plan.kg].transpose(0, 2, 1)).reshape(plan.f, plan.cg, plan.kh, plan.kw)

@@ -147,13 +147,15 @@ def _by_groups(fn: Callable[..., np.ndarray], a: np.ndarray, w: np.ndarray, grou
 
 
 def conv2d(x: np.ndarray, w: np.ndarray, stride: Pair, padding: PadPairs, dilation: Pair,
-           groups: int) -> np.ndarray:
+           groups: int, bias: np.ndarray | None = None) -> np.ndarray:
     """Cross-correlate ``x`` (N, C, H, W) with ``w`` (F, C//groups, kh, kw): im2col, then one GEMM
-    of the (F, C*kh*kw) weight matrix with every sample's columns. No bias.
+    of the (F, C*kh*kw) weight matrix with every sample's columns; plus ``bias`` (F,) if given.
 
     >>> conv2d(np.ones((1, 2, 3, 3)), np.ones((1, 2, 3, 3)), (1, 1), ((1, 1), (1, 1)), (1, 1), 1)[0, 0, 0].tolist()
     [8.0, 12.0, 8.0]
     """
+    if bias is not None:
+        return conv2d(x, w, stride, padding, dilation, groups) + bias.reshape(1, -1, 1, 1)
     if groups > 1:
         return _by_groups(conv2d, x, w, groups, stride, padding, dilation, 1)
     n, (f, c, kh, kw) = x.shape[0], w.shape
@@ -234,6 +236,19 @@ def conv2d_weight_grad(x: np.ndarray, dy: np.ndarray, kernel_size: Pair, stride:
     dy_rows = dy.transpose(1, 0, 2, 3).reshape(f, n * oh * ow)  # (F, N*OH*OW)
     cols_t = cols.transpose(0, 2, 3, 1).reshape(n * oh * ow, k)  # (N*OH*OW, C*kh*kw)
     return (dy_rows @ cols_t).reshape((f, c) + tuple(kernel_size))
+
+
+def conv2d_weight_and_bias_grad(x: np.ndarray, dy: np.ndarray, kernel_size: Pair, stride: Pair,
+                                padding: PadPairs, dilation: Pair, groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`conv2d_weight_grad` and the bias gradient: ``dy`` summed over every axis but the channels.
+
+    >>> dw, db = conv2d_weight_and_bias_grad(np.ones((1, 1, 2, 3)), np.ones((1, 1, 1, 2)), (2, 2), (1, 1),
+    ...                                      ((0, 0), (0, 0)), (1, 1), 1)
+    >>> db.tolist()
+    [2.0]
+    """
+    return (conv2d_weight_grad(x, dy, kernel_size, stride, padding, dilation, groups),
+            dy.sum(axis=(0, 2, 3)))
 
 
 def conv2d_and_weight_grad(a: np.ndarray, w: np.ndarray, b: np.ndarray, stride: Pair, padding: PadPairs,

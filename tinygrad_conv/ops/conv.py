@@ -124,19 +124,15 @@ def _out_size_error(op: str, x_hw: tuple[int, ...], kernel: Pair, stride: Pair, 
 
 
 # ----------------------------------------------------------------------------- the three ops
-def _add_bias_and_save(ctx: Context, y: Any, x: Any, w: Any, b: Any, conf: tuple[Any, ...]) -> Any:
-    """Shared tail of both conv forwards: the bias goes in place into the fresh output (no extra
-    array), and backward keeps the two inputs and the configuration."""
-    if b is not None:
-        y += b.reshape(1, -1, 1, 1)
+def _save(ctx: Context, x: Any, w: Any, conf: tuple[Any, ...]) -> None:
+    """Shared tail of both conv forwards: backward keeps the two inputs and the configuration."""
     ctx.save_for_backward(x, w)
     ctx.conf = conf
     ctx.x_hw = x.shape[2:]
-    return y
 
 
 class Conv2d(Function):
-    """y = conv2d(x, w) + b, im2col + one GEMM; the bias is added in place into the output."""
+    """y = conv2d(x, w) + b, im2col + one GEMM; the GEMM adds the bias (a column of the weight)."""
 
     name = "conv2d"
     array_forward = True
@@ -144,8 +140,9 @@ class Conv2d(Function):
     @staticmethod
     def forward(ctx: Context, x: Any, w: Any, b: Any, stride: Pair = (1, 1),
                 padding: PadPairs = ((0, 0), (0, 0)), dilation: Pair = (1, 1), groups: int = 1) -> Any:
-        y = pick(K).conv2d(x, w, stride, padding, dilation, groups)
-        return _add_bias_and_save(ctx, y, x, w, b, (stride, padding, dilation, groups))
+        y = pick(K).conv2d(x, w, stride, padding, dilation, groups, b)
+        _save(ctx, x, w, (stride, padding, dilation, groups))
+        return y
 
     @staticmethod
     def backward(ctx: Context, g: Tensor) -> tuple[Any, ...]:
@@ -154,6 +151,12 @@ class Conv2d(Function):
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         gx = ConvTranspose2d.apply(g, w, None, stride=stride, padding=padding, dilation=dilation,
                                    groups=groups, output_size=ctx.x_hw) if need_x else None
+        if need_w and need_b and not is_grad_enabled():
+            # Nothing records these (no create_graph): the weight gradient's GEMM sums g into the
+            # bias gradient too, instead of a separate pass over g.
+            gw_a, gb_a = pick(K).conv2d_weight_and_bias_grad(x._data, g._data, tuple(w.shape[2:]), stride, padding,
+                                                             dilation, groups)
+            return gx, Tensor._wrap(gw_a), Tensor._wrap(gb_a)
         gw = Conv2dWeightGrad.apply(x, g, kernel_size=tuple(w.shape[2:]), stride=stride, padding=padding,
                                     dilation=dilation, groups=groups) if need_w else None
         gb = g.sum(dim=(0, 2, 3)) if need_b else None
@@ -172,7 +175,10 @@ class ConvTranspose2d(Function):
                 output_size: Pair = (0, 0)) -> Any:
         out_hw = (int(output_size[0]), int(output_size[1]))
         y = pick(K).conv_transpose2d(x, w, stride, padding, dilation, groups, out_hw)
-        return _add_bias_and_save(ctx, y, x, w, b, (stride, padding, dilation, groups))
+        if b is not None:
+            y += b.reshape(1, -1, 1, 1)  # in place into the fresh output: no extra array
+        _save(ctx, x, w, (stride, padding, dilation, groups))
+        return y
 
     @staticmethod
     def backward(ctx: Context, g: Tensor) -> tuple[Any, ...]:
