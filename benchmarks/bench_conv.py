@@ -13,12 +13,19 @@ upstream gradient, float32), timed against three others in the same run (timing.
   columns (forward im2col, weight-gradient im2col, input-gradient col2im);
 - for the cases Winograd can run, ours forced to Winograd and forced to plain im2col, to show what
   the one-time measurement (kernels/conv.py's ALGORITHM = "benchmark") chose and what it gained.
+- ours with the kernels' scratch allocated on every call instead of kept between calls
+  (kernels/workspace.py), with the page faults per call of both.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_conv.py [--quick]
 """
 
 from __future__ import annotations
 
+import json
+import resource
+import subprocess
+import sys
+import time
 import tracemalloc
 from collections.abc import Callable
 from typing import Any
@@ -29,7 +36,7 @@ from timing import Protocol, compare, geomean, load_cases, script_main
 import tinygrad_conv as tc
 import tinygrad_conv.functional as F
 from tinygrad_conv.kernels import conv as K
-from tinygrad_conv.kernels import winograd
+from tinygrad_conv.kernels import winograd, workspace
 
 Case = dict[str, Any]
 
@@ -44,7 +51,8 @@ def make_ours(case: Case, transposed: bool) -> tuple[Callable[[], None], tuple[n
     op = F.conv_transpose2d if transposed else F.conv2d
     stride, padding = case["stride"], case["padding"]
     tx, tw, tb = (tc.Tensor(a, requires_grad=True) for a in (x, w, b))
-    y_shape = op(tc.Tensor(x), tc.Tensor(w), stride=stride, padding=padding).shape
+    # (with the bias, as timed: the kernels keep one algorithm choice per shape and bias or none)
+    y_shape = op(tc.Tensor(x), tc.Tensor(w), tc.Tensor(b), stride=stride, padding=padding).shape
     g = tc.Tensor(rng.standard_normal(y_shape).astype(np.float32))
 
     def ours() -> None:
@@ -66,6 +74,53 @@ def forced(fn: Callable[[], None], algorithm: str) -> Callable[[], None]:
             K.ALGORITHM = saved
 
     return run
+
+
+def without_workspace(fn: Callable[[], None]) -> Callable[[], None]:
+    """``fn`` with the kernels' scratch allocated on every call instead of kept (workspace.py)."""
+
+    def run() -> None:
+        saved = workspace.get_limit()
+        workspace.set_limit(0)
+        try:
+            fn()
+        finally:
+            workspace.set_limit(saved)
+
+    return run
+
+
+def scratch_child(case: Case, transposed: bool, kept: bool, warmup: int, repeats: int) -> dict[str, float]:
+    """One block of the case in this process, with the scratch kept or allocated per call: the min
+    ms, and the minor page faults per timed call (fresh memory touched)."""
+    ours, _ = make_ours(case, transposed)
+    fn = ours if kept else without_workspace(ours)
+    for _ in range(warmup + 1):  # + the first call, which measures the kernels' variants
+        fn()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1e3)
+    faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / repeats
+    return {"ms": min(times), "faults": faults}
+
+
+def scratch_in_fresh_processes(case: Case, transposed: bool, protocol: Protocol) -> dict[str, dict[str, float]]:
+    """The case with the scratch kept and allocated per call, each block in a fresh process that
+    runs this case alone (a training script's situation: whether freed memory goes back to the
+    system and is faulted in again depends on what the process allocated before, so the blocks
+    cannot share one process), the sides alternating as timing.py's protocol does."""
+    best: dict[str, dict[str, float]] = {}
+    for _ in range(protocol.rounds):
+        for side in ("kept", "per call"):
+            args = [sys.executable, __file__, "--scratch-child", json.dumps(case), str(int(transposed)),
+                    str(int(side == "kept")), str(protocol.warmup), str(protocol.repeats)]
+            got = json.loads(subprocess.run(args, check=True, capture_output=True, text=True).stdout)
+            if side not in best or got["ms"] < best[side]["ms"]:
+                best[side] = got
+    return best
 
 
 def conv2d_geometry(case: Case, transposed: bool) -> tuple[int, int, int, int, int, int]:
@@ -167,6 +222,7 @@ def peak_multiple(case: Case) -> tuple[float, float]:
     """Peak traced memory of one forward + backward, and the column matrix, in MB."""
     ours, _ = make_ours(case, False)
     ours()  # warm caches, buffers and the algorithm choice outside the measurement
+    workspace.clear()  # but the scratch the kernels keep is counted: the call allocates it again
     n, c, _, taps, oh, ow = conv2d_geometry(case, False)
     cols = c * taps * n * oh * ow * 4 / 1e6
     tracemalloc.start()
@@ -189,6 +245,7 @@ def report(protocol: Protocol, torch: Any) -> dict[str, float]:
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     out: dict[str, float] = {}
     tricks = []
+    scratch = []
     for case, transposed in table:
         K._choices.clear()  # so that the algorithm column shows this case's choices only
         ours, arrays = make_ours(case, transposed)
@@ -217,6 +274,7 @@ def report(protocol: Protocol, torch: Any) -> dict[str, float]:
               f"| {best['gemms'] / t:.2f} | {best['floor'] / t:.2f} | {algo} |")
         for trick in case_tricks:
             tricks.append((cid, trick, best[trick], best["im2col"], best["ours"], algo))
+        scratch.append((cid, scratch_in_fresh_processes(case, transposed, protocol)))
     conv_ids = [c["id"] for c in cases["conv2d"]]
     all_ids = conv_ids + [c["id"] for c in cases["conv_transpose2d"]]
     out["floor geomean"] = geomean(out[f"{i} ours/gemms"] for i in all_ids)
@@ -247,6 +305,17 @@ def report(protocol: Protocol, torch: Any) -> dict[str, float]:
         print("(winograd: kernels/winograd.py for the forward and both gradients; shared, shared_batched: a "
               "transposed conv's dx and dw from one gather of the upstream gradient's columns, "
               "kernels/conv.py conv2d_and_weight_grad)")
+    print("\n### Scratch kept between calls (kernels/workspace.py) against allocated per call, each block in a "
+          "fresh process running the case alone, same run (forward + backward, ms, min)\n")
+    print("| case | kept | per call | kept / per call | page faults per call, kept | per call |")
+    print("|---|---|---|---|---|---|")
+    for cid, sides_ in scratch:
+        kept, fresh = sides_["kept"], sides_["per call"]
+        out[f"{cid} scratch kept/per call"] = kept["ms"] / fresh["ms"]
+        print(f"| {cid} | {kept['ms']:.2f} | {fresh['ms']:.2f} | {kept['ms'] / fresh['ms']:.2f} "
+              f"| {kept['faults']:.0f} | {fresh['faults']:.0f} |")
+    print("(allocated per call, the scratch may go back to the system when a call frees it and be faulted in "
+          "again, page by page, on the next call: whether it does depends on what the process allocated before)")
     print("\n### Memory M1-M2: peak traced memory of one conv2d forward + backward\n")
     print("| case | peak MB | column matrix MB | multiple (target <= 1.5) |")
     print("|---|---|---|---|")
@@ -259,6 +328,11 @@ def report(protocol: Protocol, torch: Any) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["--scratch-child"]:  # one block of scratch_in_fresh_processes
+        case, transposed, kept, warmup, repeats = args[1:]
+        print(json.dumps(scratch_child(json.loads(case), transposed == "1", kept == "1", int(warmup), int(repeats))))
+        return
     script_main(report, __doc__.splitlines()[0], argv)
 
 

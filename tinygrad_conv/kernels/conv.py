@@ -32,6 +32,10 @@ make every copy and add a few long runs.
    about ``_CACHE_TARGET`` bytes, so the GEMM output is still in cache when col2im reads it and
    the buffers are reused across chunks. This is also how the memory budget is honoured: one
    forward + backward peaks under the whole-batch column matrix.
+5. *Scratch kept between calls.* The buffers come from ``workspace.py``, which keeps them for
+   the next call of the thread: memory freed at the end of every call may go back to the system
+   and be faulted in again, page by page, on the next, which cost more than the conv itself on
+   small layers.
 
 Layouts measured against these (whole-batch (N*OH*OW, K), (K, N*OH*OW) and per-sample columns)
 are in ``benchmarks/experiments/conv_layouts.py``; the measurements behind each choice are in
@@ -49,7 +53,7 @@ from typing import Any, TypeVar, cast
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from . import array_module, winograd
+from . import array_module, winograd, workspace
 from .reduce import sum_axes
 
 Pair = tuple[int, int]
@@ -335,8 +339,11 @@ def _check_pair(op: str, x: np.ndarray, other: np.ndarray, name: str) -> None:
         raise TypeError(f"{op}: the input ({x.dtype}) and the {name} ({other.dtype}) must have the same dtype")
 
 
-def _flat_buffer(xp: Any, shape: tuple[int, ...], dtype: Any, zero: bool) -> np.ndarray:
-    """Allocate a buffer whose chunk-sized prefixes are contiguous (see :func:`_prefix`)."""
+def _flat_buffer(xp: Any, shape: tuple[int, ...], dtype: Any, zero: bool, role: str) -> np.ndarray:
+    """A flat buffer of prod(shape) elements whose chunk-sized prefixes are contiguous (see
+    :func:`_prefix`): NumPy's comes from the thread's kept scratch for ``role`` (workspace.py)."""
+    if xp is np:
+        return workspace.take(role, (prod(shape),), dtype, zero)
     size = prod(shape)
     return xp.zeros(size, dtype=dtype) if zero else xp.empty(size, dtype=dtype)
 
@@ -570,8 +577,9 @@ def _gather_buffers(plan: _Plan, xp: Any, dtype: Any, ones_row: bool = False) ->
     (zero, so that the padding stays zero) and the flat column buffer (room for a row of ones per
     group when ``ones_row``)."""
     m_max = plan.chunk(np.dtype(dtype).itemsize)
-    phases = xp.zeros((plan.ah.s, plan.aw.s, m_max, plan.c, plan.flat), dtype=dtype)
-    cols_flat = _flat_buffer(xp, (m_max, plan.g, plan.kg + ones_row, plan.run), dtype, zero=False)
+    phases = _flat_buffer(xp, (plan.ah.s, plan.aw.s, m_max, plan.c, plan.flat), dtype, True, "conv.phases")
+    phases = phases.reshape(plan.ah.s, plan.aw.s, m_max, plan.c, plan.flat)
+    cols_flat = _flat_buffer(xp, (m_max, plan.g, plan.kg + ones_row, plan.run), dtype, False, "conv.cols")
     return m_max, phases, cols_flat
 
 
@@ -604,7 +612,7 @@ def _forward_rows(plan: _Plan, xp: Any, m_max: int, dtype: Any, batched: bool) -
     """Where the forward GEMM writes unless it writes the output itself: rows with junk columns,
     or the batched layout; empty when the GEMM writes straight into the output."""
     direct = not (plan.has_junk or batched)
-    return _flat_buffer(xp, (0 if direct else m_max, plan.f, plan.run), dtype, zero=False)
+    return _flat_buffer(xp, (0 if direct else m_max, plan.f, plan.run), dtype, False, "conv.rows")
 
 
 def _forward_product(plan: _Plan, wg: np.ndarray, cols: np.ndarray, rows_flat: np.ndarray, y: np.ndarray,
@@ -697,12 +705,13 @@ def _input_grad_gather_rows(dy: np.ndarray, w: np.ndarray, x_hw: Pair, padding: 
     m_max = max(1, min(n, min(_CACHE_TARGET, _MEMORY_BUDGET) // per_sample))
     # (G, kh*Cg, Fg*kw), rows (i, c) and columns (f, s): shift s*dw meets tap j = kw - 1 - s
     w_rows = w.reshape(g, fg, cg, kh, kw)[..., ::-1].transpose(0, 3, 2, 1, 4).reshape(g, kh * cg, fg * kw)
-    dyp = xp.zeros((m_max, f, flat_d), dtype=dy.dtype)
+    dyp = _flat_buffer(xp, (m_max, f, flat_d), dy.dtype, True, "input_grad.dy").reshape(m_max, f, flat_d)
     dyp_rows = dyp[:, :, : oh * pitch].reshape(m_max, f, oh, pitch)
-    shifted = _flat_buffer(xp, (m_max, f, kw, run), dy.dtype, zero=False)
-    z_all = xp.zeros((m_max, g, kh * cg, flat_z), dtype=dy.dtype)  # [..., run:] stays 0
+    shifted = _flat_buffer(xp, (m_max, f, kw, run), dy.dtype, False, "input_grad.shifted")
+    z_all = _flat_buffer(xp, (m_max, g, kh * cg, flat_z), dy.dtype, True, "input_grad.dcols")
+    z_all = z_all.reshape(m_max, g, kh * cg, flat_z)  # [..., run:] stays 0
     tail = (kh - 1) * dh * pitch  # the last tap row's block reaches this far past the chunk
-    acc_chunk = xp.empty(m_max * c * flat_z + tail, dtype=dy.dtype)
+    acc_chunk = _flat_buffer(xp, (m_max * c * flat_z + tail,), dy.dtype, False, "input_grad.acc")
     dx = xp.empty((n, c) + tuple(x_hw), dtype=dy.dtype)
     it = dy.itemsize
     for n0 in range(0, n, m_max):
@@ -743,9 +752,13 @@ def _input_grad_im2col(dy: np.ndarray, w: np.ndarray, x_hw: Pair, stride: Pair, 
     w_taps = w.reshape(g, fg, cg, kh, kw).transpose(0, 3, 4, 2, 1).reshape(g, kh * kw * cg, fg)
     # junk columns of dy are zero, so their dcols are zero too -- unless w holds inf or nan
     zero_junk = plan.has_junk and not bool(np.isfinite(w).all())
-    dyq = xp.zeros((m_max, f, oh, plan.q), dtype=dy.dtype) if plan.has_junk else None
-    dcols_all = xp.zeros((m_max, g, kh * kw * cg, flat), dtype=dy.dtype)  # [..., run:] stays 0
-    acc_chunk = xp.empty((sh, sw, m_max * plane + tail), dtype=dy.dtype)
+    dyq = None
+    if plan.has_junk:
+        dyq = _flat_buffer(xp, (m_max, f, oh, plan.q), dy.dtype, True, "input_grad.dy").reshape(m_max, f, oh, plan.q)
+    dcols_all = _flat_buffer(xp, (m_max, g, kh * kw * cg, flat), dy.dtype, True, "input_grad.dcols")
+    dcols_all = dcols_all.reshape(m_max, g, kh * kw * cg, flat)  # [..., run:] stays 0
+    acc_chunk = _flat_buffer(xp, (sh, sw, m_max * plane + tail), dy.dtype, False, "input_grad.acc")
+    acc_chunk = acc_chunk.reshape(sh, sw, m_max * plane + tail)
     # contiguous, for the same reason as conv2d's output: the crop is copied while in cache
     dx = xp.empty((n, c) + tuple(x_hw), dtype=dy.dtype)
     for n0 in range(0, n, m_max):
@@ -996,7 +1009,7 @@ class _DyRows:
         self.plan, self.dy, self.channel_major = plan, dy, channel_major
         shape = (plan.f, m_max, plan.oh, plan.row) if channel_major else (m_max, plan.f, plan.oh, plan.row)
         copies = channel_major or plan.has_junk
-        self.flat = _flat_buffer(array_module(dy), shape if copies else (0,), dy.dtype, zero=plan.has_junk)
+        self.flat = _flat_buffer(array_module(dy), shape if copies else (0,), dy.dtype, plan.has_junk, "conv.dy_rows")
 
     def chunk(self, n0: int, m: int) -> np.ndarray:
         plan, src = self.plan, self.dy[n0 : n0 + m]
@@ -1008,7 +1021,7 @@ class _DyRows:
             return rows
         if m * plan.f * plan.oh * plan.row != self.flat.size and plan.has_junk:
             # a shorter last chunk lays its rows out differently: fresh zeros for its junk columns
-            self.flat = _flat_buffer(array_module(src), (plan.f, m, plan.oh, plan.row), src.dtype, zero=True)
+            self.flat = _flat_buffer(array_module(src), (plan.f, m, plan.oh, plan.row), src.dtype, True, "conv.dy_rows")
         rows = _prefix(self.flat, (plan.f, m, plan.oh, plan.row))
         rows[..., : plan.ow] = src.transpose(1, 0, 2, 3)
         return rows

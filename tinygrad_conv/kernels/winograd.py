@@ -40,6 +40,8 @@ from typing import Any
 
 import numpy as np
 
+from . import workspace
+
 #: Both the input and the output channel counts must reach this for Winograd to be considered
 #: (and timed against im2col, see conv.py): its GEMM saving grows with C*F while its transforms
 #: grow with C+F, so with fewer channels it lost clearly even on the machine where it did best,
@@ -99,21 +101,16 @@ def _a(r0: np.ndarray, r1: np.ndarray, out: np.ndarray) -> None:
 
 
 class _Work:
-    """Work arrays of one call, allocated once at the largest chunk's size and reused by every
-    chunk (a smaller last chunk takes a contiguous prefix). Fresh arrays per chunk would be new
+    """Work arrays of one call, reused by every chunk (a smaller last chunk takes a contiguous
+    prefix) and kept for the next call by workspace.py. Fresh arrays per chunk or call would be new
     memory each time, paid for in page faults; on this kind of machine a kernel that faulted in
     fresh pages on every call ran 4x slower once OpenBLAS's second thread was awake."""
 
     def __init__(self, dtype: Any) -> None:
         self.dtype = dtype
-        self.flat: dict[str, np.ndarray] = {}
 
     def take(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
-        size = int(np.prod(shape))
-        buf = self.flat.get(name)
-        if buf is None or buf.size < size:
-            buf = self.flat[name] = np.empty(size, dtype=self.dtype)
-        return buf[:size].reshape(shape)
+        return workspace.take("winograd." + name, shape, self.dtype)
 
 
 # Extra elements per row of the staging buffer below: 64 bytes, so that its row pitch is never a
