@@ -834,15 +834,8 @@ def conv2d_weight_grad(
     return _weight_grads(x, dy, kernel_size, stride, padding, dilation, groups, with_bias=False)[0]
 
 
-def conv2d_weight_and_bias_grad(
-    x: np.ndarray,
-    dy: np.ndarray,
-    kernel_size: Pair,
-    stride: Pair,
-    padding: PadPairs,
-    dilation: Pair,
-    groups: int,
-) -> tuple[np.ndarray, np.ndarray]:
+def conv2d_weight_and_bias_grad(x: np.ndarray, dy: np.ndarray, kernel_size: Pair, stride: Pair, padding: PadPairs,
+                                dilation: Pair, groups: int) -> tuple[np.ndarray, np.ndarray]:
     """:func:`conv2d_weight_grad` and the bias gradient ``dy.sum((0, 2, 3))``, from one GEMM: the
     columns carry a row of ones, whose product with dy is that sum (a separate sum would be one
     more pass over the whole of dy)."""
