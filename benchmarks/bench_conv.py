@@ -13,6 +13,7 @@ upstream gradient, float32), timed against three others in the same run (timing.
   columns (forward im2col, weight-gradient im2col, input-gradient col2im);
 - for the cases Winograd can run, ours forced to Winograd and forced to plain im2col, to show what
   the one-time measurement (kernels/conv.py's ALGORITHM = "benchmark") chose and what it gained.
+- ours with the bias as a separate op (an add, summed in backward) instead of in the GEMMs;
 - ours with the kernels' scratch allocated on every call instead of kept between calls
   (kernels/workspace.py), with the page faults per call of both.
 
@@ -41,8 +42,10 @@ from tinygrad_conv.kernels import winograd, workspace
 Case = dict[str, Any]
 
 
-def make_ours(case: Case, transposed: bool) -> tuple[Callable[[], None], tuple[np.ndarray, ...]]:
-    """Our forward + backward of the case, and its arrays (x, w, b, upstream gradient)."""
+def make_ours(case: Case, transposed: bool, bias_op: bool = False) -> tuple[Callable[[], None], tuple[np.ndarray, ...]]:
+    """Our forward + backward of the case, and its arrays (x, w, b, upstream gradient). With
+    ``bias_op`` the bias is not the conv's but a separate add, summed by the engine in backward (how
+    the bias cost before it rode in the GEMMs: a pass over the output and one over its gradient)."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal(case["input"]).astype(np.float32)
     w = (rng.standard_normal(case["weight"]) * 0.1).astype(np.float32)
@@ -57,7 +60,10 @@ def make_ours(case: Case, transposed: bool) -> tuple[Callable[[], None], tuple[n
 
     def ours() -> None:
         tx.grad = tw.grad = tb.grad = None
-        op(tx, tw, tb, stride=stride, padding=padding).backward(g)
+        if bias_op:
+            (op(tx, tw, None, stride=stride, padding=padding) + tb.reshape(1, -1, 1, 1)).backward(g)
+        else:
+            op(tx, tw, tb, stride=stride, padding=padding).backward(g)
 
     return ours, (x, w, b, g.numpy())
 
@@ -246,9 +252,12 @@ def report(protocol: Protocol, torch: Any) -> dict[str, float]:
     out: dict[str, float] = {}
     tricks = []
     scratch = []
+    bias_rows = []
     for case, transposed in table:
         K._choices.clear()  # so that the algorithm column shows this case's choices only
         ours, arrays = make_ours(case, transposed)
+        ours()  # its first call measures the kernels' variants: the algorithm column shows its choices
+        algo = chosen_algorithm()
         sides = {"ours": ours, "gemms": gemms_alone(case, transposed),
                  "floor": gemms_and_copies(case, transposed)}
         if torch is not None:
@@ -259,6 +268,8 @@ def report(protocol: Protocol, torch: Any) -> dict[str, float]:
             sides[trick] = forced(ours, trick)
         if case_tricks:
             sides["im2col"] = forced(ours, "im2col")
+        if not transposed:
+            sides["bias op"] = make_ours(case, transposed, bias_op=True)[0]
         best = compare(sides, protocol)
         cid = case["id"]
         t = best.get("torch", float("nan"))
@@ -268,13 +279,14 @@ def report(protocol: Protocol, torch: Any) -> dict[str, float]:
         out[f"{cid} ours/floor"] = best["ours"] / best["floor"]
         out[f"{cid} floor/gemms"] = best["floor"] / best["gemms"]
         out[f"{cid} floor/torch"] = best["floor"] / t
-        algo = chosen_algorithm()
         print(f"| {cid} | {best['ours']:.2f} | {t:.2f} | {best['gemms']:.2f} | {best['floor']:.2f} "
               f"| {best['ours'] / t:.2f} | {best['ours'] / best['gemms']:.2f} | {best['ours'] / best['floor']:.2f} "
               f"| {best['gemms'] / t:.2f} | {best['floor'] / t:.2f} | {algo} |")
         for trick in case_tricks:
             tricks.append((cid, trick, best[trick], best["im2col"], best["ours"], algo))
         scratch.append((cid, scratch_in_fresh_processes(case, transposed, protocol)))
+        if not transposed:
+            bias_rows.append((cid, best["ours"], best["bias op"]))
     conv_ids = [c["id"] for c in cases["conv2d"]]
     all_ids = conv_ids + [c["id"] for c in cases["conv_transpose2d"]]
     out["floor geomean"] = geomean(out[f"{i} ours/gemms"] for i in all_ids)
@@ -305,6 +317,14 @@ def report(protocol: Protocol, torch: Any) -> dict[str, float]:
         print("(winograd: kernels/winograd.py for the forward and both gradients; shared, shared_batched: a "
               "transposed conv's dx and dw from one gather of the upstream gradient's columns, "
               "kernels/conv.py conv2d_and_weight_grad)")
+    print("\n### The bias in the GEMMs against the bias as a separate op, same run (forward + backward, ms, min)\n")
+    print("| case | in the GEMMs (ours) | separate op | in the GEMMs / separate |")
+    print("|---|---|---|---|")
+    for cid, in_gemm, separate in bias_rows:
+        out[f"{cid} bias in gemm/separate"] = in_gemm / separate
+        print(f"| {cid} | {in_gemm:.2f} | {separate:.2f} | {in_gemm / separate:.2f} |")
+    print("(in the GEMMs: a weight column against a row of ones in the columns adds the bias in the forward GEMM, "
+          "and sums dy into its gradient in the weight gradient's GEMM; kernels/conv.py)")
     print("\n### Scratch kept between calls (kernels/workspace.py) against allocated per call, each block in a "
           "fresh process running the case alone, same run (forward + backward, ms, min)\n")
     print("| case | kept | per call | kept / per call | page faults per call, kept | per call |")
