@@ -152,3 +152,97 @@ def test_chain_matches_pytorch() -> None:
     t.backward(torch.tensor(upstream))
     np.testing.assert_allclose(x.detach().numpy(), t.detach().numpy(), rtol=1e-6)
     np.testing.assert_allclose(x0.grad.numpy(), t0.grad.numpy(), rtol=1e-6)
+
+
+class _TwoOut(tc.Function):
+    """An array op with two outputs that reports what forward saw in ctx.needs_input_grad."""
+
+    array_forward = True
+    seen: list[tuple[bool, ...]] = []
+
+    @staticmethod
+    def forward(ctx, a, k):  # type: ignore[no-untyped-def]
+        _TwoOut.seen.append(ctx.needs_input_grad)
+        ctx.save_for_backward(a)
+        return a * k, (a > 0).astype(np.int64)
+
+    @staticmethod
+    def backward(ctx, g, _):  # type: ignore[no-untyped-def]
+        return g * 2.0, None
+
+
+def _describe(t: tc.Tensor) -> tuple[object, ...]:
+    return (type(t), t.dtype, t.shape, t.requires_grad, t.grad_fn, t._version, t.tolist())
+
+
+def test_untracked_apply_gives_what_the_recorded_path_gives() -> None:
+    # With grad mode off, apply skips the edges and the node: the outputs must still be what the
+    # general code gives (values, dtypes, no grad, a version counter of their own), for one and
+    # several outputs, and forward must still see needs_input_grad all False.
+    rng = np.random.default_rng(3)
+    x = tc.Tensor(rng.standard_normal(4).astype(np.float32), requires_grad=True)
+    h = tc.Tensor(rng.standard_normal(4).astype(np.float16))
+    cases = [lambda: x * 1.5, lambda: 2 - x, lambda: x / h, lambda: x + h.double(), lambda: x.exp(),
+             lambda: tc.Tensor(np.arange(4)) * 3, lambda: x ** 2]
+    for make in cases:
+        recorded = make()
+        with tc.no_grad():
+            plain = make()
+        assert _describe(plain)[:3] == _describe(recorded)[:3]
+        assert not plain.requires_grad and plain.grad_fn is None and plain._vbox is not x._vbox
+        np.testing.assert_array_equal(plain.numpy(), recorded.detach().numpy())
+    _TwoOut.seen.clear()
+    with tc.no_grad():
+        y, idx = _TwoOut.apply(x, 3.0)
+    y_rec, idx_rec = _TwoOut.apply(x, 3.0)
+    assert _TwoOut.seen == [(False, False), (True, False)]
+    assert _describe(y)[1:4] == (np.float32, (4,), False) and _describe(idx)[1:4] == (np.int64, (4,), False)
+    np.testing.assert_array_equal(y.numpy(), y_rec.detach().numpy())
+    np.testing.assert_array_equal(idx.numpy(), idx_rec.numpy())
+    assert y._vbox is not idx._vbox
+
+
+def test_untracked_views_and_anomaly_mode_keep_the_general_path() -> None:
+    x = tc.Tensor(np.arange(6.0), requires_grad=True)
+    with tc.no_grad():
+        v = x.view(2, 3)  # a view op: shares x's memory and version counter
+        assert v._vbox is x._vbox and np.shares_memory(v.numpy(), x.detach().numpy())
+
+    class _Scribble(tc.Function):
+        array_forward = True
+
+        @staticmethod
+        def forward(ctx, a):  # type: ignore[no-untyped-def]
+            a += 1.0  # changes its input: anomaly mode catches it, recorded or not
+            return a * 2.0
+
+        @staticmethod
+        def backward(ctx, g):  # type: ignore[no-untyped-def]
+            return g * 2.0
+
+    with tc.detect_anomaly(), tc.no_grad(), pytest.raises(RuntimeError, match="changed its input 0"):
+        _Scribble.apply(tc.Tensor([1.0, 2.0]))
+
+
+def test_saved_entries_resolved_inline_equal_resolve_one() -> None:
+    # An input's array, a Python scalar and an output saved by forward: the inline resolution in
+    # apply gives the record _resolve_one gives, and saved_entries() hands them out as SavedEntry.
+    x = tc.Tensor([0.5, -1.0], requires_grad=True)
+    w = tc.Tensor([2.0, 3.0])  # a constant operand
+    y = x * w
+    entries = y.grad_fn.ctx.saved_entries()
+    assert all(type(e) is SavedEntry for e in entries)
+    assert entries == (("input", x, x._vbox, 0), ("input", w, w._vbox, 0))
+    assert entries[0] == _resolve_one(x._data, (x, w), (x._data, w._data), (), (), ())
+    t = x.tanh()  # saves its output: rebuilt on access with the node as its grad_fn
+    (entry,) = t.grad_fn.ctx.saved_entries()
+    assert entry.kind == "output" and entry.value[0] is t._data and entry.value[1] == 0
+    (saved,) = t.grad_fn.ctx.saved_tensors
+    assert saved.grad_fn is t.grad_fn and saved.requires_grad
+    # so the second derivative goes through it: d2/dx2 tanh(x) * x**2 (checked against float64 formulas)
+    xd = x.detach().numpy()
+    (g,) = tc.grad((x.tanh() * x ** 2).sum(), x, create_graph=True)
+    (h,) = tc.grad(g.sum(), x)
+    th = np.tanh(xd)
+    sech2 = 1 - th ** 2
+    np.testing.assert_allclose(h.numpy(), -2 * th * sech2 * xd ** 2 + 4 * sech2 * xd + 2 * th, rtol=1e-6)

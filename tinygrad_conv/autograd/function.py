@@ -47,6 +47,10 @@ class SavedEntry(NamedTuple):
 
     ``version_box``/``version``: the tensor's version counter and its value at save time, compared
     on access to catch an in-place change in between (None for the kinds without one).
+
+    The context keeps each entry as a plain tuple of these four fields (a NamedTuple instance costs
+    a call to build, and the cyclic GC keeps tracking it even when it holds only plain values);
+    ``Context.saved_entries`` gives them as this class.
     """
 
     kind: str
@@ -55,8 +59,8 @@ class SavedEntry(NamedTuple):
     version: int = 0
 
 
-_new_entry = tuple.__new__
-_NO_ENTRY = SavedEntry("none", None)
+_Entry = tuple[str, Any, list[int] | None, int]  # a SavedEntry's fields, as kept by the context
+_NO_ENTRY: _Entry = ("none", None, None, 0)
 
 
 class Context:
@@ -118,7 +122,7 @@ class Context:
     def saved_entries(self) -> tuple[SavedEntry, ...]:
         """What forward saved, as :class:`SavedEntry` records, without the version check (for
         the graph drawer); empty after backward freed them."""
-        return () if self._saved is _RELEASED else tuple(self._saved)
+        return () if self._saved is _RELEASED else tuple([SavedEntry._make(e) for e in self._saved])
 
     @property
     def saved_tensors(self) -> tuple[Any, ...]:
@@ -137,7 +141,7 @@ class Context:
                 out.append(self._unpack(entry))
         return tuple(out)
 
-    def _unpack(self, entry: SavedEntry) -> Any:
+    def _unpack(self, entry: _Entry) -> Any:
         kind, value, box, version = entry
         if box is not None and box[0] != version:
             shape = value.shape if kind == "input" else value[0].shape
@@ -200,7 +204,7 @@ def once_differentiable(backward: Callable[..., Any]) -> Callable[..., Any]:
         # What the gradients depend on: the incoming gradients and what forward saved.
         deps = [g for g in grads if isinstance(g, Tensor) and g._requires_grad]
         if ctx._saved is not _RELEASED:
-            deps += [e.value for e in ctx._saved if e.kind == "input" and e.value._requires_grad]
+            deps += [e[1] for e in ctx._saved if e[0] == "input" and e[1]._requires_grad]
         if not deps:
             return result
         single = not isinstance(result, (tuple, list))
@@ -269,7 +273,23 @@ class Function:
         # forward called directly for array ops, and one output wrapped without a loop.
         ctx = Context()
         ctx._op = cls.name
-        datas, edges = _read_inputs(ctx, args)
+        recording = _grad_state.enabled
+        if not recording and cls.array_forward and not cls.view_op and not anomaly["enabled"]:
+            # Nothing is recorded (inference, or a backward rule without create_graph): the arrays
+            # go to forward and its outputs come back wrapped; no edges, no node, nothing saved.
+            # (_read_inputs and the code below would give the same, with more steps.)
+            ctx.needs_input_grad = (False,) * len(args)
+            datas = []
+            for a in args:
+                datas.append(a._data if isinstance(a, Tensor) else a)
+            raw = cls.forward(ctx, *datas, **kwargs)
+            if type(raw) is np.ndarray:
+                return Tensor._make(raw, False, None, 0, None)
+            _, arrays, multi = _as_arrays(raw)
+            if multi:
+                return tuple([Tensor._make(a, False, None, 0, None) for a in arrays])
+            return Tensor._make(arrays[0], False, None, 0, None)
+        datas, edges = _read_inputs(ctx, args, recording)
         if cls.array_forward and not anomaly["enabled"]:
             raw = cls.forward(ctx, *datas, **kwargs)
             if type(raw) is np.ndarray:
@@ -306,14 +326,20 @@ class Function:
         if ctx._to_save:
             saved = []
             for item in ctx._to_save:  # (a loop: a comprehension costs a function call in Python 3.11)
-                if type(item) is float or type(item) is int:
-                    # A Python scalar operand, kept as it is: the commonest entry after an input,
-                    # resolved here without the call (_resolve_one would give the same record).
-                    saved.append(_new_entry(SavedEntry, ("value", item, None, 0)))
-                    continue
-                entry = _resolve_one(item, args, datas, outs, arrays, results)
-                if entry[0] == "output":  # rebuilt on access with this node as its grad_fn
-                    ctx._node = weakref.ref(node)
+                # The two commonest entries, an input's array and a Python scalar operand, are
+                # resolved here without the call (_resolve_one would give the same record).
+                entry: _Entry | None = None
+                if type(item) is np.ndarray:
+                    for a, data in zip(args, datas):
+                        if data is item and isinstance(a, Tensor):
+                            entry = ("input", a, a._vbox, a._vbox[0])
+                            break
+                elif type(item) is float or type(item) is int:
+                    entry = ("value", item, None, 0)
+                if entry is None:
+                    entry = _resolve_one(item, args, datas, outs, arrays, results)
+                    if entry[0] == "output":  # rebuilt on access with this node as its grad_fn
+                        ctx._node = weakref.ref(node)
                 saved.append(entry)
             ctx._saved = tuple(saved)
             ctx._to_save = ()
@@ -399,15 +425,16 @@ def _as_arrays(raw: Any) -> tuple[tuple[Any, ...], tuple[Any, ...], bool]:
 _Edges = tuple[tuple[Any, ...], tuple[Any, ...]]  # (where each input's gradient goes, graph-drawer metadata)
 
 
-def _read_inputs(ctx: Context, args: tuple[Any, ...]) -> tuple[list[Any], _Edges | None]:
+def _read_inputs(ctx: Context, args: tuple[Any, ...], recording: bool) -> tuple[list[Any], _Edges | None]:
     """The arrays inside the Tensor arguments (other arguments as they are), and when the op is to
     be recorded, its edges; sets ``ctx.needs_input_grad``.
 
     The edges are, for each positional argument, where its gradient goes (a ``(node, output
     index)`` pair, a leaf Tensor, or None), and for those that take none, what the graph drawer
-    shows. None when nothing needs a gradient (or grad mode is off): no node is recorded.
+    shows. None when nothing needs a gradient (or grad mode, ``recording``, is off): no node is
+    recorded.
     """
-    if not _grad_state.enabled:  # inference, or a backward without create_graph
+    if not recording:  # inference, or a backward without create_graph
         ctx.needs_input_grad = (False,) * len(args)
         plain = []
         for a in args:
@@ -547,29 +574,27 @@ def _check_inputs_unchanged(cls: type[Function], args: tuple[Any, ...], versions
 
 
 def _resolve_one(item: Any, args: tuple[Any, ...], datas: Sequence[Any], raw: tuple[Any, ...],
-                 arrays: tuple[Any, ...], results: tuple[Tensor, ...]) -> SavedEntry:
-    """What ``save_for_backward`` was given, as a :class:`SavedEntry`, resolved while the op's
-    inputs and outputs are at hand."""
-    # (tuple.__new__ builds the record without the NamedTuple's Python-level __new__: this runs
-    # for every saved value of every op.)
+                 arrays: tuple[Any, ...], results: tuple[Tensor, ...]) -> _Entry:
+    """What ``save_for_backward`` was given, as the fields of a :class:`SavedEntry` (a plain tuple),
+    resolved while the op's inputs and outputs are at hand."""
     if item is None:
         return _NO_ENTRY
     if type(item) is float or type(item) is int:  # a Python scalar operand: kept as it is
-        return _new_entry(SavedEntry, ("value", item, None, 0))
+        return ("value", item, None, 0)
     # Most often an input: kept as its Tensor, so a double backward can differentiate through it.
     # (A Tensor forward saves the detached input it was given: same array, so the same input.)
     # (``datas`` are what forward was given: an argument's array, or a view of its own, above.)
     for a, data in zip(args, datas):
         if isinstance(a, Tensor) and (data is item or a is item
                                       or (type(item) is Tensor and item._data is a._data)):
-            return _new_entry(SavedEntry, ("input", a, a._vbox, a._vbox[0]))
+            return ("input", a, a._vbox, a._vbox[0])
     # An output of this op is kept as its array, not its Tensor (which points at this node).
     # (NumPy returns 0-d results as scalars, which apply wrapped: match the raw object too.)
     for i in range(len(arrays)):
         if item is arrays[i] or item is results[i] or item is raw[i]:
             box = results[i]._vbox
-            return _new_entry(SavedEntry, ("output", (arrays[i], i), box, box[0]))
+            return ("output", (arrays[i], i), box, box[0])
     if isinstance(item, Tensor):
-        return _new_entry(SavedEntry, ("input", item, item._vbox, item._vbox[0]))
+        return ("input", item, item._vbox, item._vbox[0])
     # Plain Python values (a scalar operand) come back as they are; arrays as constants.
-    return SavedEntry("constant" if isinstance(item, np.ndarray) else "value", item)
+    return ("constant" if isinstance(item, np.ndarray) else "value", item, None, 0)
