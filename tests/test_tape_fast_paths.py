@@ -246,3 +246,30 @@ def test_saved_entries_resolved_inline_equal_resolve_one() -> None:
     th = np.tanh(xd)
     sech2 = 1 - th ** 2
     np.testing.assert_allclose(h.numpy(), -2 * th * sech2 * xd ** 2 + 4 * sech2 * xd + 2 * th, rtol=1e-6)
+
+
+def test_mul_backward_product_equals_the_op() -> None:
+    # Mul's backward multiplies the arrays directly when it is not recorded: the same values and
+    # dtype as the registered op, for every operand kind; recorded (create_graph) it is the op.
+    from tinygrad_conv.ops.elementwise import _times
+
+    rng = np.random.default_rng(4)
+    g32 = tc.Tensor(rng.standard_normal((2, 3)).astype(np.float32))
+    g16 = tc.Tensor(rng.standard_normal((2, 3)).astype(np.float16))
+    others: list[object] = [1.0001, 3, True, np.float64(0.5),
+                            tc.Tensor(rng.standard_normal((2, 3)).astype(np.float64)),
+                            tc.Tensor(rng.standard_normal(3).astype(np.float32)),  # broadcasts
+                            tc.Tensor(np.arange(3, dtype=np.int64))]
+    for g in (g32, g16):
+        for b in others:
+            with tc.no_grad():
+                want = g * b
+                got = _times(g, b)
+            assert type(got) is tc.Tensor and got.dtype == want.dtype and got.shape == want.shape, b
+            assert not got.requires_grad and got.grad_fn is None
+            np.testing.assert_array_equal(got.numpy(), want.numpy())
+    x = tc.Tensor([1.0, 2.0], requires_grad=True)
+    assert _times(x, 2.0).grad_fn.name == "mul"  # grad mode on: recorded
+    (gx,) = tc.grad((x * x * 3.0).sum(), x, create_graph=True)
+    (h,) = tc.grad(gx.sum(), x)
+    assert gx.tolist() == [6.0, 12.0] and h.tolist() == [6.0, 6.0]

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..autograd.function import Context, Function
+from ..autograd.grad_mode import _state as _grad_state
 from ..dtypes import as_dtype, get_default_dtype, promote_operands
 from ..kernels.activation import sigmoid as _sigmoid_kernel
 from ..tensor import Tensor
@@ -53,6 +54,15 @@ def _arithmetic(ufunc: np.ufunc, a: Any, b: Any, true_divide: bool = False) -> n
         return out if type(out) is np.ndarray and out.dtype is dt else _result(out, dt)
     dt, (a, b) = promote_operands(a, b, true_divide=true_divide)
     return _result(ufunc(a, b), dt)
+
+
+def _times(g: Tensor, b: Any) -> Tensor:
+    """``g * b`` for a backward rule: the registered op while the rule is recorded (create_graph),
+    else the arrays multiplied as Mul's forward multiplies them (same values and dtype) and
+    wrapped, without the op call, whose context and input checks nothing would read."""
+    if _grad_state.enabled:
+        return g * b
+    return Tensor._wrap(_arithmetic(np.multiply, g._data, b._data if isinstance(b, Tensor) else b))
 
 
 def _float_input(a: np.ndarray) -> np.ndarray:
@@ -135,8 +145,8 @@ class Mul(_Binary):
     @staticmethod
     def backward(ctx: Context, g: Tensor) -> tuple[Any, ...]:
         a, b = ctx.saved_tensors  # Tensors, or the Python scalars passed
-        return (g * b if ctx.needs_input_grad[0] else None,
-                g * a if ctx.needs_input_grad[1] else None)
+        return (_times(g, b) if ctx.needs_input_grad[0] else None,
+                _times(g, a) if ctx.needs_input_grad[1] else None)
 
 
 @register("div", broadcasts=True, operators=_arith("__truediv__", "__rtruediv__"),
