@@ -335,7 +335,9 @@ def report(protocol: Protocol, torch: Any) -> dict[str, float]:
         print(f"| {cid} | {kept['ms']:.2f} | {fresh['ms']:.2f} | {kept['ms'] / fresh['ms']:.2f} "
               f"| {kept['faults']:.0f} | {fresh['faults']:.0f} |")
     print("(allocated per call, the scratch may go back to the system when a call frees it and be faulted in "
-          "again, page by page, on the next call: whether it does depends on what the process allocated before)")
+          "again, page by page, on the next call: whether it does depends on what the process allocated before. "
+          "Each process makes its own one-time choice of the kernels' variants, so a block's time also moves "
+          "with that choice; the page faults do not)")
     print("\n### Memory M1-M2: peak traced memory of one conv2d forward + backward\n")
     print("| case | peak MB | column matrix MB | multiple (target <= 1.5) |")
     print("|---|---|---|---|")
