@@ -577,9 +577,9 @@ def _gather_buffers(plan: _Plan, xp: Any, dtype: Any, ones_row: bool = False) ->
     (zero, so that the padding stays zero) and the flat column buffer (room for a row of ones per
     group when ``ones_row``)."""
     m_max = plan.chunk(np.dtype(dtype).itemsize)
-    phases = _flat_buffer(xp, (plan.ah.s, plan.aw.s, m_max, plan.c, plan.flat), dtype, True, "conv.phases")
+    phases = _flat_buffer(xp, (plan.ah.s, plan.aw.s, m_max, plan.c, plan.flat), dtype, True, workspace.INPUT)
     phases = phases.reshape(plan.ah.s, plan.aw.s, m_max, plan.c, plan.flat)
-    cols_flat = _flat_buffer(xp, (m_max, plan.g, plan.kg + ones_row, plan.run), dtype, False, "conv.cols")
+    cols_flat = _flat_buffer(xp, (m_max, plan.g, plan.kg + ones_row, plan.run), dtype, False, workspace.COLUMNS)
     return m_max, phases, cols_flat
 
 
@@ -612,7 +612,7 @@ def _forward_rows(plan: _Plan, xp: Any, m_max: int, dtype: Any, batched: bool) -
     """Where the forward GEMM writes unless it writes the output itself: rows with junk columns,
     or the batched layout; empty when the GEMM writes straight into the output."""
     direct = not (plan.has_junk or batched)
-    return _flat_buffer(xp, (0 if direct else m_max, plan.f, plan.run), dtype, False, "conv.rows")
+    return _flat_buffer(xp, (0 if direct else m_max, plan.f, plan.run), dtype, False, workspace.ROWS)
 
 
 def _forward_product(plan: _Plan, wg: np.ndarray, cols: np.ndarray, rows_flat: np.ndarray, y: np.ndarray,
@@ -705,13 +705,13 @@ def _input_grad_gather_rows(dy: np.ndarray, w: np.ndarray, x_hw: Pair, padding: 
     m_max = max(1, min(n, min(_CACHE_TARGET, _MEMORY_BUDGET) // per_sample))
     # (G, kh*Cg, Fg*kw), rows (i, c) and columns (f, s): shift s*dw meets tap j = kw - 1 - s
     w_rows = w.reshape(g, fg, cg, kh, kw)[..., ::-1].transpose(0, 3, 2, 1, 4).reshape(g, kh * cg, fg * kw)
-    dyp = _flat_buffer(xp, (m_max, f, flat_d), dy.dtype, True, "input_grad.dy").reshape(m_max, f, flat_d)
+    dyp = _flat_buffer(xp, (m_max, f, flat_d), dy.dtype, True, workspace.INPUT).reshape(m_max, f, flat_d)
     dyp_rows = dyp[:, :, : oh * pitch].reshape(m_max, f, oh, pitch)
-    shifted = _flat_buffer(xp, (m_max, f, kw, run), dy.dtype, False, "input_grad.shifted")
-    z_all = _flat_buffer(xp, (m_max, g, kh * cg, flat_z), dy.dtype, True, "input_grad.dcols")
+    shifted = _flat_buffer(xp, (m_max, f, kw, run), dy.dtype, False, workspace.ROWS)
+    z_all = _flat_buffer(xp, (m_max, g, kh * cg, flat_z), dy.dtype, True, workspace.COLUMNS)
     z_all = z_all.reshape(m_max, g, kh * cg, flat_z)  # [..., run:] stays 0
     tail = (kh - 1) * dh * pitch  # the last tap row's block reaches this far past the chunk
-    acc_chunk = _flat_buffer(xp, (m_max * c * flat_z + tail,), dy.dtype, False, "input_grad.acc")
+    acc_chunk = _flat_buffer(xp, (m_max * c * flat_z + tail,), dy.dtype, False, workspace.ACC)
     dx = xp.empty((n, c) + tuple(x_hw), dtype=dy.dtype)
     it = dy.itemsize
     for n0 in range(0, n, m_max):
@@ -754,10 +754,10 @@ def _input_grad_im2col(dy: np.ndarray, w: np.ndarray, x_hw: Pair, stride: Pair, 
     zero_junk = plan.has_junk and not bool(np.isfinite(w).all())
     dyq = None
     if plan.has_junk:
-        dyq = _flat_buffer(xp, (m_max, f, oh, plan.q), dy.dtype, True, "input_grad.dy").reshape(m_max, f, oh, plan.q)
-    dcols_all = _flat_buffer(xp, (m_max, g, kh * kw * cg, flat), dy.dtype, True, "input_grad.dcols")
+        dyq = _flat_buffer(xp, (m_max, f, oh, plan.q), dy.dtype, True, workspace.INPUT).reshape(m_max, f, oh, plan.q)
+    dcols_all = _flat_buffer(xp, (m_max, g, kh * kw * cg, flat), dy.dtype, True, workspace.COLUMNS)
     dcols_all = dcols_all.reshape(m_max, g, kh * kw * cg, flat)  # [..., run:] stays 0
-    acc_chunk = _flat_buffer(xp, (sh, sw, m_max * plane + tail), dy.dtype, False, "input_grad.acc")
+    acc_chunk = _flat_buffer(xp, (sh, sw, m_max * plane + tail), dy.dtype, False, workspace.ACC)
     acc_chunk = acc_chunk.reshape(sh, sw, m_max * plane + tail)
     # contiguous, for the same reason as conv2d's output: the crop is copied while in cache
     dx = xp.empty((n, c) + tuple(x_hw), dtype=dy.dtype)
@@ -1002,7 +1002,7 @@ class _DyRows:
         self.plan, self.dy, self.channel_major = plan, dy, channel_major
         shape = (plan.f, m_max, plan.oh, plan.row) if channel_major else (m_max, plan.f, plan.oh, plan.row)
         copies = channel_major or plan.has_junk
-        self.flat = _flat_buffer(array_module(dy), shape if copies else (0,), dy.dtype, plan.has_junk, "conv.dy_rows")
+        self.flat = _flat_buffer(array_module(dy), shape if copies else (0,), dy.dtype, plan.has_junk, workspace.ACC)
 
     def chunk(self, n0: int, m: int) -> np.ndarray:
         plan, src = self.plan, self.dy[n0 : n0 + m]
@@ -1014,7 +1014,7 @@ class _DyRows:
             return rows
         if m * plan.f * plan.oh * plan.row != self.flat.size and plan.has_junk:
             # a shorter last chunk lays its rows out differently: fresh zeros for its junk columns
-            self.flat = _flat_buffer(array_module(src), (plan.f, m, plan.oh, plan.row), src.dtype, True, "conv.dy_rows")
+            self.flat = _flat_buffer(array_module(src), (plan.f, m, plan.oh, plan.row), src.dtype, True, workspace.ACC)
         rows = _prefix(self.flat, (plan.f, m, plan.oh, plan.row))
         rows[..., : plan.ow] = src.transpose(1, 0, 2, 3)
         return rows

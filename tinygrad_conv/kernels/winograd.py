@@ -109,8 +109,8 @@ class _Work:
     def __init__(self, dtype: Any) -> None:
         self.dtype = dtype
 
-    def take(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
-        return workspace.take("winograd." + name, shape, self.dtype)
+    def take(self, role: str, shape: tuple[int, ...]) -> np.ndarray:
+        return workspace.take(role, shape, self.dtype)
 
 
 # Extra elements per row of the staging buffer below: 64 bytes, so that its row pitch is never a
@@ -128,7 +128,7 @@ def _to_pixel_major(src: np.ndarray, dst: np.ndarray, work: _Work) -> None:
     (several times faster on 32x32 images).
     """
     m, c, h, w = src.shape
-    stage = work.take("stage", (m * c, h * w + _PITCH_PAD))[:, : h * w]
+    stage = work.take(workspace.ACC, (m * c, h * w + _PITCH_PAD))[:, : h * w]
     stage[...] = src.reshape(m * c, h * w)
     dst[...] = stage.reshape(m, c, h, w).transpose(2, 3, 0, 1)
 
@@ -137,7 +137,7 @@ def _from_pixel_major(src: np.ndarray, dst: np.ndarray, work: _Work) -> None:
     """Copy ``src``, a (H, W, m, C) view, into ``dst`` (m, C, H, W): the reverse of
     :func:`_to_pixel_major`, through the same staging buffer."""
     m, c, h, w = dst.shape
-    stage = work.take("stage", (m * c, h * w + _PITCH_PAD))[:, : h * w]
+    stage = work.take(workspace.ACC, (m * c, h * w + _PITCH_PAD))[:, : h * w]
     stage.reshape(m, c, h, w).transpose(2, 3, 0, 1)[...] = src
     dst.reshape(m * c, h * w)[...] = stage
 
@@ -147,16 +147,16 @@ def _input_transform(x: np.ndarray, top: int, left: int, th: int, tw: int, work:
     (and with zeros past its end): returns (16, th*tw*m, C)."""
     m, c, h, w = x.shape
     rows, cols = 2 * th + 2, 2 * tw + 2
-    xp = work.take("xp", (rows, cols, m, c))
+    xp = work.take(workspace.INPUT, (rows, cols, m, c))
     # zero only the border: the interior is overwritten just below
     xp[:top] = 0
     xp[top + h :] = 0
     xp[top : top + h, :left] = 0
     xp[top : top + h, left + w :] = 0
     _to_pixel_major(x, xp[top : top + h, left : left + w], work)
-    t = work.take("t", (4, th, cols, m, c))
+    t = work.take(workspace.ROWS, (4, th, cols, m, c))
     _bt(xp[0 : 2 * th : 2], xp[1 : 2 * th + 1 : 2], xp[2 : 2 * th + 2 : 2], xp[3 : 2 * th + 3 : 2], t)
-    v = work.take("v", (4, 4, th, tw, m, c))
+    v = work.take(workspace.COLUMNS, (4, 4, th, tw, m, c))
     for k in range(4):
         tk = t[k]
         _bt(tk[:, 0 : 2 * tw : 2], tk[:, 1 : 2 * tw + 1 : 2], tk[:, 2 : 2 * tw + 2 : 2], tk[:, 3 : 2 * tw + 3 : 2],
@@ -180,9 +180,9 @@ def _output_transform(mm: np.ndarray, th: int, tw: int, out: np.ndarray, work: _
     """A^T M A of (16, th*tw*m, F) into ``out`` (m, F, OH, OW), cropping the last tile."""
     m, f, oh, ow = out.shape
     m6 = mm.reshape(4, 4, th, tw, m, f)
-    t = work.take("t_out", (2, 4, th, tw, m, f))
+    t = work.take(workspace.ROWS, (2, 4, th, tw, m, f))
     _at(m6[0], m6[1], m6[2], m6[3], t[0], t[1])
-    y = work.take("y", (th, 2, tw, 2, m, f))
+    y = work.take(workspace.INPUT, (th, 2, tw, 2, m, f))
     for r in range(2):
         _at(t[r, 0], t[r, 1], t[r, 2], t[r, 3], y[:, r, :, 0], y[:, r, :, 1])
     _from_pixel_major(y.reshape(2 * th, 2 * tw, m, f)[:oh, :ow], out, work)
@@ -191,13 +191,13 @@ def _output_transform(mm: np.ndarray, th: int, tw: int, out: np.ndarray, work: _
 def _grad_transform(dy: np.ndarray, th: int, tw: int, work: _Work) -> np.ndarray:
     """A dy A^T of every 2x2 block of ``dy`` (m, F, OH, OW), zero past its end: (16, th*tw*m, F)."""
     m, f, oh, ow = dy.shape
-    dp = work.take("dp", (2 * th, 2 * tw, m, f))
+    dp = work.take(workspace.INPUT, (2 * th, 2 * tw, m, f))
     dp[oh:] = 0  # the half-empty last tile, when OH or OW is odd
     dp[:oh, ow:] = 0
     _to_pixel_major(dy, dp[:oh, :ow], work)
-    t = work.take("t_grad", (4, th, 2 * tw, m, f))
+    t = work.take(workspace.ROWS, (4, th, 2 * tw, m, f))
     _a(dp[0::2], dp[1::2], t)
-    z = work.take("z", (4, 4, th, tw, m, f))
+    z = work.take(workspace.PRODUCT, (4, 4, th, tw, m, f))
     for k in range(4):
         _a(t[k][:, 0::2], t[k][:, 1::2], z[k])
     return z.reshape(16, th * tw * m, f)
@@ -218,7 +218,7 @@ def _conv_tiles(x: np.ndarray, u: np.ndarray, padding: Pads, budget: int) -> np.
         for n0 in range(0, n, m_max):
             xs = x[n0 : n0 + m_max]
             v = _input_transform(xs, pt, pl, th, tw, work)
-            mm = work.take("mm", (16, v.shape[1], f))
+            mm = work.take(workspace.PRODUCT, (16, v.shape[1], f))
             np.matmul(v, u, out=mm)  # 16 GEMMs (tiles, C) @ (C, F)
             _output_transform(mm, th, tw, y[n0 : n0 + xs.shape[0]], work)
     return y if np.isfinite(y).all() else None

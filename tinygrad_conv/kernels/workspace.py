@@ -10,7 +10,7 @@ when a call needs more and kept otherwise. Results are never scratch: a kernel's
 arrays.
 
 A role's array is valid until the same thread takes that role again: a kernel uses a role for one
-purpose at a time, and a kernel it calls uses roles of its own or ones the caller is done with.
+purpose at a time, and a kernel it calls runs when the caller is done with its scratch.
 Buffers over :func:`get_limit` bytes are not kept (a huge one-off call does not pin its memory);
 ``set_limit(0)`` turns the reuse off, and :func:`clear` frees this thread's buffers.
 
@@ -29,6 +29,16 @@ from math import prod
 from typing import Any
 
 import numpy as np
+
+# The roles are slots that every kernel shares: a kernel's scratch is dead when it returns (its
+# results are fresh arrays), so the kernels of one forward + backward reuse each other's memory and
+# a thread keeps about the largest scratch of any one kernel, not the sum over kernels. Buffers that
+# one kernel uses at the same time take different slots.
+INPUT = "input"  # the input staged for a gather: phase images, padded copies of dy or x
+COLUMNS = "columns"  # the largest: a column matrix, its gradient, Winograd's transformed input
+ROWS = "rows"  # GEMM outputs with junk columns, shifted copies, transform temporaries
+ACC = "acc"  # col2im accumulators, upstream gradient rows, staging copies
+PRODUCT = "product"  # Winograd's GEMM products and transformed upstream gradient
 
 # Scratch arrays larger than this (bytes) are allocated per call and not kept. The kernels size
 # their batch chunks for the cache (a few MB each), so their buffers stay far below it.
