@@ -708,8 +708,9 @@ def _input_grad_gather_rows(dy: np.ndarray, w: np.ndarray, x_hw: Pair, padding: 
     dyp = _flat_buffer(xp, (m_max, f, flat_d), dy.dtype, True, workspace.INPUT).reshape(m_max, f, flat_d)
     dyp_rows = dyp[:, :, : oh * pitch].reshape(m_max, f, oh, pitch)
     shifted = _flat_buffer(xp, (m_max, f, kw, run), dy.dtype, False, workspace.ROWS)
-    z_all = _flat_buffer(xp, (m_max, g, kh * cg, flat_z), dy.dtype, True, workspace.COLUMNS)
-    z_all = z_all.reshape(m_max, g, kh * cg, flat_z)  # [..., run:] stays 0
+    z_all = _flat_buffer(xp, (m_max, g, kh * cg, flat_z), dy.dtype, False, workspace.COLUMNS)
+    z_all = z_all.reshape(m_max, g, kh * cg, flat_z)
+    z_all[..., run:] = 0  # and stays 0: the GEMMs write [..., :run]
     tail = (kh - 1) * dh * pitch  # the last tap row's block reaches this far past the chunk
     acc_chunk = _flat_buffer(xp, (m_max * c * flat_z + tail,), dy.dtype, False, workspace.ACC)
     dx = xp.empty((n, c) + tuple(x_hw), dtype=dy.dtype)
@@ -755,8 +756,9 @@ def _input_grad_im2col(dy: np.ndarray, w: np.ndarray, x_hw: Pair, stride: Pair, 
     dyq = None
     if plan.has_junk:
         dyq = _flat_buffer(xp, (m_max, f, oh, plan.q), dy.dtype, True, workspace.INPUT).reshape(m_max, f, oh, plan.q)
-    dcols_all = _flat_buffer(xp, (m_max, g, kh * kw * cg, flat), dy.dtype, True, workspace.COLUMNS)
-    dcols_all = dcols_all.reshape(m_max, g, kh * kw * cg, flat)  # [..., run:] stays 0
+    dcols_all = _flat_buffer(xp, (m_max, g, kh * kw * cg, flat), dy.dtype, False, workspace.COLUMNS)
+    dcols_all = dcols_all.reshape(m_max, g, kh * kw * cg, flat)
+    dcols_all[..., run:] = 0  # and stays 0: the GEMMs write [..., :run]
     acc_chunk = _flat_buffer(xp, (sh, sw, m_max * plane + tail), dy.dtype, False, workspace.ACC)
     acc_chunk = acc_chunk.reshape(sh, sw, m_max * plane + tail)
     # contiguous, for the same reason as conv2d's output: the crop is copied while in cache
