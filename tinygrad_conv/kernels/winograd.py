@@ -21,7 +21,9 @@ Layout: everything runs pixel-major, (rows, cols, N, C), so every transform step
 operation over long contiguous runs of N*C values rather than many runs of a few pixels (a first
 version on (N, C, tiles, 4, 4) window views was about 4 times slower in the input transform). As in
 conv.py, the batch goes in chunks of about 2 MiB of transformed input, so each chunk's GEMM reads
-its tiles from cache. benchmarks/RESULTS.md has the measurements behind these choices.
+its tiles from cache; every chunk's work arrays come from the scratch the conv kernels keep between
+calls (workspace.py), so no call faults in fresh pages. benchmarks/RESULTS.md has the measurements
+behind these choices.
 
 Where it can be used: float32 only, kernel 3x3, stride 1, dilation 1, groups 1, and at least
 :data:`MIN_CHANNELS` input and output channels (:func:`applies`). Whether it is used is measured:
@@ -100,25 +102,12 @@ def _a(r0: np.ndarray, r1: np.ndarray, out: np.ndarray) -> None:
     np.negative(r1, out=out[3])
 
 
-class _Work:
-    """Work arrays of one call, reused by every chunk (a smaller last chunk takes a contiguous
-    prefix) and kept for the next call by workspace.py. Fresh arrays per chunk or call would be new
-    memory each time, paid for in page faults; on this kind of machine a kernel that faulted in
-    fresh pages on every call ran 4x slower once OpenBLAS's second thread was awake."""
-
-    def __init__(self, dtype: Any) -> None:
-        self.dtype = dtype
-
-    def take(self, role: str, shape: tuple[int, ...]) -> np.ndarray:
-        return workspace.take(role, shape, self.dtype)
-
-
 # Extra elements per row of the staging buffer below: 64 bytes, so that its row pitch is never a
 # multiple of 4 KiB (see _to_pixel_major).
 _PITCH_PAD = 16
 
 
-def _to_pixel_major(src: np.ndarray, dst: np.ndarray, work: _Work) -> None:
+def _to_pixel_major(src: np.ndarray, dst: np.ndarray) -> None:
     """Copy ``src`` (m, C, H, W) into ``dst``, a (H, W, m, C) view.
 
     A direct strided copy reads one element per channel plane, H*W elements apart; at 32x32 that
@@ -128,35 +117,35 @@ def _to_pixel_major(src: np.ndarray, dst: np.ndarray, work: _Work) -> None:
     (several times faster on 32x32 images).
     """
     m, c, h, w = src.shape
-    stage = work.take(workspace.ACC, (m * c, h * w + _PITCH_PAD))[:, : h * w]
+    stage = workspace.take(workspace.ACC, (m * c, h * w + _PITCH_PAD), src.dtype)[:, : h * w]
     stage[...] = src.reshape(m * c, h * w)
     dst[...] = stage.reshape(m, c, h, w).transpose(2, 3, 0, 1)
 
 
-def _from_pixel_major(src: np.ndarray, dst: np.ndarray, work: _Work) -> None:
+def _from_pixel_major(src: np.ndarray, dst: np.ndarray) -> None:
     """Copy ``src``, a (H, W, m, C) view, into ``dst`` (m, C, H, W): the reverse of
     :func:`_to_pixel_major`, through the same staging buffer."""
     m, c, h, w = dst.shape
-    stage = work.take(workspace.ACC, (m * c, h * w + _PITCH_PAD))[:, : h * w]
+    stage = workspace.take(workspace.ACC, (m * c, h * w + _PITCH_PAD), dst.dtype)[:, : h * w]
     stage.reshape(m, c, h, w).transpose(2, 3, 0, 1)[...] = src
     dst.reshape(m * c, h * w)[...] = stage
 
 
-def _input_transform(x: np.ndarray, top: int, left: int, th: int, tw: int, work: _Work) -> np.ndarray:
+def _input_transform(x: np.ndarray, top: int, left: int, th: int, tw: int) -> np.ndarray:
     """B^T d B of every 4x4 tile (stride 2) of ``x`` (m, C, H, W) zero-padded by ``top``/``left``
     (and with zeros past its end): returns (16, th*tw*m, C)."""
     m, c, h, w = x.shape
     rows, cols = 2 * th + 2, 2 * tw + 2
-    xp = work.take(workspace.INPUT, (rows, cols, m, c))
+    xp = workspace.take(workspace.INPUT, (rows, cols, m, c), x.dtype)
     # zero only the border: the interior is overwritten just below
     xp[:top] = 0
     xp[top + h :] = 0
     xp[top : top + h, :left] = 0
     xp[top : top + h, left + w :] = 0
-    _to_pixel_major(x, xp[top : top + h, left : left + w], work)
-    t = work.take(workspace.ROWS, (4, th, cols, m, c))
+    _to_pixel_major(x, xp[top : top + h, left : left + w])
+    t = workspace.take(workspace.ROWS, (4, th, cols, m, c), x.dtype)
     _bt(xp[0 : 2 * th : 2], xp[1 : 2 * th + 1 : 2], xp[2 : 2 * th + 2 : 2], xp[3 : 2 * th + 3 : 2], t)
-    v = work.take(workspace.COLUMNS, (4, 4, th, tw, m, c))
+    v = workspace.take(workspace.COLUMNS, (4, 4, th, tw, m, c), x.dtype)
     for k in range(4):
         tk = t[k]
         _bt(tk[:, 0 : 2 * tw : 2], tk[:, 1 : 2 * tw + 1 : 2], tk[:, 2 : 2 * tw + 2 : 2], tk[:, 3 : 2 * tw + 3 : 2],
@@ -176,28 +165,28 @@ def _weight_transform(w: np.ndarray, rotate: bool = False) -> np.ndarray:
     return np.matmul(kron.astype(w.dtype), w.reshape(f * c, 9).T).reshape(16, f, c)
 
 
-def _output_transform(mm: np.ndarray, th: int, tw: int, out: np.ndarray, work: _Work) -> None:
+def _output_transform(mm: np.ndarray, th: int, tw: int, out: np.ndarray) -> None:
     """A^T M A of (16, th*tw*m, F) into ``out`` (m, F, OH, OW), cropping the last tile."""
     m, f, oh, ow = out.shape
     m6 = mm.reshape(4, 4, th, tw, m, f)
-    t = work.take(workspace.ROWS, (2, 4, th, tw, m, f))
+    t = workspace.take(workspace.ROWS, (2, 4, th, tw, m, f), mm.dtype)
     _at(m6[0], m6[1], m6[2], m6[3], t[0], t[1])
-    y = work.take(workspace.INPUT, (th, 2, tw, 2, m, f))
+    y = workspace.take(workspace.INPUT, (th, 2, tw, 2, m, f), mm.dtype)
     for r in range(2):
         _at(t[r, 0], t[r, 1], t[r, 2], t[r, 3], y[:, r, :, 0], y[:, r, :, 1])
-    _from_pixel_major(y.reshape(2 * th, 2 * tw, m, f)[:oh, :ow], out, work)
+    _from_pixel_major(y.reshape(2 * th, 2 * tw, m, f)[:oh, :ow], out)
 
 
-def _grad_transform(dy: np.ndarray, th: int, tw: int, work: _Work) -> np.ndarray:
+def _grad_transform(dy: np.ndarray, th: int, tw: int) -> np.ndarray:
     """A dy A^T of every 2x2 block of ``dy`` (m, F, OH, OW), zero past its end: (16, th*tw*m, F)."""
     m, f, oh, ow = dy.shape
-    dp = work.take(workspace.INPUT, (2 * th, 2 * tw, m, f))
+    dp = workspace.take(workspace.INPUT, (2 * th, 2 * tw, m, f), dy.dtype)
     dp[oh:] = 0  # the half-empty last tile, when OH or OW is odd
     dp[:oh, ow:] = 0
-    _to_pixel_major(dy, dp[:oh, :ow], work)
-    t = work.take(workspace.ROWS, (4, th, 2 * tw, m, f))
+    _to_pixel_major(dy, dp[:oh, :ow])
+    t = workspace.take(workspace.ROWS, (4, th, 2 * tw, m, f), dy.dtype)
     _a(dp[0::2], dp[1::2], t)
-    z = work.take(workspace.PRODUCT, (4, 4, th, tw, m, f))
+    z = workspace.take(workspace.PRODUCT, (4, 4, th, tw, m, f), dy.dtype)
     for k in range(4):
         _a(t[k][:, 0::2], t[k][:, 1::2], z[k])
     return z.reshape(16, th * tw * m, f)
@@ -213,14 +202,13 @@ def _conv_tiles(x: np.ndarray, u: np.ndarray, padding: Pads, budget: int) -> np.
     th, tw = _tiles(oh), _tiles(ow)
     y = np.empty((n, f, oh, ow), dtype=x.dtype)
     m_max = _chunk(n, 16 * th * tw * max(c, f) * x.itemsize, budget)
-    work = _Work(x.dtype)
     with np.errstate(all="ignore"):  # non-finite results are redone by the caller
         for n0 in range(0, n, m_max):
             xs = x[n0 : n0 + m_max]
-            v = _input_transform(xs, pt, pl, th, tw, work)
-            mm = work.take(workspace.PRODUCT, (16, v.shape[1], f))
+            v = _input_transform(xs, pt, pl, th, tw)
+            mm = workspace.take(workspace.PRODUCT, (16, v.shape[1], f), x.dtype)
             np.matmul(v, u, out=mm)  # 16 GEMMs (tiles, C) @ (C, F)
-            _output_transform(mm, th, tw, y[n0 : n0 + xs.shape[0]], work)
+            _output_transform(mm, th, tw, y[n0 : n0 + xs.shape[0]])
     return y if np.isfinite(y).all() else None
 
 
@@ -251,11 +239,10 @@ def weight_grad(x: np.ndarray, dy: np.ndarray, padding: Pads, budget: int) -> np
     th, tw = _tiles(oh), _tiles(ow)
     du = np.zeros((16, f, c), dtype=x.dtype)
     m_max = _chunk(n, 16 * th * tw * max(c, f) * x.itemsize, budget)
-    work = _Work(x.dtype)
     with np.errstate(all="ignore"):
         for n0 in range(0, n, m_max):
-            v = _input_transform(x[n0 : n0 + m_max], pt, pl, th, tw, work)
-            z = _grad_transform(dy[n0 : n0 + m_max], th, tw, work)
+            v = _input_transform(x[n0 : n0 + m_max], pt, pl, th, tw)
+            z = _grad_transform(dy[n0 : n0 + m_max], th, tw)
             du += np.matmul(z.transpose(0, 2, 1), v)  # 16 GEMMs (F, tiles) @ (tiles, C)
         # dL/dw = G^T dU G for every filter: (F*C, 16) @ kron(G, G) (16, 9)
         dw = np.matmul(du.reshape(16, f * c).T, _KRON.astype(x.dtype)).reshape(f, c, 3, 3)
