@@ -75,21 +75,25 @@ def test_each_variant_matches_the_reference_kernels(monkeypatch, variant, cfg, d
 def test_each_variant_with_a_smaller_grad_output_and_in_chunks(monkeypatch, variant):
     """The weight gradient of a transposed conv with output_padding >= stride reads fewer windows
     than the input allows; and a small memory budget splits the batch into chunks, the last one
-    partial (the junk columns of a reused buffer must stay zero)."""
+    partial (the junk columns of a reused buffer must stay zero), in all three kernels."""
     monkeypatch.setattr(K, "ALGORITHM", variant)
     rng = np.random.default_rng(3)
     x = rng.standard_normal((5, 3, 9, 9))
     wt = rng.standard_normal((4, 3, 3, 3))
     dy = rng.standard_normal((5, 4, 8, 7))  # the conv gives 9x9 outputs with padding 1
+    dy_full = rng.standard_normal((5, 4, 9, 9))  # for the input gradient
     old = K.get_memory_budget()
     K.set_memory_budget(3 * 27 * 9 * 11 * 8)  # about two samples' columns
     try:
         dw = K.conv2d_weight_grad(x, dy, (3, 3), (1, 1), P1, (1, 1), 1)
         y = K.conv2d(x, wt, (1, 1), P1, (1, 1), 1)
+        dx = K.conv_transpose2d(dy_full, wt, (1, 1), P1, (1, 1), 1, (9, 9))
     finally:
         K.set_memory_budget(old)
     np.testing.assert_allclose(dw, R.conv2d_weight_grad(x, dy, (3, 3), (1, 1), P1, (1, 1), 1), rtol=1e-11, atol=1e-11)
     np.testing.assert_allclose(y, R.conv2d(x, wt, (1, 1), P1, (1, 1), 1), rtol=1e-11, atol=1e-11)
+    np.testing.assert_allclose(dx, R.conv2d_input_grad(dy_full, wt, (9, 9), (1, 1), P1, (1, 1), 1),
+                               rtol=1e-11, atol=1e-11)
 
 
 @pytest.mark.parametrize("variant", IM2COL_VARIANTS)

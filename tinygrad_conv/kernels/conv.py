@@ -681,9 +681,12 @@ def _input_grad_gather_rows(dy: np.ndarray, w: np.ndarray, x_hw: Pair, padding: 
     Row ``o`` of tap row ``i`` adds, at padded row ``o + i*dh``, the 1-D full correlation along W of
     dy's row ``o`` with the weights of that tap row: ``Z_i[c, o, col] = sum_{f, j} w[f, c, i, j] *
     dy[f, o, col - j*dw]``. Those sums over ``j`` are one GEMM over (F, kw) rows of dy shifted by
-    ``j*dw`` (a gather, copies), so col2im adds kh blocks per sample instead of kh*kw: on small
-    layers with many taps (5x5), col2im's adds were the largest pass. Rows have a pitch ``P`` of the
-    padded width plus the largest shift; the columns past the padded width are junk and cropped.
+    ``j*dw`` (a gather, copies), so col2im adds kh blocks instead of kh*kw: on small layers with
+    many taps (5x5), col2im's adds were the largest pass. The rows of dy lie ``ext = (kw-1)*dw``
+    columns into rows of the padded input's width, so a shift reads zeros (the row's own front, or
+    the gap before the next row) wherever the full correlation reaches past dy: every column of
+    ``Z`` is a column of the padded input gradient, none is junk. One GEMM per group and batch chunk,
+    columns (sample, row, col): per-sample GEMMs of these small shapes ran at half the BLAS's speed.
     None when ``w`` is not finite (the zeros the gather shifts in would meet inf or nan; im2col runs).
     """
     if not bool(np.isfinite(w).all()):
@@ -697,42 +700,40 @@ def _input_grad_gather_rows(dy: np.ndarray, w: np.ndarray, x_hw: Pair, padding: 
     h, wd = x_hw
     hp = h + pt + pb
     ext = dw * (kw - 1)
-    pitch = wd + pl + pr + ext  # the padded width, and room for the largest shift
-    run = oh * pitch  # a GEMM row: OH rows of the pitch
-    flat_d = run + ext  # one channel of dy, shifted right by ext, zero around it
+    pitch = wd + pl + pr  # the padded width: dy's row o lies at [o*pitch + ext, o*pitch + ext + ow)
+    run = oh * pitch  # a GEMM row per sample: OH rows of the pitch
+    flat_d = run + ext  # one channel of dy, zero around its rows
     flat_z = hp * pitch  # one channel of the padded input gradient
-    per_sample = (f * kw * run + kh * c * flat_z) * dy.itemsize
+    per_sample = (f * kw * run + kh * c * run + c * flat_z) * dy.itemsize
     m_max = max(1, min(n, min(_CACHE_TARGET, _MEMORY_BUDGET) // per_sample))
     # (G, kh*Cg, Fg*kw), rows (i, c) and columns (f, s): shift s*dw meets tap j = kw - 1 - s
     w_rows = w.reshape(g, fg, cg, kh, kw)[..., ::-1].transpose(0, 3, 2, 1, 4).reshape(g, kh * cg, fg * kw)
     dyp = _flat_buffer(xp, (m_max, f, flat_d), dy.dtype, True, workspace.INPUT).reshape(m_max, f, flat_d)
     dyp_rows = dyp[:, :, : oh * pitch].reshape(m_max, f, oh, pitch)
-    shifted = _flat_buffer(xp, (m_max, f, kw, run), dy.dtype, False, workspace.ROWS)
-    z_all = _flat_buffer(xp, (m_max, g, kh * cg, flat_z), dy.dtype, False, workspace.COLUMNS)
-    z_all = z_all.reshape(m_max, g, kh * cg, flat_z)
-    z_all[..., run:] = 0  # and stays 0: the GEMMs write [..., :run]
-    tail = (kh - 1) * dh * pitch  # the last tap row's block reaches this far past the chunk
-    acc_chunk = _flat_buffer(xp, (m_max * c * flat_z + tail,), dy.dtype, False, workspace.ACC)
+    shifted = _flat_buffer(xp, (f, kw, m_max, run), dy.dtype, False, workspace.ROWS)
+    z_flat = _flat_buffer(xp, (g, kh * cg, m_max, run), dy.dtype, False, workspace.COLUMNS)
+    acc_flat = _flat_buffer(xp, (m_max, c, flat_z), dy.dtype, False, workspace.ACC)
     dx = xp.empty((n, c) + tuple(x_hw), dtype=dy.dtype)
     it = dy.itemsize
     for n0 in range(0, n, m_max):
         m = min(m_max, n - n0)
         dyp_rows[:m, :, :, ext : ext + ow] = dy[n0 : n0 + m]
-        sh = _prefix(shifted, (m, f, kw, run))
-        sh[...] = as_strided(dyp, shape=(m, f, kw, run), strides=(f * flat_d * it, flat_d * it, dw * it, it),
+        # channel-major, (F, kw, m, run): each group's rows one (Fg*kw, m*run) matrix
+        sh = _prefix(shifted, (f, kw, m, run))
+        sh[...] = as_strided(dyp, shape=(f, kw, m, run), strides=(flat_d * it, dw * it, f * flat_d * it, it),
                              writeable=False)
-        z = z_all[:m]
-        xp.matmul(w_rows, sh.reshape(m, g, fg * kw, run), out=z[..., :run])
-        acc = acc_chunk[: m * c * flat_z + tail]
+        z = _prefix(z_flat, (g, kh * cg, m * run))
+        xp.matmul(w_rows, sh.reshape(g, fg * kw, m * run), out=z)
+        # col2im along H: tap row i's rows land i*dh rows down the padded plane of each (sample, channel)
+        acc = _prefix(acc_flat, (m, g, cg, flat_z))
         acc.fill(0)
-        taps = z.reshape(m, g, kh, cg * flat_z)
+        taps = z.reshape(g, kh, cg, m, run).transpose(1, 3, 0, 2, 4)  # (kh, m, G, Cg, run)
         for i in range(kh):
             base = i * dh * pitch
-            dst = acc[base : base + m * c * flat_z].reshape(m, g, cg * flat_z)
-            dst += taps[:, :, i]
-        planes = acc[: m * c * flat_z].reshape(m, c, hp, pitch)
+            acc[..., base : base + run] += taps[i]
+        planes = acc.reshape(m, c, hp, pitch)
         dx[n0 : n0 + m] = planes[:, :, pt : pt + h, pl : pl + wd]
-    del dyp, shifted, z_all, acc_chunk
+    del dyp, shifted, z_flat, acc_flat
     return dx
 
 
