@@ -34,6 +34,7 @@ CONFIGS = [
     (2, 4, 10, 9, 4, 2, (3, 2), (2, 1), ((0, 1), (1, 0)), (2, 1)),
     (2, 4, 9, 9, 4, 4, (3, 3), (1, 1), P1, (1, 1)),
     (2, 5, 7, 7, 4, 1, (1, 1), (1, 1), P0, (1, 1)),
+    (3, 4, 10, 11, 6, 2, (3, 2), (1, 1), ((1, 2), (0, 1)), (2, 3)),
 ]
 
 
@@ -137,12 +138,16 @@ def test_a_forced_variant_is_the_one_that_runs(monkeypatch, variant):
     monkeypatch.setattr(K, "_weight_grad_im2col", lambda *a: ran.append(("dw", a[7])) or weight_grad(*a))
     monkeypatch.setattr(K, "_input_grad_im2col", lambda *a: ran.append(("dx", "im2col")) or input_grad(*a))
     monkeypatch.setattr(K, "_input_grad_gather_rows", lambda *a: ran.append(("dx", "gather_rows")) or gather_rows(*a))
+    forward_rows, weight_rows = K._conv2d_gather_rows, K._weight_grads_gather_rows
+    monkeypatch.setattr(K, "_conv2d_gather_rows", lambda *a: ran.append(("fwd", "gather_rows")) or forward_rows(*a))
+    monkeypatch.setattr(K, "_weight_grads_gather_rows", lambda *a: ran.append(("dw", "gather_rows")) or weight_rows(*a))
     monkeypatch.setattr(K, "ALGORITHM", variant)
     x, wt, dy = _problem(CONFIGS[0], np.float64)
     K.conv2d(x, wt, (1, 1), P1, (1, 1), 1)
     K.conv2d_weight_grad(x, dy, (3, 3), (1, 1), P1, (1, 1), 1)
     K.conv_transpose2d(dy, wt, (1, 1), P1, (1, 1), 1, x.shape[2:])
-    offers = {"fwd": {"batched", "exact"}, "dw": {"per_sample", "per_sample_exact"}, "dx": {"gather_rows"}}
+    offers = {"fwd": {"batched", "exact", "gather_rows"}, "dw": {"per_sample", "per_sample_exact", "gather_rows"},
+              "dx": {"gather_rows"}}
     assert ran == [(kernel, variant if variant in offers[kernel] else "im2col") for kernel in ("fwd", "dw", "dx")]
 
 
@@ -280,8 +285,8 @@ def test_benchmark_mode_through_the_kernels_matches_the_reference(monkeypatch):
                                R.conv2d_weight_grad(x, dy, (3, 3), (1, 1), P1, (1, 1), 1), rtol=1e-3, atol=1e-3)
     chosen = {key[0]: name for key, name in K._choices.items()}
     assert set(chosen) == {"conv2d", "weight_grad"}
-    assert chosen["conv2d"] in ("im2col", "batched", "exact")
-    assert chosen["weight_grad"] in ("im2col", "per_sample", "per_sample_exact")
+    assert chosen["conv2d"] in ("im2col", "batched", "exact", "gather_rows")
+    assert chosen["weight_grad"] in ("im2col", "per_sample", "per_sample_exact", "gather_rows")
 
 
 @pytest.mark.parametrize("variant", IM2COL_VARIANTS)

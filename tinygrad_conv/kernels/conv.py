@@ -405,8 +405,10 @@ def _use_winograd(a: np.ndarray, kernel: Pair, stride: Pair, dilation: Pair, gro
 #: - ``"per_sample"``: weight gradient only, one GEMM per sample in the forward's column layout,
 #:   summed over the chunk: the upstream gradient is not transposed;
 #: - ``"per_sample_exact"``: the same on rows of exactly OW, so the upstream gradient is not copied;
-#: - ``"gather_rows"``: input gradient of a stride-1 conv only, the kw taps of each kernel row gathered
-#:   from the upstream gradient into the GEMM, so col2im adds kh blocks instead of kh*kw;
+#: - ``"gather_rows"``: stride-1 convs, all three kernels: only whole rows are gathered (kh taps, not
+#:   kh*kw) and the kw taps along a row are shifts: of the upstream gradient inside the GEMM (input
+#:   and weight gradients; col2im then adds kh blocks instead of kh*kw) or kw - 1 long adds of the
+#:   forward GEMM's output;
 #: - ``"winograd"``: kernels/winograd.py (3x3 stride-1 float32 layers with many channels).
 #: - ``"shared"`` and ``"shared_batched"``: :func:`conv2d_and_weight_grad` only (a transposed conv's
 #:   backward), one gather of the columns for both of its GEMMs, per-sample or batched.
@@ -510,9 +512,12 @@ def conv2d(x: np.ndarray, w: np.ndarray, stride: Pair, padding: PadPairs, dilati
         ow = conv2d_output_size(x.shape[3], w.shape[3], stride[1], sum(padding[1]), dilation[1])
         return array_module(x).zeros((0, w.shape[0], oh, ow), dtype=x.dtype)
     plan = _conv_plan(x.shape, w.shape[0], groups, w.shape[2:], stride, padding, dilation, False)
-    names = _offer(plan, x, {"batched": True, "exact": plan.has_junk})
+    names = _offer(plan, x, {"batched": True, "exact": plan.has_junk, "gather_rows": stride == (1, 1)})
     candidates: dict[str, Callable[[], np.ndarray | None]] = {
-        name: partial(_conv2d_im2col, x, w, stride, padding, dilation, groups, name, bias) for name in names}
+        name: partial(_conv2d_im2col, x, w, stride, padding, dilation, groups, name, bias)
+        for name in names if name != "gather_rows"}
+    if "gather_rows" in names:
+        candidates["gather_rows"] = partial(_conv2d_gather_rows, x, w, padding, dilation, groups, bias)
     if _use_winograd(x, w.shape[2:], stride, dilation, groups, x.shape[1], w.shape[0]):
         candidates["winograd"] = partial(_winograd_conv2d, x, w, padding, bias)
     return _pick(("conv2d", x.shape, w.shape, stride, padding, dilation, groups, x.dtype, bias is None),
@@ -737,6 +742,131 @@ def _input_grad_gather_rows(dy: np.ndarray, w: np.ndarray, x_hw: Pair, padding: 
     return dx
 
 
+# ----------------------------------------------------------------------------------------------
+# Stride-1 variants on whole input rows ("gather_rows")
+# ----------------------------------------------------------------------------------------------
+# A stride-1 conv's kh*kw taps split into kh tap rows, each reading whole padded input rows, and kw
+# shifts along those rows. The variants below gather only the rows (Cg*kh rows per group in the
+# GEMM, not Cg*kh*kw) and make the shifts part of the other operand or a few long adds: a kw-times
+# smaller gather, at the GEMM cost of the pitched rows' junk columns, which plain im2col pays too.
+
+
+def _row_buffers(plan: _Plan, xp: Any, dtype: Any, ones_row: bool, other_per_sample: int) -> tuple[int, np.ndarray, np.ndarray]:
+    """Samples per batch chunk (the chunk's buffers near the cache target, ``other_per_sample``
+    elements a sample besides these two), the zeroed padded input (1, 1, m, C, flat) and the flat
+    buffer of the row gather (see :func:`_row_taps`)."""
+    k = plan.cg * plan.kh + ones_row
+    per_sample = (plan.c * plan.flat + plan.g * k * plan.run + other_per_sample) * np.dtype(dtype).itemsize
+    m_max = max(1, min(plan.n, min(_CACHE_TARGET, _MEMORY_BUDGET) // per_sample))
+    phases = _flat_buffer(xp, (1, 1, m_max, plan.c, plan.flat), dtype, True, workspace.INPUT)
+    rows_flat = _flat_buffer(xp, (plan.g, k, m_max, plan.run), dtype, False, workspace.COLUMNS)
+    return m_max, phases.reshape(1, 1, m_max, plan.c, plan.flat), rows_flat
+
+
+def _row_taps(plan: _Plan, phases: np.ndarray, rows_flat: np.ndarray, x: np.ndarray, ones_row: bool) -> np.ndarray:
+    """The row gather of a stride-1 conv's batch chunk ``x`` (m, C, H, W) into the front of
+    ``rows_flat``: (G, Cg*kh, m, run), channel-major, row (c, i) holding for each sample the OH
+    padded input rows that tap row ``i`` reads, whole (``run`` = OH rows of the pitch q, every
+    column a tap of that row reaches). A last row of ones per group when ``ones_row``."""
+    m, g, cg, kh, run = x.shape[0], plan.g, plan.cg, plan.kh, plan.run
+    k = cg * kh + ones_row
+    plan.fill_phases(phases, x)
+    rows = _prefix(rows_flat, (g, k, m, run))
+    src = phases[0, 0, :m]
+    s_n, s_c, it = src.strides[0], src.strides[1], src.itemsize
+    # tap row i of output row o reads padded row o + i*dh: one run of OH*q elements from row i*dh
+    win = as_strided(src, shape=(g, cg, kh, m, run), strides=(cg * s_c, s_c, plan.ah.d * plan.q * it, s_n, it),
+                     writeable=False)
+    rows[:, : cg * kh].reshape(g, cg, kh, m, run)[...] = win  # splitting an axis: a view, written through
+    if ones_row:
+        rows[:, cg * kh] = 1
+    return rows
+
+
+def _conv2d_gather_rows(x: np.ndarray, w: np.ndarray, padding: PadPairs, dilation: Pair, groups: int,
+                        bias: np.ndarray | None = None) -> np.ndarray:
+    """The forward of a stride-1 conv on whole input rows: per group and batch chunk one GEMM of the
+    weight as (Fg*kw, Cg*kh) rows, tap column ``j`` of each filter, with the row gather of
+    :func:`_row_taps`, which gives every filter's tap column ``j`` summed over the tap rows, at every
+    column of the rows; then output column ``p`` adds column ``p + j*dw`` of each: kw - 1 long adds
+    of a flat (F, m*run) block (a shift runs past a row's end only at junk columns). The bias rides
+    in the GEMM on tap column 0's rows."""
+    xp = array_module(x)
+    plan = _conv_plan(x.shape, w.shape[0], groups, w.shape[2:], (1, 1), padding, dilation, False)
+    g, fg, cg, kh, kw, run = plan.g, plan.fg, plan.cg, plan.kh, plan.kw, plan.run
+    ones_row = bias is not None
+    # (G, Fg*kw, Cg*kh [+ 1]): row (f, j), columns in the (c, i) order of the gathered rows
+    w_rows = w.reshape(g, fg, cg, kh, kw).transpose(0, 1, 4, 2, 3).reshape(g, fg * kw, cg * kh)
+    if bias is not None:
+        bias_col = xp.zeros((g, fg, kw, 1), dtype=x.dtype)
+        bias_col[:, :, 0, 0] = bias.reshape(g, fg)
+        w_rows = xp.concatenate([w_rows, bias_col.reshape(g, fg * kw, 1)], axis=2)
+    m_max, phases, rows_flat = _row_buffers(plan, xp, x.dtype, ones_row, plan.f * kw * run)
+    z_flat = _flat_buffer(xp, (g, fg * kw, m_max * run), x.dtype, False, workspace.ROWS)
+    y = xp.empty((plan.n, plan.f, plan.oh, plan.ow), dtype=x.dtype)
+    for n0 in range(0, plan.n, m_max):
+        m = min(m_max, plan.n - n0)
+        rows = _row_taps(plan, phases, rows_flat, x[n0 : n0 + m], ones_row)
+        span = m * run
+        z = _prefix(z_flat, (g, fg * kw, span))
+        xp.matmul(w_rows, rows.reshape(g, rows.shape[1], span), out=z)
+        taps = z.reshape(g, fg, kw, span)
+        acc = taps[:, :, 0]  # the sum builds up in tap column 0's rows
+        for j in range(1, kw):
+            shift = j * plan.aw.d
+            acc[..., : span - shift] += taps[:, :, j, shift:]
+        # one transposing copy into NCHW, junk columns dropped on the way
+        y[n0 : n0 + m] = acc.reshape(plan.f, m, plan.oh, plan.q)[..., : plan.ow].transpose(1, 0, 2, 3)
+    del phases, rows_flat, z_flat
+    return y
+
+
+def _weight_grads_gather_rows(x: np.ndarray, dy: np.ndarray, kernel_size: Pair, padding: PadPairs, dilation: Pair,
+                              groups: int, with_bias: bool) -> _WeightGrads | None:
+    """The weight gradient of a stride-1 conv on whole input rows: per group and batch chunk one GEMM
+    of dy shifted by each tap column's offset (the (Fg*kw, m*run) rows :func:`_input_grad_gather_rows`
+    builds) with the row gather of :func:`_row_taps` transposed, which is every (filter, tap column)
+    against every (channel, tap row): the whole gradient, with no adds. A row of ones in the gather
+    sums dy for the bias. Where the shifts' zeros meet inf or nan in x the result is not finite
+    though the gradient may be: None then, and plain im2col (which can zero its junk) runs."""
+    xp = array_module(x)
+    plan = _conv_plan(x.shape, dy.shape[1], groups, kernel_size, (1, 1), padding, dilation, False,
+                      out_hw=dy.shape[2:])
+    n, f, g, fg, cg, kh, kw, run = plan.n, plan.f, plan.g, plan.fg, plan.cg, plan.kh, plan.kw, plan.run
+    q, oh, ow, dw = plan.q, plan.oh, plan.ow, plan.aw.d
+    ext = (kw - 1) * dw
+    flat_d = run + ext  # one channel of dy: row o at [o*q + ext, o*q + ext + OW), zeros around
+    m_max, phases, rows_flat = _row_buffers(plan, xp, x.dtype, with_bias, f * flat_d + f * kw * run)
+    dyp = _flat_buffer(xp, (m_max, f, flat_d), dy.dtype, True, workspace.ACC).reshape(m_max, f, flat_d)
+    dyp_rows = dyp[:, :, : oh * q].reshape(m_max, f, oh, q)
+    shifted = _flat_buffer(xp, (f, kw, m_max, run), dy.dtype, False, workspace.ROWS)
+    it = dy.itemsize
+    acc = None
+    for n0 in range(0, n, m_max):
+        m = min(m_max, n - n0)
+        rows = _row_taps(plan, phases, rows_flat, x[n0 : n0 + m], with_bias)
+        dyp_rows[:m, :, :, ext : ext + ow] = dy[n0 : n0 + m]
+        # row (f, s) is dy shifted by s*dw: at column col it holds dy's column col - (kw - 1 - s)*dw
+        sh = _prefix(shifted, (f, kw, m, run))
+        sh[...] = as_strided(dyp, shape=(f, kw, m, run), strides=(flat_d * it, dw * it, f * flat_d * it, it),
+                             writeable=False)
+        with np.errstate(all="ignore"):  # a spurious 0 * inf is checked for below
+            part = xp.matmul(sh.reshape(g, fg * kw, m * run), rows.reshape(g, rows.shape[1], m * run).transpose(0, 2, 1))
+        if acc is None:
+            acc = part
+        else:
+            acc += part
+        del part
+    del phases, rows_flat, dyp, shifted
+    if acc is None or not bool(np.isfinite(acc).all()):
+        return None
+    # (G, Fg*kw, Cg*kh [+ 1]), rows (f, s) with tap column j = kw - 1 - s, columns (c, i)
+    taps = acc.reshape(g, fg, kw, acc.shape[2])
+    dw_ = taps[:, :, ::-1, : cg * kh].reshape(g, fg, kw, cg, kh).transpose(0, 1, 3, 4, 2)
+    db = xp.ascontiguousarray(taps[:, :, 0, cg * kh]).reshape(f) if with_bias else None  # every shift sums all of dy
+    return xp.ascontiguousarray(dw_).reshape(f, cg, kh, kw), db
+
+
 def _input_grad_im2col(dy: np.ndarray, w: np.ndarray, x_hw: Pair, stride: Pair, padding: PadPairs,
                        dilation: Pair, groups: int) -> np.ndarray:
     xp = array_module(dy)
@@ -861,10 +991,13 @@ def _weight_grads(x: np.ndarray, dy: np.ndarray, kernel_size: Pair, stride: Pair
         return dw, (xp.zeros(dy.shape[1], dtype=dy.dtype) if with_bias else None)
     plan = _conv_plan(x.shape, dy.shape[1], groups, kernel_size, stride, padding, dilation, False,
                       out_hw=dy.shape[2:])
-    names = _offer(plan, x, {"per_sample": True, "per_sample_exact": plan.has_junk})
+    names = _offer(plan, x, {"per_sample": True, "per_sample_exact": plan.has_junk, "gather_rows": stride == (1, 1)})
     candidates: dict[str, Callable[[], _WeightGrads | None]] = {
         name: partial(_weight_grad_im2col, x, dy, kernel_size, stride, padding, dilation, groups, name, with_bias)
-        for name in names}
+        for name in names if name != "gather_rows"}
+    if "gather_rows" in names:
+        candidates["gather_rows"] = partial(_weight_grads_gather_rows, x, dy, kernel_size, padding, dilation, groups,
+                                            with_bias)
     if (_use_winograd(x, kernel_size, stride, dilation, groups, x.shape[1], dy.shape[1])
             and dy.shape[2:] == (x.shape[2] + sum(padding[0]) - 2, x.shape[3] + sum(padding[1]) - 2)):
         candidates["winograd"] = partial(_winograd_weight_grads, x, dy, padding, with_bias)
