@@ -679,6 +679,43 @@ def _input_grad(
                  candidates)
 
 
+class _ShiftedDy:
+    """The upstream gradient of a stride-1 conv as the (F*kw, m*run) operand of a "gather_rows" GEMM,
+    one batch chunk at a time: row (f, s), for each sample, is dy's channel ``f`` in rows of ``pitch``
+    columns (``run`` = OH of them) shifted right by ``(kw - 1 - s)*dw`` columns, so that tap column
+    ``j = kw - 1 - s`` of a filter meets, at input column ``col``, dy's column ``col - j*dw``. dy's
+    row ``o`` lies at ``o*pitch + ext`` (``ext = (kw-1)*dw``) in a zeroed buffer, and the pitch is at
+    least ``OW + ext``: where a shift reaches past dy's row it reads the row's own leading zeros or
+    the gap before the next row. One copy per chunk, channel-major (F, kw, m, run)."""
+
+    def __init__(self, dy: np.ndarray, m_max: int, kw: int, dw: int, pitch: int, role: str) -> None:
+        xp = array_module(dy)
+        _, f, oh, ow = dy.shape
+        self.dy, self.kw, self.dw, self.ow = dy, kw, dw, ow
+        self.ext = (kw - 1) * dw
+        self.run = oh * pitch
+        self.flat = self.run + self.ext  # one channel of dy, zero around its rows
+        padded = _flat_buffer(xp, (m_max, f, self.flat), dy.dtype, True, role)
+        self.padded = padded.reshape(m_max, f, self.flat)
+        self.rows = self.padded[:, :, : self.run].reshape(m_max, f, oh, pitch)
+        self.shifted = _flat_buffer(xp, (f, kw, m_max, self.run), dy.dtype, False, workspace.ROWS)
+
+    @staticmethod
+    def elements_per_sample(f: int, kw: int, dw: int, run: int) -> int:
+        """Elements of scratch a sample of the chunk takes (for the chunk size)."""
+        return f * (run + (kw - 1) * dw) + f * kw * run
+
+    def chunk(self, n0: int, m: int) -> np.ndarray:
+        """Samples ``n0 : n0 + m`` shifted: (F, kw, m, run)."""
+        f = self.dy.shape[1]
+        self.rows[:m, :, :, self.ext : self.ext + self.ow] = self.dy[n0 : n0 + m]
+        it = self.padded.itemsize
+        sh = _prefix(self.shifted, (f, self.kw, m, self.run))
+        sh[...] = as_strided(self.padded, shape=(f, self.kw, m, self.run),
+                             strides=(self.flat * it, self.dw * it, f * self.flat * it, it), writeable=False)
+        return sh
+
+
 def _input_grad_gather_rows(dy: np.ndarray, w: np.ndarray, x_hw: Pair, padding: PadPairs, dilation: Pair,
                             groups: int) -> np.ndarray | None:
     """The input gradient of a stride-1 conv with the W taps gathered and only the H taps added.
@@ -704,29 +741,20 @@ def _input_grad_gather_rows(dy: np.ndarray, w: np.ndarray, x_hw: Pair, padding: 
     (pt, pb), (pl, pr) = padding
     h, wd = x_hw
     hp = h + pt + pb
-    ext = dw * (kw - 1)
-    pitch = wd + pl + pr  # the padded width: dy's row o lies at [o*pitch + ext, o*pitch + ext + ow)
+    pitch = wd + pl + pr  # the padded width, which is at least OW + (kw-1)*dw
     run = oh * pitch  # a GEMM row per sample: OH rows of the pitch
-    flat_d = run + ext  # one channel of dy, zero around its rows
     flat_z = hp * pitch  # one channel of the padded input gradient
-    per_sample = (f * kw * run + kh * c * run + c * flat_z) * dy.itemsize
+    per_sample = (_ShiftedDy.elements_per_sample(f, kw, dw, run) + kh * c * run + c * flat_z) * dy.itemsize
     m_max = max(1, min(n, min(_CACHE_TARGET, _MEMORY_BUDGET) // per_sample))
     # (G, kh*Cg, Fg*kw), rows (i, c) and columns (f, s): shift s*dw meets tap j = kw - 1 - s
     w_rows = w.reshape(g, fg, cg, kh, kw)[..., ::-1].transpose(0, 3, 2, 1, 4).reshape(g, kh * cg, fg * kw)
-    dyp = _flat_buffer(xp, (m_max, f, flat_d), dy.dtype, True, workspace.INPUT).reshape(m_max, f, flat_d)
-    dyp_rows = dyp[:, :, : oh * pitch].reshape(m_max, f, oh, pitch)
-    shifted = _flat_buffer(xp, (f, kw, m_max, run), dy.dtype, False, workspace.ROWS)
+    shifted = _ShiftedDy(dy, m_max, kw, dw, pitch, workspace.INPUT)
     z_flat = _flat_buffer(xp, (g, kh * cg, m_max, run), dy.dtype, False, workspace.COLUMNS)
     acc_flat = _flat_buffer(xp, (m_max, c, flat_z), dy.dtype, False, workspace.ACC)
     dx = xp.empty((n, c) + tuple(x_hw), dtype=dy.dtype)
-    it = dy.itemsize
     for n0 in range(0, n, m_max):
         m = min(m_max, n - n0)
-        dyp_rows[:m, :, :, ext : ext + ow] = dy[n0 : n0 + m]
-        # channel-major, (F, kw, m, run): each group's rows one (Fg*kw, m*run) matrix
-        sh = _prefix(shifted, (f, kw, m, run))
-        sh[...] = as_strided(dyp, shape=(f, kw, m, run), strides=(flat_d * it, dw * it, f * flat_d * it, it),
-                             writeable=False)
+        sh = shifted.chunk(n0, m)
         z = _prefix(z_flat, (g, kh * cg, m * run))
         xp.matmul(w_rows, sh.reshape(g, fg * kw, m * run), out=z)
         # col2im along H: tap row i's rows land i*dh rows down the padded plane of each (sample, channel)
@@ -738,7 +766,7 @@ def _input_grad_gather_rows(dy: np.ndarray, w: np.ndarray, x_hw: Pair, padding: 
             acc[..., base : base + run] += taps[i]
         planes = acc.reshape(m, c, hp, pitch)
         dx[n0 : n0 + m] = planes[:, :, pt : pt + h, pl : pl + wd]
-    del dyp, shifted, z_flat, acc_flat
+    del shifted, z_flat, acc_flat
     return dx
 
 
@@ -751,7 +779,8 @@ def _input_grad_gather_rows(dy: np.ndarray, w: np.ndarray, x_hw: Pair, padding: 
 # smaller gather, at the GEMM cost of the pitched rows' junk columns, which plain im2col pays too.
 
 
-def _row_buffers(plan: _Plan, xp: Any, dtype: Any, ones_row: bool, other_per_sample: int) -> tuple[int, np.ndarray, np.ndarray]:
+def _row_buffers(plan: _Plan, xp: Any, dtype: Any, ones_row: bool,
+                 other_per_sample: int) -> tuple[int, np.ndarray, np.ndarray]:
     """Samples per batch chunk (the chunk's buffers near the cache target, ``other_per_sample``
     elements a sample besides these two), the zeroed padded input (1, 1, m, C, flat) and the flat
     buffer of the row gather (see :func:`_row_taps`)."""
@@ -824,40 +853,33 @@ def _conv2d_gather_rows(x: np.ndarray, w: np.ndarray, padding: PadPairs, dilatio
 def _weight_grads_gather_rows(x: np.ndarray, dy: np.ndarray, kernel_size: Pair, padding: PadPairs, dilation: Pair,
                               groups: int, with_bias: bool) -> _WeightGrads | None:
     """The weight gradient of a stride-1 conv on whole input rows: per group and batch chunk one GEMM
-    of dy shifted by each tap column's offset (the (Fg*kw, m*run) rows :func:`_input_grad_gather_rows`
-    builds) with the row gather of :func:`_row_taps` transposed, which is every (filter, tap column)
-    against every (channel, tap row): the whole gradient, with no adds. A row of ones in the gather
-    sums dy for the bias. Where the shifts' zeros meet inf or nan in x the result is not finite
-    though the gradient may be: None then, and plain im2col (which can zero its junk) runs."""
+    of dy shifted by each tap column's offset (:class:`_ShiftedDy`) with the row gather of
+    :func:`_row_taps` transposed, which is every (filter, tap column) against every (channel, tap
+    row): the whole gradient, with no adds. A row of ones in the gather sums dy for the bias. Where
+    the shifts' zeros meet inf or nan in x the result is not finite though the gradient may be: None
+    then, and plain im2col (which can zero its junk) runs."""
     xp = array_module(x)
     plan = _conv_plan(x.shape, dy.shape[1], groups, kernel_size, (1, 1), padding, dilation, False,
                       out_hw=dy.shape[2:])
     n, f, g, fg, cg, kh, kw, run = plan.n, plan.f, plan.g, plan.fg, plan.cg, plan.kh, plan.kw, plan.run
-    q, oh, ow, dw = plan.q, plan.oh, plan.ow, plan.aw.d
-    ext = (kw - 1) * dw
-    flat_d = run + ext  # one channel of dy: row o at [o*q + ext, o*q + ext + OW), zeros around
-    m_max, phases, rows_flat = _row_buffers(plan, xp, x.dtype, with_bias, f * flat_d + f * kw * run)
-    dyp = _flat_buffer(xp, (m_max, f, flat_d), dy.dtype, True, workspace.ACC).reshape(m_max, f, flat_d)
-    dyp_rows = dyp[:, :, : oh * q].reshape(m_max, f, oh, q)
-    shifted = _flat_buffer(xp, (f, kw, m_max, run), dy.dtype, False, workspace.ROWS)
-    it = dy.itemsize
+    # the pitch q is OW + (kw-1)*dw: the shifted dy's rows line up with the gathered input rows
+    per_sample = _ShiftedDy.elements_per_sample(f, kw, plan.aw.d, run)
+    m_max, phases, rows_flat = _row_buffers(plan, xp, x.dtype, with_bias, per_sample)
+    shifted = _ShiftedDy(dy, m_max, kw, plan.aw.d, plan.q, workspace.ACC)
     acc = None
     for n0 in range(0, n, m_max):
         m = min(m_max, n - n0)
         rows = _row_taps(plan, phases, rows_flat, x[n0 : n0 + m], with_bias)
-        dyp_rows[:m, :, :, ext : ext + ow] = dy[n0 : n0 + m]
-        # row (f, s) is dy shifted by s*dw: at column col it holds dy's column col - (kw - 1 - s)*dw
-        sh = _prefix(shifted, (f, kw, m, run))
-        sh[...] = as_strided(dyp, shape=(f, kw, m, run), strides=(flat_d * it, dw * it, f * flat_d * it, it),
-                             writeable=False)
+        sh = shifted.chunk(n0, m)
         with np.errstate(all="ignore"):  # a spurious 0 * inf is checked for below
-            part = xp.matmul(sh.reshape(g, fg * kw, m * run), rows.reshape(g, rows.shape[1], m * run).transpose(0, 2, 1))
+            part = xp.matmul(sh.reshape(g, fg * kw, m * run),
+                             rows.reshape(g, rows.shape[1], m * run).transpose(0, 2, 1))
         if acc is None:
             acc = part
         else:
             acc += part
         del part
-    del phases, rows_flat, dyp, shifted
+    del phases, rows_flat, shifted
     if acc is None or not bool(np.isfinite(acc).all()):
         return None
     # (G, Fg*kw, Cg*kh [+ 1]), rows (f, s) with tap column j = kw - 1 - s, columns (c, i)
