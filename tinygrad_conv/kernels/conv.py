@@ -8,7 +8,8 @@ How the fast path works
 -----------------------
 Every conv here is im2col + one GEMM per sample or batch chunk (+ col2im for the input
 gradient). Each kernel has a few variants of that (:data:`VARIANTS`: how the work is split into
-GEMMs, whether rows carry junk columns), and a float32 3x3 stride-1 layer with enough channels may
+GEMMs, whether rows carry junk columns, whether a stride-1 conv gathers whole input rows and
+shifts them instead of gathering every tap), and a float32 3x3 stride-1 layer with enough channels may
 run Winograd's algorithm (winograd.py) instead: the first call of each shape times the variants
 that apply and keeps the fastest (see :data:`ALGORITHM`). On a 2-core machine the GEMMs run near
 OpenBLAS's peak whatever the layout; what separates a fast NumPy conv from a slow one is the
