@@ -205,6 +205,13 @@ def torch_side(torch: Any, arrays: tuple[np.ndarray, ...], case: Case, transpose
 TRICKS_TRANSPOSED = ("shared", "shared_batched")
 
 
+def conv2d_tricks(case: Case) -> tuple[str, ...]:
+    """The variants forced for a conv2d case, against im2col forced: Winograd where it can run, the
+    row gathers ("gather_rows") for a stride-1 conv."""
+    offered = {"winograd": winograd_can_run(case, False), "gather_rows": case["stride"] == 1}
+    return tuple(name for name, applies in offered.items() if applies)
+
+
 def winograd_can_run(case: Case, transposed: bool) -> bool:
     f, c, kh, kw = case["weight"]
     return not transposed and winograd.applies(np.float32, (kh, kw), (case["stride"],) * 2, (1, 1), 1, c, f)
@@ -263,7 +270,7 @@ def report(protocol: Protocol, torch: Any) -> dict[str, float]:
         if torch is not None:
             sides["torch"] = torch_side(torch, arrays, case, transposed)
         # the tricks that replace a whole algorithm, each forced against plain im2col forced
-        case_tricks = TRICKS_TRANSPOSED if transposed else ("winograd",) if winograd_can_run(case, False) else ()
+        case_tricks = TRICKS_TRANSPOSED if transposed else conv2d_tricks(case)
         for trick in case_tricks:
             sides[trick] = forced(ours, trick)
         if case_tricks:
@@ -309,14 +316,16 @@ def report(protocol: Protocol, torch: Any) -> dict[str, float]:
           "(kernels/conv.py, VARIANTS: " + ", ".join(f"{short} {name}" for name, short in SHORT.items())
           + "; only the kernels that had a choice are named)")
     if tricks:
-        print("\n### Winograd and the shared columns against im2col, same run (forward + backward, ms, min)\n")
+        print("\n### Winograd, the row gathers and the shared columns against im2col, same run "
+              "(forward + backward, ms, min)\n")
         print("| case | trick | trick forced | im2col forced | trick / im2col | measured choice | ours (measured) |")
         print("|---|---|---|---|---|---|---|")
         for cid, trick, tt, it, ot, algo in tricks:
             print(f"| {cid} | {trick} | {tt:.2f} | {it:.2f} | {tt / it:.2f} | {algo} | {ot:.2f} |")
-        print("(winograd: kernels/winograd.py for the forward and both gradients; shared, shared_batched: a "
-              "transposed conv's dx and dw from one gather of the upstream gradient's columns, "
-              "kernels/conv.py conv2d_and_weight_grad)")
+        print("(winograd: kernels/winograd.py for the forward and both gradients; gather_rows: a stride-1 "
+              "conv's three kernels gather whole input rows and shift them, not every tap, kernels/conv.py; "
+              "shared, shared_batched: a transposed conv's dx and dw from one gather of the upstream gradient's "
+              "columns, kernels/conv.py conv2d_and_weight_grad)")
     print("\n### The bias in the GEMMs against the bias as a separate op, same run (forward + backward, ms, min)\n")
     print("| case | in the GEMMs (ours) | separate op | in the GEMMs / separate |")
     print("|---|---|---|---|")

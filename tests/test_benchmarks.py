@@ -88,8 +88,9 @@ def test_run_quick_prints_every_table_and_the_targets(bench, capsys):
     for heading in ("### conv2d", "### Memory M1-M2", "### One training epoch", "### O1", "### max_pool2d",
                     "### relu's kernel tricks", "### Targets"):
         assert heading in out
-    assert "### Winograd and the shared columns against im2col" in out
-    assert "| T1 | shared_batched |" in out and "| B2 | winograd |" in out
+    assert "### Winograd, the row gathers and the shared columns against im2col" in out
+    assert "| T1 | shared_batched |" in out and "| B2 | winograd |" in out and "| B2 | gather_rows |" in out
+    assert "| B5 | gather_rows |" not in out  # stride 2: the row gathers do not apply
     for key in ("M1", "M2"):  # memory is ours alone
         assert results[key] > 0
     if "torch" in out.split("\n", 1)[0] and "not installed" not in out.split("\n", 1)[0]:
