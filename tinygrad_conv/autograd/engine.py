@@ -8,8 +8,8 @@ hooks run and ``.grad`` accumulates, as in PyTorch.
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Sequence
+from heapq import heappop, heappush
 from typing import Any
 
 import numpy as np
@@ -115,13 +115,20 @@ def run_backward(roots: Sequence[Tensor], grads: Sequence[Any], retain_graph: bo
     run = _Pass(roots, [_root_grad(r, g, i) for i, (r, g) in enumerate(zip(roots, grads))], inputs)
     prev_mode = is_grad_enabled()
     _set(create_graph)  # with create_graph the rules' ops are recorded too
-    ready = run.ready
+    ready, pending = run.ready, run.pending
+    # grad() with inputs captures gradients and skips the nodes on no path to its inputs: every
+    # node then goes through _observe. Otherwise only those with tensor hooks or retain_grad do
+    # (read here, in the loop: a per-node call for the commonest case, nothing to see, costs more).
+    watching = bool(run.capture) or run.needed is not None
     try:
         while ready:
-            node = heapq.heappop(ready)[1]  # the latest recorded of the nodes holding a gradient
-            outs = run.incoming(node)
-            if outs is None:  # no gradient arrived, or grad() needs nothing from this node
-                continue
+            node = heappop(ready)[1]  # the latest recorded of the nodes holding a gradient
+            outs = pending.pop(node)  # (each node enters the heap once, with its pending slots)
+            if watching or node.out_hooks or node.retained:
+                seen = run.observe(node, outs)
+                if seen is None:  # grad() needs nothing from this node
+                    continue
+                outs = seen
             run.send(node, run.call_rule(node, outs))
             if not retain_graph:
                 node.release()
@@ -184,7 +191,7 @@ class _Pass:
         slots = self.pending.get(node)
         if slots is None:
             slots = self.pending[node] = [None] * len(node.out_meta)
-            heapq.heappush(self.ready, (-node.seq, node))
+            heappush(self.ready, (-node.seq, node))
         slots[i] = g if slots[i] is None else _add(slots[i], g)
 
     def _add_to_leaf(self, leaf: Tensor, g: Tensor) -> None:
@@ -194,13 +201,10 @@ class _Pass:
         else:
             slot[1] = _add(slot[1], g)
 
-    def incoming(self, node: Node) -> list[Any] | None:
-        """The summed gradients of ``node``'s outputs, after the tensor hooks, retain_grad and
-        grad()'s capture have seen them; None if none arrived, or if the node is on no path to
-        grad()'s inputs (its rule need not run)."""
-        outs = self.pending.pop(node, None)
-        if outs is None:
-            return None
+    def observe(self, node: Node, outs: list[Any]) -> list[Any] | None:
+        """``node``'s summed output gradients after the tensor hooks, retain_grad and grad()'s
+        capture have seen them; None if the node is on no path to grad()'s inputs (its rule need
+        not run)."""
         if node.out_hooks or node.retained or self.capture:
             self._observe(node, outs)
         if self.needed is not None and node not in self.needed:
@@ -258,7 +262,11 @@ class _Pass:
             if e is None or g is None:
                 continue
             to_node = type(e) is tuple
-            shape, dtype = e[0].out_meta[e[1]] if to_node else (e._data.shape, e._data.dtype)
+            if to_node:
+                producer, k = e
+                shape, dtype = producer.out_meta[k]
+            else:
+                shape, dtype = e._data.shape, e._data.dtype
             # The common case (a Tensor of exactly the input's shape and dtype) is checked inline;
             # anything else goes through _fit, which sums broadcasts or explains.
             data = g._data if type(g) is Tensor else None
@@ -266,10 +274,15 @@ class _Pass:
                 g = _fit(g, node, i, shape, dtype)
             if check_finite:
                 _check_finite(node, i, g)
-            if to_node:
-                self._add_to_node(e[0], e[1], g)
-            else:
+            if not to_node:
                 self._add_to_leaf(e, g)
+                continue
+            # _add_to_node, inline (this runs for every edge of every node)
+            slots = self.pending.get(producer)
+            if slots is None:
+                slots = self.pending[producer] = [None] * len(producer.out_meta)
+                heappush(self.ready, (-producer.seq, producer))
+            slots[k] = g if slots[k] is None else _add(slots[k], g)
 
     def accumulate_into_leaves(self, create_graph: bool) -> None:
         """``.backward()``'s end: leaf hooks, then ``leaf.grad += gradient``."""

@@ -33,6 +33,10 @@ from .tape import _anomaly_state as anomaly
 
 _RELEASED = object()
 
+# Tensor's constructor for op outputs, bound once: looking a classmethod up on the class builds a
+# new bound method at every call, and apply calls it for every op.
+_make = Tensor._make
+
 
 class SavedEntry(NamedTuple):
     """One value ``save_for_backward`` kept, resolved right after forward.
@@ -48,9 +52,10 @@ class SavedEntry(NamedTuple):
     ``version_box``/``version``: the tensor's version counter and its value at save time, compared
     on access to catch an in-place change in between (None for the kinds without one).
 
-    The context keeps each entry as a plain tuple of these four fields (a NamedTuple instance costs
-    a call to build, and the cyclic GC keeps tracking it even when it holds only plain values);
-    ``Context.saved_entries`` gives them as this class.
+    The context keeps the entries' fields one after another in one flat tuple, four per entry (a
+    NamedTuple instance costs a call to build, and each tuple per entry is one more object for the
+    cyclic GC to traverse for as long as the graph lives); ``Context.saved_entries`` gives them as
+    this class.
     """
 
     kind: str
@@ -59,8 +64,13 @@ class SavedEntry(NamedTuple):
     version: int = 0
 
 
-_Entry = tuple[str, Any, list[int] | None, int]  # a SavedEntry's fields, as kept by the context
+_Entry = tuple[str, Any, list[int] | None, int]  # a SavedEntry's fields
 _NO_ENTRY: _Entry = ("none", None, None, 0)
+
+
+def _split_entries(flat: tuple[Any, ...]) -> list[_Entry]:
+    """The entries of a context's flat ``_saved`` tuple (four fields each), one tuple per entry."""
+    return [flat[i:i + 4] for i in range(0, len(flat), 4)]  # type: ignore[misc]
 
 
 class Context:
@@ -122,7 +132,9 @@ class Context:
     def saved_entries(self) -> tuple[SavedEntry, ...]:
         """What forward saved, as :class:`SavedEntry` records, without the version check (for
         the graph drawer); empty after backward freed them."""
-        return () if self._saved is _RELEASED else tuple([SavedEntry._make(e) for e in self._saved])
+        if self._saved is _RELEASED:
+            return ()
+        return tuple([SavedEntry._make(e) for e in _split_entries(self._saved)])
 
     @property
     def saved_tensors(self) -> tuple[Any, ...]:
@@ -131,14 +143,15 @@ class Context:
                 f"Trying to backward through the graph a second time (op '{self._op}'): its saved "
                 "arrays were freed after the first backward. Pass retain_graph=True to the first "
                 ".backward() or grad() call if you need to backward through it again.")
+        saved = self._saved  # (kind, value, version box, version) of each entry, one after another
         out = []
-        for entry in self._saved:
+        for i in range(0, len(saved), 4):
             # The most common entries, an unchanged input and a Python value, are read inline.
-            kind = entry[0]
-            if (kind == "input" and entry[2][0] == entry[3]) or kind == "value":
-                out.append(entry[1])
+            kind = saved[i]
+            if (kind == "input" and saved[i + 2][0] == saved[i + 3]) or kind == "value":
+                out.append(saved[i + 1])
             else:
-                out.append(self._unpack(entry))
+                out.append(self._unpack(saved[i:i + 4]))  # type: ignore[arg-type]
         return tuple(out)
 
     def _unpack(self, entry: _Entry) -> Any:
@@ -204,7 +217,7 @@ def once_differentiable(backward: Callable[..., Any]) -> Callable[..., Any]:
         # What the gradients depend on: the incoming gradients and what forward saved.
         deps = [g for g in grads if isinstance(g, Tensor) and g._requires_grad]
         if ctx._saved is not _RELEASED:
-            deps += [e[1] for e in ctx._saved if e[0] == "input" and e[1]._requires_grad]
+            deps += [e[1] for e in _split_entries(ctx._saved) if e[0] == "input" and e[1]._requires_grad]
         if not deps:
             return result
         single = not isinstance(result, (tuple, list))
@@ -284,14 +297,15 @@ class Function:
                 datas.append(a._data if isinstance(a, Tensor) else a)
             raw = cls.forward(ctx, *datas, **kwargs)
             if type(raw) is np.ndarray:
-                return Tensor._make(raw, False, None, 0, None)
+                return _make(raw, False, None, 0, None)
             _, arrays, multi = _as_arrays(raw)
             if multi:
                 return tuple([Tensor._make(a, False, None, 0, None) for a in arrays])
             return Tensor._make(arrays[0], False, None, 0, None)
         datas, edges = _read_inputs(ctx, args, recording)
         if cls.array_forward and not anomaly["enabled"]:
-            raw = cls.forward(ctx, *datas, **kwargs)
+            # (without keyword arguments, no **kwargs in the call: it would copy the empty dict)
+            raw = cls.forward(ctx, *datas, **kwargs) if kwargs else cls.forward(ctx, *datas)
             if type(raw) is np.ndarray:
                 outs = arrays = (raw,)
                 multi = False
@@ -315,16 +329,20 @@ class Function:
             results = _outputs_of(node, arrays, vbox)
         else:  # one output, without the loops
             out_array = arrays[0]
-            out_meta = _out_meta_of(out_array)
+            # _out_meta_of(out_array), inline: the previous op's tuple while shape and dtype repeat
+            out_meta = _last_out_meta
+            dtype = out_array.dtype
+            if out_meta[0][1] is not dtype or out_meta[0][0] != out_array.shape:
+                out_meta = _out_meta_of(out_array)
             node = Node(cls, ctx, edges[0], edges[1], kwargs, out_meta)
-            results = (Tensor._make(out_array, True, node, 0, vbox) if out_meta[0][1].kind in "fc"
+            results = (_make(out_array, True, node, 0, vbox) if dtype.kind in "fc"
                        else Tensor._wrap(out_array),)
         if vbox is not None:
             _link_view(results[0], args, kwargs, cls)
         if ctx._marked:  # mark_non_differentiable or mark_dirty was called
             results = _apply_marks(ctx, args, outs, results)
         if ctx._to_save:
-            saved = []
+            saved: list[Any] = []  # the entries' four fields one after another (see SavedEntry)
             for item in ctx._to_save:  # (a loop: a comprehension costs a function call in Python 3.11)
                 # The two commonest entries, an input's array and a Python scalar operand, are
                 # resolved here without the call (_resolve_one would give the same record).
@@ -332,7 +350,8 @@ class Function:
                 if type(item) is np.ndarray:
                     for a, data in zip(args, datas):
                         if data is item and isinstance(a, Tensor):
-                            entry = ("input", a, a._vbox, a._vbox[0])
+                            box = a._vbox
+                            entry = ("input", a, box, box[0])
                             break
                 elif type(item) is float or type(item) is int:
                     entry = ("value", item, None, 0)
@@ -340,7 +359,7 @@ class Function:
                     entry = _resolve_one(item, args, datas, outs, arrays, results)
                     if entry[0] == "output":  # rebuilt on access with this node as its grad_fn
                         ctx._node = weakref.ref(node)
-                saved.append(entry)
+                saved += entry
             ctx._saved = tuple(saved)
             ctx._to_save = ()
         return results if multi else results[0]
