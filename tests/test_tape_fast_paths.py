@@ -273,3 +273,40 @@ def test_mul_backward_product_equals_the_op() -> None:
     (gx,) = tc.grad((x * x * 3.0).sum(), x, create_graph=True)
     (h,) = tc.grad(gx.sum(), x)
     assert gx.tolist() == [6.0, 12.0] and h.tolist() == [6.0, 6.0]
+
+
+class _Split(tc.Function):
+    """Two float outputs, so that a consumer of the second keeps a (node, 1) pair."""
+
+    array_forward = True
+
+    @staticmethod
+    def forward(ctx, a):  # type: ignore[no-untyped-def]
+        return a * 2.0, a * 3.0
+
+    @staticmethod
+    def backward(ctx, g0, g1):  # type: ignore[no-untyped-def]
+        return g0 * 2.0 + g1 * 3.0
+
+
+def test_node_edges_keep_output_zero_as_the_node_and_next_gives_the_pairs() -> None:
+    # Node.edges keeps an output 0 as its node alone; next (what the graph drawer and hooks read)
+    # and next_functions still give (node, index) pairs, leaves and None, as before.
+    x = tc.Tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2.0
+    first, second = _Split.apply(y)
+    z = first * second + 1.0
+    split = first.grad_fn
+    mul = z.grad_fn.next[0][0]
+    assert mul.edges == (split, (split, 1))
+    assert mul.next == ((split, 0), (split, 1)) and mul.next_functions == ((split, 0), (split, 1))
+    assert split.edges == (y.grad_fn,) and split.next == ((y.grad_fn, 0),)
+    assert y.grad_fn.edges == (x, None) and y.grad_fn.next == (x, None)
+    assert y.grad_fn.next_functions == ((x, 0), (None, 0))
+    # the engine and grad() follow both forms: d/dx of (2x * 2)(2x * 3) + 1 = 48x
+    (g,) = tc.grad(z.sum(), x, retain_graph=True)
+    assert g.tolist() == [48.0, 96.0]
+    (gs,) = tc.grad(z.sum(), second, retain_graph=True)  # a capture keyed by (node, 1)
+    assert gs.tolist() == first.detach().tolist()
+    z.sum().backward()
+    assert x.grad.tolist() == [48.0, 96.0]

@@ -179,7 +179,7 @@ class _Pass:
                 self.capture[(t._grad_fn, t._out_idx)] = k
         needed: set[Node] = set()
         for node in reversed(nodes):  # inputs before outputs
-            for e in node.next:
+            for e in node.next:  # ((Node, index) pairs: the capture's keys)
                 if (type(e) is tuple and (e[0] in needed or e in self.capture)) or \
                         (e is not None and type(e) is not tuple and id(e) in self.leaf_targets):
                     needed.add(node)
@@ -249,7 +249,7 @@ class _Pass:
         # says where a failing op was recorded.
         if node.trace is None:
             in_grads = node.fn.backward(node.ctx, *outs)
-            if type(in_grads) is not tuple or len(in_grads) != len(node.next):
+            if type(in_grads) is not tuple or len(in_grads) != len(node.edges):
                 in_grads = _normalise(node, in_grads)
             return in_grads
         return _call_rule(node, outs)
@@ -257,13 +257,18 @@ class _Pass:
     def send(self, node: Node, in_grads: tuple[Any, ...]) -> None:
         """Add each input gradient to where it goes: the producing node's slot, or the leaf's sum."""
         check_finite = anomaly["enabled"]
-        for i, e in enumerate(node.next):
+        for i, e in enumerate(node.edges):  # (see Node: a Node, a (Node, index) pair, a leaf, None)
             g = in_grads[i]
             if e is None or g is None:
                 continue
-            to_node = type(e) is tuple
-            if to_node:
+            to_node = True
+            if type(e) is Node:
+                producer, k = e, 0
+            elif type(e) is tuple:
                 producer, k = e
+            else:
+                to_node = False
+            if to_node:
                 shape, dtype = producer.out_meta[k]
             else:
                 shape, dtype = e._data.shape, e._data.dtype
@@ -327,7 +332,7 @@ def _normalise(node: Node, in_grads: Any) -> tuple[Any, ...]:
         in_grads = tuple(in_grads)
     elif not isinstance(in_grads, tuple):
         in_grads = (in_grads,)
-    n = len(node.next)
+    n = len(node.edges)
     if len(in_grads) > n and all(g is None for g in in_grads[n:]):
         in_grads = in_grads[:n]  # trailing Nones beyond the inputs are allowed, as in PyTorch
     if len(in_grads) != n:

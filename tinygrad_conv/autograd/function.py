@@ -448,10 +448,10 @@ def _read_inputs(ctx: Context, args: tuple[Any, ...], recording: bool) -> tuple[
     """The arrays inside the Tensor arguments (other arguments as they are), and when the op is to
     be recorded, its edges; sets ``ctx.needs_input_grad``.
 
-    The edges are, for each positional argument, where its gradient goes (a ``(node, output
-    index)`` pair, a leaf Tensor, or None), and for those that take none, what the graph drawer
-    shows. None when nothing needs a gradient (or grad mode, ``recording``, is off): no node is
-    recorded.
+    The edges are, for each positional argument, where its gradient goes (a node for its output
+    0, else a ``(node, output index)`` pair, a leaf Tensor, or None: see ``Node.edges``), and for
+    those that take none, what the graph drawer shows. None when nothing needs a gradient (or grad
+    mode, ``recording``, is off): no node is recorded.
     """
     if not recording:  # inference, or a backward without create_graph
         ctx.needs_input_grad = (False,) * len(args)
@@ -478,7 +478,8 @@ def _read_inputs(ctx: Context, args: tuple[Any, ...], recording: bool) -> tuple[
             datas.append(data)
             if a._requires_grad:
                 fn = a._grad_fn
-                nxt.append(a if fn is None else (fn, a._out_idx))
+                # (an output 0 as its node alone: see Node.edges)
+                nxt.append(a if fn is None else fn if a._out_idx == 0 else (fn, a._out_idx))
                 meta.append(None)
                 needs.append(True)
             else:

@@ -111,17 +111,22 @@ class Node:
     ``(Node, output_index)`` pair for a non-leaf tensor, the leaf Tensor itself for a leaf that
     requires grad, or None. ``input_meta`` describes the arguments that take no gradient
     (constants and plain Python values) for the graph drawer.
+
+    The node keeps ``next`` in a shorter form, ``edges``: an output 0 (the commonest, and every
+    output of a one-output op) as its Node alone, without the pair. Each pair would be one more
+    object per edge for the cyclic GC to traverse for as long as the graph lives; ``next`` builds
+    the pairs when asked (the engine reads ``edges``).
     """
 
-    __slots__ = ("fn", "ctx", "next", "input_meta", "params", "seq", "out_meta", "released",
+    __slots__ = ("fn", "ctx", "edges", "input_meta", "params", "seq", "out_meta", "released",
                  "out_hooks", "retained", "scope", "trace", "__weakref__")
 
-    def __init__(self, fn: type[Function], ctx: Context, next_: tuple[Any, ...],
+    def __init__(self, fn: type[Function], ctx: Context, edges: tuple[Any, ...],
                  input_meta: tuple[Any, ...], params: dict[str, Any],
                  out_meta: tuple[tuple[tuple[int, ...], Any], ...]) -> None:
         self.fn = fn
         self.ctx = ctx
-        self.next = next_
+        self.edges = edges
         self.input_meta = input_meta
         self.params = params
         self.seq = next(_sequence)
@@ -138,10 +143,16 @@ class Node:
         return self.fn.name
 
     @property
+    def next(self) -> tuple[Any, ...]:
+        """Where each positional argument's gradient goes: a ``(Node, output_index)`` pair, a
+        leaf Tensor, or None."""
+        return tuple([(e, 0) if type(e) is Node else e for e in self.edges])
+
+    @property
     def next_functions(self) -> tuple[tuple[Any, int], ...]:
         """PyTorch-style view of the edges: (Node or leaf Tensor or None, output index)."""
         out = []
-        for e in self.next:
+        for e in self.edges:
             if isinstance(e, tuple):
                 out.append(e)
             else:
@@ -172,8 +183,11 @@ def reachable_nodes(roots: list[Node]) -> list[Node]:
             continue
         seen.add(id(node))
         nodes.append(node)
-        for e in node.next:
-            if type(e) is tuple and id(e[0]) not in seen:
+        for e in node.edges:
+            if type(e) is Node:
+                if id(e) not in seen:
+                    stack.append(e)
+            elif type(e) is tuple and id(e[0]) not in seen:
                 stack.append(e[0])
     nodes.sort(key=_by_seq, reverse=True)
     return nodes
