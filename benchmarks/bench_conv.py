@@ -225,7 +225,8 @@ SHORT = {"im2col": "i", "batched": "b", "exact": "e", "per_sample": "s", "per_sa
 def chosen_algorithm() -> str:
     """What the one-time measurement chose for the forward, input and weight gradient since the
     choices were last cleared (each case clears them before it runs)."""
-    kernels = {"conv2d": "fwd", "input_grad": "dx", "weight_grad": "dw", "conv2d_and_weight_grad": "dx+dw"}
+    kernels = {"conv2d": "fwd", "input_grad": "dx", "weight_grad": "dw", "conv2d_and_weight_grad": "dx+dw",
+               "conv2d_input_and_weight_grads": "dx+dw"}
     found = sorted((list(kernels).index(key[0]), kernels[key[0]], SHORT.get(name, name))
                    for key, name in K._choices.items())
     return " ".join(f"{kernel}:{name}" for _, kernel, name in found) or "i"

@@ -439,6 +439,124 @@ def test_transposed_conv_backward_shares_the_columns_unless_it_records(monkeypat
     assert (gx.grad_fn is not None) == create_graph
 
 
+# ----------------------------------------------------------------------------- dx, dw and db together
+def _record_rows(monkeypatch) -> list:
+    """Calls of the kernel that shares dy's shifted rows between the input and weight gradients."""
+    ran = []
+    shared = K._input_and_weight_grads_gather_rows
+    monkeypatch.setattr(K, "_input_and_weight_grads_gather_rows", lambda *a: ran.append(a[-1]) or shared(*a))
+    return ran
+
+
+def _three_grads_both_ways(x, wt, dy, cfg, with_bias) -> tuple[tuple, tuple]:
+    n, c, h, w, f, g, k, s, p, d = cfg
+    got = K.conv2d_input_and_weight_grads(x, wt, dy, s, p, d, g, with_bias)
+    expect = R.conv2d_input_and_weight_grads(x, wt, dy, s, p, d, g, with_bias)
+    return got, expect
+
+
+@pytest.mark.parametrize("with_bias", [False, True])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("cfg", CONFIGS, ids=_ids)
+@pytest.mark.parametrize("variant", ["gather_rows", "im2col"])
+def test_conv2d_input_and_weight_grads_match_the_reference_kernels(monkeypatch, variant, cfg, dtype, with_bias):
+    """The three gradients from one call equal the textbook kernels; the shared shifted rows run for
+    a stride-1 conv when forced, and the kernels run separately otherwise."""
+    monkeypatch.setattr(K, "ALGORITHM", variant)
+    ran = _record_rows(monkeypatch)
+    x, wt, dy = _problem(cfg, dtype)
+    got, expect = _three_grads_both_ways(x, wt, dy, cfg, with_bias)
+    assert got[0].dtype == got[1].dtype == dtype and got[0].flags.c_contiguous and got[1].flags.c_contiguous
+    assert (got[2] is None) == (not with_bias)
+    for a, e in zip(got, expect):
+        if e is not None:
+            np.testing.assert_allclose(a, e, **_tols(dtype))
+    assert ran == ([with_bias] if variant == "gather_rows" and cfg[7] == (1, 1) else [])
+
+
+def test_conv2d_input_and_weight_grads_in_chunks(monkeypatch):
+    """A small memory budget splits the batch, the last chunk shorter: each chunk's shifted rows
+    serve both products, the weight gradients add up and the input gradient lands in its samples."""
+    monkeypatch.setattr(K, "ALGORITHM", "gather_rows")
+    ran = _record_rows(monkeypatch)
+    cfg = (5, 4, 9, 8, 6, 2, (3, 3), (1, 1), ((1, 2), (1, 0)), (1, 2))
+    x, wt, dy = _problem(cfg, np.float64, seed=9)
+    old = K.get_memory_budget()
+    K.set_memory_budget(90_000)  # two samples' scratch (4324 float64 elements each): chunks of 2, 2, 1
+    chunks = []
+    taps = K._row_taps
+    monkeypatch.setattr(K, "_row_taps", lambda *a: chunks.append(a[3].shape[0]) or taps(*a))
+    try:
+        got, expect = _three_grads_both_ways(x, wt, dy, cfg, True)
+    finally:
+        K.set_memory_budget(old)
+    for a, e in zip(got, expect):
+        np.testing.assert_allclose(a, e, rtol=1e-11, atol=1e-11)
+    assert ran == [True] and chunks == [2, 2, 1]
+
+
+def test_conv2d_input_and_weight_grads_leave_inf_and_nan_to_the_separate_kernels(monkeypatch):
+    """An inf in the weight or the input would meet the shifts' zeros (0 * inf = nan where the true
+    gradient is finite): the shared kernel gives up and the separate kernels' plain variants run."""
+    monkeypatch.setattr(K, "ALGORITHM", "gather_rows")
+    cfg = (2, 2, 7, 7, 3, 1, (3, 3), (1, 1), P1, (1, 1))
+    for where in ("weight", "input"):
+        x, wt, dy = _problem(cfg, np.float64)
+        if where == "weight":
+            wt[1, 0, 2, 2] = np.inf
+        else:
+            x[0, 1, 3, 0] = np.inf
+        with np.errstate(invalid="ignore"):
+            assert K._input_and_weight_grads_gather_rows(x, wt, dy, P1, (1, 1), 1, True) is None
+            got, expect = _three_grads_both_ways(x, wt, dy, cfg, True)
+        for a, e in zip(got, expect):
+            np.testing.assert_allclose(a, e, rtol=1e-12, atol=1e-12)
+            assert np.isfinite(a).sum() == np.isfinite(e).sum() > 0
+
+
+def test_conv2d_input_and_weight_grads_with_fewer_windows_an_empty_batch_and_bad_arrays(monkeypatch):
+    monkeypatch.setattr(K, "ALGORITHM", "gather_rows")
+    ran = _record_rows(monkeypatch)
+    rng = np.random.default_rng(3)
+    x, wt = rng.standard_normal((2, 3, 9, 9)), rng.standard_normal((4, 3, 3, 3))
+    dy = rng.standard_normal((2, 4, 8, 7))  # the conv gives 9x9 outputs with padding 1: not the same rows
+    got = K.conv2d_input_and_weight_grads(x, wt, dy, (1, 1), P1, (1, 1), 1)
+    tol = {"rtol": 1e-11, "atol": 1e-11}
+    np.testing.assert_allclose(got[0], R.conv_transpose2d(dy, wt, (1, 1), P1, (1, 1), 1, (9, 9)), **tol)
+    np.testing.assert_allclose(got[1], R.conv2d_weight_grad(x, dy, (3, 3), (1, 1), P1, (1, 1), 1), **tol)
+    assert got[2] is None and ran == []
+    dx, dw, db = K.conv2d_input_and_weight_grads(np.zeros((0, 3, 9, 9)), wt, np.zeros((0, 4, 9, 9)), (1, 1), P1,
+                                                 (1, 1), 1, True)
+    assert dx.shape == (0, 3, 9, 9) and dw.shape == wt.shape and not dw.any() and db.tolist() == [0.0] * 4
+    with pytest.raises(ValueError, match="conv2d: input .* and weight .* do not match"):
+        K.conv2d_input_and_weight_grads(x, wt[:, :2], dy, (1, 1), P1, (1, 1), 1)
+    with pytest.raises(ValueError, match="conv2d_weight_grad: input .* and grad_output .* different batch sizes"):
+        K.conv2d_input_and_weight_grads(x, wt, dy[:1], (1, 1), P1, (1, 1), 1)
+
+
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_conv2d_backward_shares_the_shifted_rows_unless_it_records(monkeypatch, create_graph):
+    """A stride-1 conv2d's backward takes dx, dw and db from the shared kernel when nothing records
+    (and matches PyTorch with a random upstream gradient); with create_graph the differentiable ops
+    run, so that the gradients can be differentiated again."""
+    torch = pytest.importorskip("torch")
+    monkeypatch.setattr(K, "ALGORITHM", "gather_rows")
+    ran = _record_rows(monkeypatch)
+    rng = np.random.default_rng(14)
+    arrays = rng.standard_normal((3, 4, 8, 7)), rng.standard_normal((6, 2, 3, 3)), rng.standard_normal(6)
+    ours = [tc.Tensor(a, requires_grad=True) for a in arrays]
+    theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
+    g = rng.standard_normal((3, 6, 8, 5))
+    y = F.conv2d(*ours, padding=(1, 0), dilation=(1, 1), groups=2)
+    ty = torch.nn.functional.conv2d(*theirs, padding=(1, 0), groups=2)
+    grads = tc.autograd.grad(y, ours, tc.Tensor(g), create_graph=create_graph)
+    expect = torch.autograd.grad(ty, theirs, torch.tensor(g))
+    for a, e in zip(grads, expect):
+        np.testing.assert_allclose(a.detach().numpy(), e.numpy(), rtol=1e-10, atol=1e-10)
+    assert ran == ([] if create_graph else [True])
+    assert (grads[0].grad_fn is not None) == create_graph
+
+
 # ----------------------------------------------------------------------------- the bias in the GEMM
 def _bias_problem(cfg: tuple, dtype: type, seed: int = 0) -> tuple[np.ndarray, ...]:
     x, wt, dy = _problem(cfg, dtype, seed)
@@ -541,13 +659,18 @@ def test_the_bias_with_an_empty_batch_and_bad_bias():
 @pytest.mark.parametrize("create_graph", [False, True])
 @pytest.mark.parametrize("needs", ["all", "no bias", "bias and weight only"])
 def test_conv2d_backward_sums_the_bias_gradient_in_the_gemm_unless_it_records(monkeypatch, create_graph, needs):
-    """conv2d's backward takes the weight and bias gradients from one kernel call when nothing
-    records and both are needed (and matches PyTorch with a random upstream gradient); with
-    create_graph it builds them from the differentiable ops, so that they can be differentiated again."""
+    """conv2d's backward takes its gradients from one kernel call when nothing records: the input,
+    weight and bias gradients from conv2d_input_and_weight_grads where the input's is needed, else
+    the weight and bias gradients from conv2d_weight_and_bias_grad (and matches PyTorch with a random
+    upstream gradient); with create_graph it builds them from the differentiable ops, so that they
+    can be differentiated again."""
     torch = pytest.importorskip("torch")
     ran = []
     fused = K.conv2d_weight_and_bias_grad
-    monkeypatch.setattr(K, "conv2d_weight_and_bias_grad", lambda *a: ran.append(a[0].shape) or fused(*a))
+    monkeypatch.setattr(K, "conv2d_weight_and_bias_grad", lambda *a: ran.append(("dw, db", a[0].shape)) or fused(*a))
+    all_three = K.conv2d_input_and_weight_grads
+    monkeypatch.setattr(K, "conv2d_input_and_weight_grads",
+                        lambda *a: ran.append(("dx, dw", a[-1])) or all_three(*a))
     rng = np.random.default_rng(13)
     arrays = rng.standard_normal((2, 4, 7, 7)), rng.standard_normal((6, 2, 3, 3)), rng.standard_normal(6)
     req = {"all": (True, True, True), "no bias": (True, True, False),
@@ -563,6 +686,8 @@ def test_conv2d_backward_sums_the_bias_gradient_in_the_gemm_unless_it_records(mo
     expect = torch.autograd.grad(ty, [t for t, r in zip(theirs, req) if r], torch.tensor(g))
     for a, e in zip(grads, expect):
         np.testing.assert_allclose(a.detach().numpy(), e.numpy(), rtol=1e-10, atol=1e-10)
-    assert ran == ([(2, 4, 7, 7)] if needs != "no bias" and not create_graph else [])
+    expect_ran = {"all": [("dx, dw", True)], "no bias": [("dx, dw", False)],
+                  "bias and weight only": [("dw, db", (2, 4, 7, 7))]}[needs]
+    assert ran == ([] if create_graph else expect_ran)
     if req[0]:  # the weight's gradient depends on x: recorded with create_graph only
         assert (grads[1].grad_fn is not None) == create_graph

@@ -735,40 +735,65 @@ def _input_grad_gather_rows(dy: np.ndarray, w: np.ndarray, x_hw: Pair, padding: 
     if not bool(np.isfinite(w).all()):
         return None
     xp = array_module(dy)
-    n, f, oh, ow = dy.shape
-    g, cg, kh, kw = groups, w.shape[1], w.shape[2], w.shape[3]
-    c, fg = cg * g, f // g
-    dh, dw = dilation
-    (pt, pb), (pl, pr) = padding
-    h, wd = x_hw
-    hp = h + pt + pb
-    pitch = wd + pl + pr  # the padded width, which is at least OW + (kw-1)*dw
-    run = oh * pitch  # a GEMM row per sample: OH rows of the pitch
-    flat_z = hp * pitch  # one channel of the padded input gradient
-    per_sample = (_ShiftedDy.elements_per_sample(f, kw, dw, run) + kh * c * run + c * flat_z) * dy.itemsize
+    n, f, oh, _ = dy.shape
+    kw, dw = w.shape[3], dilation[1]
+    to_input = _RowsToInput(w, groups, x_hw, padding, dilation)
+    run = oh * to_input.pitch  # a GEMM row per sample: OH rows of the pitch
+    per_sample = (_ShiftedDy.elements_per_sample(f, kw, dw, run) + to_input.elements_per_sample(run)) * dy.itemsize
     m_max = max(1, min(n, min(_CACHE_TARGET, _MEMORY_BUDGET) // per_sample))
-    # (G, kh*Cg, Fg*kw), rows (i, c) and columns (f, s): shift s*dw meets tap j = kw - 1 - s
-    w_rows = w.reshape(g, fg, cg, kh, kw)[..., ::-1].transpose(0, 3, 2, 1, 4).reshape(g, kh * cg, fg * kw)
-    shifted = _ShiftedDy(dy, m_max, kw, dw, pitch, workspace.INPUT)
-    z_flat = _flat_buffer(xp, (g, kh * cg, m_max, run), dy.dtype, False, workspace.COLUMNS)
-    acc_flat = _flat_buffer(xp, (m_max, c, flat_z), dy.dtype, False, workspace.ACC)
-    dx = xp.empty((n, c) + tuple(x_hw), dtype=dy.dtype)
+    shifted = _ShiftedDy(dy, m_max, kw, dw, to_input.pitch, workspace.INPUT)
+    z_flat = _flat_buffer(xp, (to_input.g, to_input.k, m_max, run), dy.dtype, False, workspace.COLUMNS)
+    acc_flat = to_input.acc_buffer(m_max, dy)
+    dx = xp.empty((n, to_input.c) + tuple(x_hw), dtype=dy.dtype)
     for n0 in range(0, n, m_max):
         m = min(m_max, n - n0)
-        sh = shifted.chunk(n0, m)
-        z = _prefix(z_flat, (g, kh * cg, m * run))
-        xp.matmul(w_rows, sh.reshape(g, fg * kw, m * run), out=z)
-        # col2im along H: tap row i's rows land i*dh rows down the padded plane of each (sample, channel)
-        acc = _prefix(acc_flat, (m, g, cg, flat_z))
+        to_input.chunk(shifted.chunk(n0, m), z_flat, acc_flat, dx[n0 : n0 + m])
+    del shifted, z_flat, acc_flat
+    return dx
+
+
+class _RowsToInput:
+    """The input gradient's half of the "gather_rows" kernels, for a weight ``w`` and an input of
+    spatial size ``x_hw``: per batch chunk one GEMM of the weight's tap rows (G, kh*Cg, Fg*kw) with
+    :class:`_ShiftedDy`'s rows (pitch: the padded input's width), which gives tap row ``i``'s
+    contribution at every padded input column of output row ``o``; then col2im along H, kh adds
+    into the padded planes (tap row ``i`` lands ``i*dh`` rows down), and the crop into dx."""
+
+    def __init__(self, w: np.ndarray, groups: int, x_hw: Pair, padding: PadPairs, dilation: Pair) -> None:
+        g, cg, kh, kw = groups, w.shape[1], w.shape[2], w.shape[3]
+        fg = w.shape[0] // g
+        (pt, pb), (pl, pr) = padding
+        self.g, self.cg, self.kh, self.c, self.k = g, cg, kh, cg * g, kh * cg
+        self.h, self.w, self.pt, self.pl = x_hw[0], x_hw[1], pt, pl
+        self.hp = x_hw[0] + pt + pb
+        self.pitch = x_hw[1] + pl + pr  # the padded width, which is at least OW + (kw-1)*dw
+        self.flat = self.hp * self.pitch  # one channel of the padded input gradient
+        self.dh = dilation[0]
+        # rows (i, c) and columns (f, s): shift s*dw meets tap j = kw - 1 - s
+        self.w_rows = w.reshape(g, fg, cg, kh, kw)[..., ::-1].transpose(0, 3, 2, 1, 4).reshape(g, kh * cg, fg * kw)
+
+    def elements_per_sample(self, run: int) -> int:
+        """Elements of scratch a sample takes: the GEMM's output and the padded planes."""
+        return self.k * self.g * run + self.c * self.flat
+
+    def acc_buffer(self, m_max: int, like: np.ndarray) -> np.ndarray:
+        return _flat_buffer(array_module(like), (m_max, self.c, self.flat), like.dtype, False, workspace.ACC)
+
+    def chunk(self, sh: np.ndarray, z_flat: np.ndarray, acc_flat: np.ndarray, out: np.ndarray) -> None:
+        """Input gradient of the chunk whose shifted dy is ``sh`` (F, kw, m, run) into ``out``;
+        ``z_flat`` and ``acc_flat`` are scratch for the GEMM's output and the planes."""
+        xp = array_module(sh)
+        g, cg, kh, m, run = self.g, self.cg, self.kh, out.shape[0], sh.shape[-1]
+        z = _prefix(z_flat, (g, self.k, m * run))
+        xp.matmul(self.w_rows, sh.reshape(g, -1, m * run), out=z)
+        acc = _prefix(acc_flat, (m, g, cg, self.flat))
         acc.fill(0)
         taps = z.reshape(g, kh, cg, m, run).transpose(1, 3, 0, 2, 4)  # (kh, m, G, Cg, run)
         for i in range(kh):
-            base = i * dh * pitch
+            base = i * self.dh * self.pitch
             acc[..., base : base + run] += taps[i]
-        planes = acc.reshape(m, c, hp, pitch)
-        dx[n0 : n0 + m] = planes[:, :, pt : pt + h, pl : pl + wd]
-    del shifted, z_flat, acc_flat
-    return dx
+        planes = acc.reshape(m, self.c, self.hp, self.pitch)
+        out[...] = planes[:, :, self.pt : self.pt + self.h, self.pl : self.pl + self.w]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -862,7 +887,7 @@ def _weight_grads_gather_rows(x: np.ndarray, dy: np.ndarray, kernel_size: Pair, 
     xp = array_module(x)
     plan = _conv_plan(x.shape, dy.shape[1], groups, kernel_size, (1, 1), padding, dilation, False,
                       out_hw=dy.shape[2:])
-    n, f, g, fg, cg, kh, kw, run = plan.n, plan.f, plan.g, plan.fg, plan.cg, plan.kh, plan.kw, plan.run
+    n, f, g, fg, kw, run = plan.n, plan.f, plan.g, plan.fg, plan.kw, plan.run
     # the pitch q is OW + (kw-1)*dw: the shifted dy's rows line up with the gathered input rows
     per_sample = _ShiftedDy.elements_per_sample(f, kw, plan.aw.d, run)
     m_max, phases, rows_flat = _row_buffers(plan, xp, x.dtype, with_bias, per_sample)
@@ -881,13 +906,61 @@ def _weight_grads_gather_rows(x: np.ndarray, dy: np.ndarray, kernel_size: Pair, 
             acc += part
         del part
     del phases, rows_flat, shifted
+    return _weight_from_rows(plan, acc, with_bias)
+
+
+def _weight_from_rows(plan: _Plan, acc: np.ndarray | None, with_bias: bool) -> _WeightGrads | None:
+    """The weight (and bias) gradient from the sum over the chunks of the "gather_rows" products
+    (G, Fg*kw, Cg*kh [+ 1]): rows (f, s) with tap column j = kw - 1 - s, columns (c, i) and the
+    ones row's. None when it is not finite (see :func:`_weight_grads_gather_rows`)."""
     if acc is None or not bool(np.isfinite(acc).all()):
         return None
-    # (G, Fg*kw, Cg*kh [+ 1]), rows (f, s) with tap column j = kw - 1 - s, columns (c, i)
+    xp = array_module(acc)
+    g, fg, cg, kh, kw = plan.g, plan.fg, plan.cg, plan.kh, plan.kw
     taps = acc.reshape(g, fg, kw, acc.shape[2])
-    dw_ = taps[:, :, ::-1, : cg * kh].reshape(g, fg, kw, cg, kh).transpose(0, 1, 3, 4, 2)
-    db = xp.ascontiguousarray(taps[:, :, 0, cg * kh]).reshape(f) if with_bias else None  # every shift sums all of dy
-    return xp.ascontiguousarray(dw_).reshape(f, cg, kh, kw), db
+    dw = taps[:, :, ::-1, : cg * kh].reshape(g, fg, kw, cg, kh).transpose(0, 1, 3, 4, 2)
+    # the ones row against every shift sums all of dy: the bias gradient, read at shift 0
+    db = xp.ascontiguousarray(taps[:, :, 0, cg * kh]).reshape(plan.f) if with_bias else None
+    return xp.ascontiguousarray(dw).reshape(plan.f, cg, kh, kw), db
+
+
+def _input_and_weight_grads_gather_rows(x: np.ndarray, w: np.ndarray, dy: np.ndarray, padding: PadPairs,
+                                        dilation: Pair, groups: int, with_bias: bool) -> _InputWeightGrads | None:
+    """:func:`_input_grad_gather_rows` and :func:`_weight_grads_gather_rows` in one pass over the
+    batch: both GEMMs take dy's shifted rows (:class:`_ShiftedDy`), so each chunk's are built once.
+    None where either would be None (w or the weight gradient not finite): the kernels then run
+    separately, by their plain variants."""
+    if not bool(np.isfinite(w).all()):
+        return None
+    xp = array_module(x)
+    plan = _conv_plan(x.shape, w.shape[0], groups, w.shape[2:], (1, 1), padding, dilation, False)
+    n, g, fg, run = plan.n, plan.g, plan.fg, plan.run
+    to_input = _RowsToInput(w, groups, x.shape[2:], padding, dilation)
+    # a full-size dy: the input's padded width is the weight gradient's pitch q, so both GEMMs read
+    # the same shifted rows
+    per_sample = _ShiftedDy.elements_per_sample(plan.f, plan.kw, plan.aw.d, run) + to_input.c * to_input.flat
+    m_max, phases, rows_flat = _row_buffers(plan, xp, x.dtype, with_bias, per_sample)
+    shifted = _ShiftedDy(dy, m_max, plan.kw, plan.aw.d, plan.q, workspace.PRODUCT)
+    acc_flat = to_input.acc_buffer(m_max, dy)
+    dx = xp.empty(x.shape, dtype=x.dtype)
+    acc = None
+    for n0 in range(0, n, m_max):
+        m = min(m_max, n - n0)
+        rows = _row_taps(plan, phases, rows_flat, x[n0 : n0 + m], with_bias)
+        sh = shifted.chunk(n0, m)
+        with np.errstate(all="ignore"):  # a spurious 0 * inf is checked for at the end
+            part = xp.matmul(sh.reshape(g, fg * plan.kw, m * run),
+                             rows.reshape(g, rows.shape[1], m * run).transpose(0, 2, 1))
+        if acc is None:
+            acc = part
+        else:
+            acc += part
+        del part
+        # the row gather is used up: its buffer takes the input gradient's GEMM output (fewer rows)
+        to_input.chunk(sh, rows_flat, acc_flat, dx[n0 : n0 + m])
+    del phases, rows_flat, shifted, acc_flat
+    grads = _weight_from_rows(plan, acc, with_bias)
+    return None if grads is None else (dx,) + grads
 
 
 def _input_grad_im2col(dy: np.ndarray, w: np.ndarray, x_hw: Pair, stride: Pair, padding: PadPairs,
@@ -1000,6 +1073,39 @@ def conv2d_weight_and_bias_grad(x: np.ndarray, dy: np.ndarray, kernel_size: Pair
 
 
 _WeightGrads = tuple[np.ndarray, "np.ndarray | None"]  # (weight gradient, bias gradient or None)
+_InputWeightGrads = tuple[np.ndarray, np.ndarray, "np.ndarray | None"]  # (input, weight, bias gradient or None)
+
+
+def conv2d_input_and_weight_grads(x: np.ndarray, w: np.ndarray, dy: np.ndarray, stride: Pair, padding: PadPairs,
+                                  dilation: Pair, groups: int, with_bias: bool = False) -> _InputWeightGrads:
+    """conv2d's input gradient, weight gradient and, when ``with_bias``, bias gradient, together:
+    (dx, dw, db or None), as :func:`conv_transpose2d` (to ``x``'s size), :func:`conv2d_weight_grad`
+    and :func:`conv2d_weight_and_bias_grad` give them.
+
+    A backward that needs both runs two products of the one upstream gradient. For a stride-1 conv
+    with a full-size ``dy`` the "gather_rows" variant builds dy's shifted rows once per batch chunk
+    for both GEMMs; otherwise, and where that is not faster, the kernels run separately, each with
+    its own choice of variant.
+    """
+    _check_conv2d(x, w, groups)
+    _check_weight_grad(x, dy, groups)
+    kernel = (w.shape[2], w.shape[3])
+
+    def separate() -> _InputWeightGrads:
+        dx = conv_transpose2d(dy, w, stride, padding, dilation, groups, x.shape[2:])
+        return (dx,) + _weight_grads(x, dy, kernel, stride, padding, dilation, groups, with_bias)
+
+    if x.shape[0] == 0 or stride != (1, 1):
+        return separate()
+    plan = _conv_plan(x.shape, w.shape[0], groups, kernel, stride, padding, dilation, False)
+    if dy.shape[1:] != (plan.f, plan.oh, plan.ow):
+        return separate()
+    candidates: dict[str, Callable[[], _InputWeightGrads | None]] = {"separate": separate}
+    for name in _offer(plan, x, {"gather_rows": True})[1:]:
+        candidates[name] = partial(_input_and_weight_grads_gather_rows, x, w, dy, padding, dilation, groups, with_bias)
+    key = ("conv2d_input_and_weight_grads", x.shape, w.shape, padding, dilation, groups, x.dtype, with_bias)
+    return _pick(key, candidates)
+
 
 
 def _weight_grads(x: np.ndarray, dy: np.ndarray, kernel_size: Pair, stride: Pair, padding: PadPairs,

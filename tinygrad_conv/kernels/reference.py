@@ -251,6 +251,23 @@ def conv2d_weight_and_bias_grad(x: np.ndarray, dy: np.ndarray, kernel_size: Pair
             dy.sum(axis=(0, 2, 3)))
 
 
+def conv2d_input_and_weight_grads(x: np.ndarray, w: np.ndarray, dy: np.ndarray, stride: Pair, padding: PadPairs,
+                                  dilation: Pair, groups: int,
+                                  with_bias: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """conv2d's input, weight and (``with_bias``) bias gradients: (dx, dw, db or None), the three a
+    backward that needs them all computes (the fast kernel shares dy's shifted rows between two).
+
+    >>> dx, dw, db = conv2d_input_and_weight_grads(np.ones((1, 1, 3, 3)), np.ones((1, 1, 2, 2)),
+    ...                                            np.ones((1, 1, 2, 2)), (1, 1), ((0, 0), (0, 0)), (1, 1), 1, True)
+    >>> dx[0, 0].tolist(), db.tolist()
+    ([[1.0, 2.0, 1.0], [2.0, 4.0, 2.0], [1.0, 2.0, 1.0]], [4.0])
+    """
+    kernel = (w.shape[2], w.shape[3])
+    dx = conv2d_input_grad(dy, w, x.shape[2:], stride, padding, dilation, groups)
+    dw = conv2d_weight_grad(x, dy, kernel, stride, padding, dilation, groups)
+    return dx, dw, (dy.sum(axis=(0, 2, 3)) if with_bias else None)
+
+
 def conv2d_and_weight_grad(a: np.ndarray, w: np.ndarray, b: np.ndarray, stride: Pair, padding: PadPairs,
                            dilation: Pair, groups: int) -> tuple[np.ndarray, np.ndarray]:
     """``conv2d(a, w)`` and ``conv2d_weight_grad(a, b)`` with w's kernel size: the two products a

@@ -149,6 +149,13 @@ class Conv2d(Function):
         x, w = ctx.saved_tensors
         stride, padding, dilation, groups = ctx.conf
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        if need_x and need_w and not is_grad_enabled():
+            # Nothing records these (no create_graph): one kernel computes the three gradients, and
+            # may build what the input and weight gradients' products share once (a stride-1 conv's
+            # shifted rows of g); the weight gradient's GEMM sums g into the bias gradient.
+            gx_a, gw_a, gb_a = pick(K).conv2d_input_and_weight_grads(x._data, w._data, g._data, stride, padding,
+                                                                     dilation, groups, need_b)
+            return Tensor._wrap(gx_a), Tensor._wrap(gw_a), (Tensor._wrap(gb_a) if need_b else None)
         gx = ConvTranspose2d.apply(g, w, None, stride=stride, padding=padding, dilation=dilation,
                                    groups=groups, output_size=ctx.x_hw) if need_x else None
         if need_w and need_b and not is_grad_enabled():
