@@ -310,3 +310,64 @@ def test_node_edges_keep_output_zero_as_the_node_and_next_gives_the_pairs() -> N
     assert gs.tolist() == first.detach().tolist()
     z.sum().backward()
     assert x.grad.tolist() == [48.0, 96.0]
+
+
+class _SaveThree(tc.Function):
+    """Saves an input, its output and a Python value: three entries in the context's flat tuple."""
+
+    array_forward = True
+
+    @staticmethod
+    def forward(ctx, a, k):  # type: ignore[no-untyped-def]
+        out = np.tanh(a) * k
+        ctx.save_for_backward(a, out, k)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):  # type: ignore[no-untyped-def]
+        a, out, k = ctx.saved_tensors
+        return g * (k - out * out / k), None
+
+
+class _FirstOrder(tc.Function):
+    array_forward = True
+    twice_differentiable = False
+
+    @staticmethod
+    def forward(ctx, a, k):  # type: ignore[no-untyped-def]
+        ctx.save_for_backward(a, k)
+        return a * a * k
+
+    @staticmethod
+    def backward(ctx, g):  # type: ignore[no-untyped-def]
+        a, k = ctx.saved_tensors
+        return g * a * (2.0 * k), None
+
+
+def test_flat_saved_entries_read_back_in_order_with_their_checks() -> None:
+    # The context keeps the entries' fields in one flat tuple: each entry must come back in its
+    # place, of its kind, with the version check on the right tensor.
+    x = tc.Tensor([0.5, -1.0], requires_grad=True)
+    y = _SaveThree.apply(x, 2.0)
+    entries = y.grad_fn.ctx.saved_entries()
+    assert [e.kind for e in entries] == ["input", "output", "value"]
+    assert entries[0] == ("input", x, x._vbox, 0) and entries[2] == SavedEntry("value", 2.0)
+    a, out, k = y.grad_fn.ctx.saved_tensors
+    assert a is x and k == 2.0 and out.grad_fn is y.grad_fn and out.tolist() == y.tolist()
+    (g,) = tc.grad(y.sum(), x, retain_graph=True)
+    np.testing.assert_allclose(g.numpy(), 2.0 * (1 - np.tanh(x.detach().numpy()) ** 2), rtol=1e-6)
+    with tc.no_grad():
+        y.mul_(1.0)  # the saved output changed in place: its entry (the second) catches it
+    with pytest.raises(RuntimeError, match=r"shape \(2,\) saved by op 'save_three' is at version 1; "
+                                           r"expected version 0"):
+        y.sum().backward()
+
+
+def test_once_differentiable_finds_saved_inputs_in_the_flat_entries() -> None:
+    # A first-order rule recorded under create_graph depends on the inputs it saved (read from the
+    # flat entries): differentiating its result again must raise, not answer zero.
+    x = tc.Tensor([1.0, 2.0], requires_grad=True)
+    (g,) = tc.grad(_FirstOrder.apply(x, 3.0).sum(), x, create_graph=True)
+    assert g.tolist() == [6.0, 12.0] and g.requires_grad
+    with pytest.raises(RuntimeError, match="once_differentiable"):
+        tc.grad(g.sum(), x)
