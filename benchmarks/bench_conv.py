@@ -15,7 +15,10 @@ upstream gradient, float32), timed against three others in the same run (timing.
   the one-time measurement (kernels/conv.py's ALGORITHM = "benchmark") chose and what it gained.
 - ours with the bias as a separate op (an add, summed in backward) instead of in the GEMMs;
 - ours with the kernels' scratch allocated on every call instead of kept between calls
-  (kernels/workspace.py), with the page faults per call of both.
+  (kernels/workspace.py), with the page faults per call of both;
+- ours and the GEMMs alone with NumPy's BLAS held to one thread (threadpoolctl): how far the kernels
+  are from their GEMMs when everything runs on one core, and so how much of the two-thread ratio
+  comes from the copies, adds and transposes that NumPy runs on one core only.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_conv.py [--quick]
 """
@@ -127,6 +130,17 @@ def scratch_in_fresh_processes(case: Case, transposed: bool, protocol: Protocol)
             if side not in best or got["ms"] < best[side]["ms"]:
                 best[side] = got
     return best
+
+
+def one_blas_thread(sides: dict[str, Callable[[], None]], protocol: Protocol) -> dict[str, float] | None:
+    """``compare`` with NumPy's BLAS held to one thread (threadpoolctl), so that the GEMMs run on
+    the one core that NumPy's copies use too; None without threadpoolctl."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return None
+    with threadpool_limits(limits=1, user_api="blas"):
+        return compare(sides, protocol)
 
 
 def conv2d_geometry(case: Case, transposed: bool) -> tuple[int, int, int, int, int, int]:
@@ -261,6 +275,7 @@ def report(protocol: Protocol, torch: Any) -> dict[str, float]:
     tricks = []
     scratch = []
     bias_rows = []
+    one_thread = []
     for case, transposed in table:
         K._choices.clear()  # so that the algorithm column shows this case's choices only
         ours, arrays = make_ours(case, transposed)
@@ -293,6 +308,9 @@ def report(protocol: Protocol, torch: Any) -> dict[str, float]:
         for trick in case_tricks:
             tricks.append((cid, trick, best[trick], best["im2col"], best["ours"], algo))
         scratch.append((cid, scratch_in_fresh_processes(case, transposed, protocol)))
+        single = one_blas_thread({"ours": ours, "gemms": gemms_alone(case, transposed)}, protocol)
+        if single is not None:
+            one_thread.append((cid, single, best["ours"], best["gemms"]))
         if not transposed:
             bias_rows.append((cid, best["ours"], best["bias op"]))
     conv_ids = [c["id"] for c in cases["conv2d"]]
@@ -348,6 +366,27 @@ def report(protocol: Protocol, torch: Any) -> dict[str, float]:
           "again, page by page, on the next call: whether it does depends on what the process allocated before. "
           "Each process makes its own one-time choice of the kernels' variants, so a block's time also moves "
           "with that choice; the page faults do not)")
+    if one_thread:
+        print("\n### The same with one BLAS thread, and the floor of serial copies, same run (forward + backward, "
+              "ms, min)\n")
+        print("| case | ours, 1 thread | GEMMs alone, 1 thread | ours / GEMMs, 1 thread | ours - GEMMs alone, "
+              "1 thread | GEMMs alone, 2 threads + that | that floor / GEMMs alone, 2 threads | ours, 2 threads / "
+              "that floor |")
+        print("|---|---|---|---|---|---|---|---|")
+        for cid, single, ours2, gemms2 in one_thread:
+            rest = max(single["ours"] - single["gemms"], 0.0)
+            floor = gemms2 + rest
+            out[f"{cid} ours/gemms 1 thread"] = single["ours"] / single["gemms"]
+            out[f"{cid} serial floor/gemms"] = floor / gemms2
+            print(f"| {cid} | {single['ours']:.2f} | {single['gemms']:.2f} | {single['ours'] / single['gemms']:.2f} "
+                  f"| {rest:.2f} | {floor:.2f} | {floor / gemms2:.2f} | {ours2 / floor:.2f} |")
+        ids = [cid for cid, *_ in one_thread]
+        out["ours/gemms 1 thread geomean"] = geomean(out[f"{i} ours/gemms 1 thread"] for i in ids)
+        out["serial floor/gemms geomean"] = geomean(out[f"{i} serial floor/gemms"] for i in ids)
+        print(f"\nwith one BLAS thread ours / GEMMs alone: geo-mean {out['ours/gemms 1 thread geomean']:.2f}; with "
+              "two, the GEMMs run on both cores but NumPy's copies, adds and transposes on one (split over threads "
+              "they lost to OpenBLAS's waiting workers): the GEMMs alone at two threads plus what ours takes beyond "
+              f"them at one is {out['serial floor/gemms geomean']:.2f}x the GEMMs alone (geo-mean)")
     print("\n### Memory M1-M2: peak traced memory of one conv2d forward + backward\n")
     print("| case | peak MB | column matrix MB | multiple (target <= 1.5) |")
     print("|---|---|---|---|")

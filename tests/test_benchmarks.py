@@ -91,6 +91,7 @@ def test_run_quick_prints_every_table_and_the_targets(bench, capsys):
     assert "### Winograd, the row gathers and the shared columns against im2col" in out
     assert "| T1 | shared_batched |" in out and "| B2 | winograd |" in out and "| B2 | gather_rows |" in out
     assert "| B5 | gather_rows |" not in out  # stride 2: the row gathers do not apply
+    assert "### The same with one BLAS thread" in out and "| T1 |" in out.split("### The same with one BLAS")[1]
     for key in ("M1", "M2"):  # memory is ours alone
         assert results[key] > 0
     if "torch" in out.split("\n", 1)[0] and "not installed" not in out.split("\n", 1)[0]:
