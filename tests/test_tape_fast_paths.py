@@ -268,8 +268,17 @@ def test_mul_backward_product_equals_the_op() -> None:
             assert type(got) is tc.Tensor and got.dtype == want.dtype and got.shape == want.shape, b
             assert not got.requires_grad and got.grad_fn is None
             np.testing.assert_array_equal(got.numpy(), want.numpy())
+        for b in others:  # grad mode on, but no operand requires grad: the op records nothing
+            want = g * b
+            got = _times(g, b)
+            assert not want.requires_grad and not got.requires_grad and got.grad_fn is None
+            assert got.dtype == want.dtype and got.shape == want.shape, b
+            np.testing.assert_array_equal(got.numpy(), want.numpy())
     x = tc.Tensor([1.0, 2.0], requires_grad=True)
     assert _times(x, 2.0).grad_fn.name == "mul"  # grad mode on: recorded
+    assert _times(g32[0, :2], x).grad_fn.name == "mul"  # (the other operand requires grad)
+    with tc.no_grad():
+        assert _times(x, 2.0).grad_fn is None  # grad mode off: never recorded
     (gx,) = tc.grad((x * x * 3.0).sum(), x, create_graph=True)
     (h,) = tc.grad(gx.sum(), x)
     assert gx.tolist() == [6.0, 12.0] and h.tolist() == [6.0, 6.0]

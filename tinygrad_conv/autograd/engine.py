@@ -257,6 +257,7 @@ class _Pass:
     def send(self, node: Node, in_grads: tuple[Any, ...]) -> None:
         """Add each input gradient to where it goes: the producing node's slot, or the leaf's sum."""
         check_finite = anomaly["enabled"]
+        pending = self.pending
         for i, e in enumerate(node.edges):  # (see Node: a Node, a (Node, index) pair, a leaf, None)
             g = in_grads[i]
             if e is None or g is None:
@@ -283,9 +284,9 @@ class _Pass:
                 self._add_to_leaf(e, g)
                 continue
             # _add_to_node, inline (this runs for every edge of every node)
-            slots = self.pending.get(producer)
+            slots = pending.get(producer)
             if slots is None:
-                slots = self.pending[producer] = [None] * len(producer.out_meta)
+                slots = pending[producer] = [None] * len(producer.out_meta)
                 heappush(self.ready, (-producer.seq, producer))
             slots[k] = g if slots[k] is None else _add(slots[k], g)
 

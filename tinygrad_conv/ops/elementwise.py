@@ -57,12 +57,20 @@ def _arithmetic(ufunc: np.ufunc, a: Any, b: Any, true_divide: bool = False) -> n
 
 
 def _times(g: Tensor, b: Any) -> Tensor:
-    """``g * b`` for a backward rule: the registered op while the rule is recorded (create_graph),
-    else the arrays multiplied as Mul's forward multiplies them (same values and dtype) and
-    wrapped, without the op call, whose context and input checks nothing would read."""
-    if _grad_state.enabled:
+    """``g * b`` for a backward rule: the registered op when it would be recorded (grad mode on, as
+    under create_graph, and an operand requires grad), else the arrays multiplied as Mul's forward
+    multiplies them (same values and dtype) and wrapped, without the op call, whose context and
+    input checks nothing would read."""
+    b_is_tensor = isinstance(b, Tensor)
+    # (requires_grad first: reading the per-thread grad mode costs more than the two flags)
+    if (g._requires_grad or (b_is_tensor and b._requires_grad)) and _grad_state.enabled:
         return g * b
-    return Tensor._wrap(_arithmetic(np.multiply, g._data, b._data if isinstance(b, Tensor) else b))
+    return _wrap(_arithmetic(np.multiply, g._data, b._data if b_is_tensor else b))
+
+
+# Tensor's wrapper for results outside the graph, bound once (a classmethod looked up on the class
+# builds a bound method at each call; _times runs in every Mul backward).
+_wrap = Tensor._wrap
 
 
 def _float_input(a: np.ndarray) -> np.ndarray:
