@@ -238,7 +238,7 @@ def test_benchmark_mode_times_each_variant_once_per_shape_and_keeps_the_fastest(
     value = float(list(costs).index(expect))
     np.testing.assert_array_equal(K._pick(("k",), candidates), np.full(2, value))
     assert K._choices == {("k",): expect}
-    tried = K._TRIES + 1  # one warm-up call each, then the timed ones
+    tried = 1 + K._TRIES * K._BLOCK  # one warm-up call each, then the timed blocks
     assert calls == dict.fromkeys(costs, tried)
     np.testing.assert_array_equal(K._pick(("k",), candidates), np.full(2, value))
     assert calls == {name: tried + (name == expect) for name in costs}
@@ -262,6 +262,32 @@ def test_benchmark_mode_does_not_time_the_warm_up_calls(monkeypatch):
 
     np.testing.assert_array_equal(K._pick(("k",), {"im2col": plain, "winograd": fast}), np.zeros(1))
     assert K._choices == {("k",): "winograd"}
+
+
+def test_benchmark_mode_times_each_variant_in_blocks(monkeypatch):
+    """Each round runs a variant's calls back to back: a variant whose first call after another
+    variant is slow (it pays for what that one left behind) but whose next is fast still wins, as
+    it would run in a process that keeps calling it."""
+    clock = _FakeClock()
+    monkeypatch.setattr(K.time, "perf_counter", clock)
+    monkeypatch.setattr(K, "ALGORITHM", "benchmark")
+    monkeypatch.setattr(K, "_choices", {})
+    order = []
+    costs = iter([9.0] + [5.0, 1.0] * K._TRIES)  # warm-up, then per block: after im2col, then again
+
+    def other():
+        order.append("winograd")
+        clock.now += next(costs)
+        return np.zeros(1)
+
+    def plain():
+        order.append("im2col")
+        clock.now += 2.0
+        return np.ones(1)
+
+    np.testing.assert_array_equal(K._pick(("k",), {"im2col": plain, "winograd": other}), np.zeros(1))
+    assert K._choices == {("k",): "winograd"}
+    assert order == ["im2col", "winograd"] + (["im2col"] * K._BLOCK + ["winograd"] * K._BLOCK) * K._TRIES
 
 
 def test_benchmark_mode_takes_im2col_when_winograd_is_not_finite(monkeypatch):

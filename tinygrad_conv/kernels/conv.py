@@ -431,8 +431,12 @@ ALGORITHM = "benchmark"
 _choices: dict[tuple[Any, ...], str] = {}
 _MAX_CHOICES = 1024
 # On a shape's first call each variant runs once untimed (its first call pays for fresh memory and
-# cold caches), then _TRIES timed calls alternating between them; the smallest minimum wins.
+# cold caches), then _TRIES rounds in which each runs a block of _BLOCK timed calls back to back; the
+# smallest minimum wins. Blocks, as benchmarks/timing.py times its sides: a call right after another
+# variant's may pay for what that one left behind (OpenBLAS's threads busy or asleep, the caches
+# full of its buffers), which a variant that keeps running does not.
 _TRIES = 3
+_BLOCK = 2
 # Another variant replaces plain im2col only when it took at most this fraction of im2col's time: a
 # single shape's timing is a few calls, and on a busy machine their noise alone would otherwise
 # switch shapes to variants that are no faster.
@@ -475,13 +479,17 @@ def _pick(key: tuple[Any, ...], candidates: Mapping[str, Callable[[], _Result | 
     kept: dict[str, _Result] = {}  # the last round's results: the plain variant's and the fastest other's
     for attempt in range(_TRIES + 1):
         for name, run in candidates.items():
-            t0 = time.perf_counter()
-            out = run()
-            elapsed = time.perf_counter() - t0
-            if out is None:  # not finite: im2col's answer is the reference, and this is no timing
-                return run_plain()
-            if attempt:  # the first round warms up
-                best[name] = min(best[name], elapsed)
+            calls = _BLOCK if attempt else 1  # the first round warms up: one untimed call each
+            for call in range(calls):
+                t0 = time.perf_counter()
+                out = run()
+                elapsed = time.perf_counter() - t0
+                if out is None:  # not finite: im2col's answer is the reference, and this is no timing
+                    return run_plain()
+                if attempt:
+                    best[name] = min(best[name], elapsed)
+                if call < calls - 1:
+                    del out  # not alive during the next call
             if attempt == _TRIES:
                 kept[name] = out
                 for slower in sorted((n for n in kept if n != plain), key=best.__getitem__)[1:]:
