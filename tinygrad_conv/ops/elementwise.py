@@ -34,10 +34,15 @@ def _result(out: Any, dt: np.dtype) -> np.ndarray:
     return np.asarray(out, dtype=dt)
 
 
+# The native float dtypes, which NumPy's arrays share (other floats, e.g. byte-swapped, take the
+# general path of _arithmetic, which gives the same result).
+_FLOAT16, _FLOAT32, _FLOAT64 = np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64)
+
+
 def _arithmetic(ufunc: np.ufunc, a: Any, b: Any, true_divide: bool = False) -> np.ndarray:
     """``ufunc(a, b)`` in PyTorch's result dtype (``tc.result_type``), for the arithmetic ops.
 
-    A floating array with a Python number (on either side), or two floating arrays of one dtype,
+    A (native) float array with a Python number (on either side), or two float arrays of one dtype,
     keep that dtype, in NumPy as in PyTorch: these (the commonest operands) call the ufunc at once,
     where ``promote_operands`` would return the same dtype and the operands unchanged, with more
     steps than a small array's ufunc takes. Every other case goes through ``promote_operands``.
@@ -49,7 +54,7 @@ def _arithmetic(ufunc: np.ufunc, a: Any, b: Any, true_divide: bool = False) -> n
         dt = b.dtype
     else:
         dt = None
-    if dt is not None and dt.kind == "f":
+    if dt is _FLOAT32 or dt is _FLOAT64 or dt is _FLOAT16:  # (identity: cheaper than reading dt.kind)
         out = ufunc(a, b)
         return out if type(out) is np.ndarray and out.dtype is dt else _result(out, dt)
     dt, (a, b) = promote_operands(a, b, true_divide=true_divide)
