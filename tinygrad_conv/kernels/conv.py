@@ -488,13 +488,11 @@ def _pick(key: tuple[Any, ...], candidates: Mapping[str, Callable[[], _Result | 
                     return run_plain()
                 if attempt:
                     best[name] = min(best[name], elapsed)
-                if call < calls - 1:
-                    del out  # not alive during the next call
-            if attempt == _TRIES:
-                kept[name] = out
-                for slower in sorted((n for n in kept if n != plain), key=best.__getitem__)[1:]:
-                    del kept[slower]
-            del out
+                if attempt == _TRIES and call == calls - 1:
+                    kept[name] = out
+                    for slower in sorted((n for n in kept if n != plain), key=best.__getitem__)[1:]:
+                        del kept[slower]
+                del out  # not alive during the next call
     winner = min(best, key=best.__getitem__)
     if best[winner] > _MARGIN * best[plain]:
         winner = plain
