@@ -9,6 +9,9 @@ The chooser is tested with a fake clock: which variant wins must not depend on t
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numpy as np
 import pytest
 
@@ -52,6 +55,17 @@ def _problem(cfg: tuple, dtype: type, seed: int = 0) -> tuple[np.ndarray, np.nda
             rng.standard_normal((n, f, oh, ow)).astype(dtype))
 
 
+@contextmanager
+def _memory_budget(nbytes: int) -> Iterator[None]:
+    """The kernels' memory budget set to ``nbytes`` for the block: a small one splits the batch."""
+    old = K.get_memory_budget()
+    K.set_memory_budget(nbytes)
+    try:
+        yield
+    finally:
+        K.set_memory_budget(old)
+
+
 def _tols(dtype: type) -> dict[str, float]:
     return {"rtol": 1e-4, "atol": 1e-4} if dtype == np.float32 else {"rtol": 1e-11, "atol": 1e-11}
 
@@ -83,14 +97,10 @@ def test_each_variant_with_a_smaller_grad_output_and_in_chunks(monkeypatch, vari
     wt = rng.standard_normal((4, 3, 3, 3))
     dy = rng.standard_normal((5, 4, 8, 7))  # the conv gives 9x9 outputs with padding 1
     dy_full = rng.standard_normal((5, 4, 9, 9))  # for the input gradient
-    old = K.get_memory_budget()
-    K.set_memory_budget(3 * 27 * 9 * 11 * 8)  # about two samples' columns
-    try:
+    with _memory_budget(3 * 27 * 9 * 11 * 8):  # about two samples' columns
         dw = K.conv2d_weight_grad(x, dy, (3, 3), (1, 1), P1, (1, 1), 1)
         y = K.conv2d(x, wt, (1, 1), P1, (1, 1), 1)
         dx = K.conv_transpose2d(dy_full, wt, (1, 1), P1, (1, 1), 1, (9, 9))
-    finally:
-        K.set_memory_budget(old)
     np.testing.assert_allclose(dw, R.conv2d_weight_grad(x, dy, (3, 3), (1, 1), P1, (1, 1), 1), rtol=1e-11, atol=1e-11)
     np.testing.assert_allclose(y, R.conv2d(x, wt, (1, 1), P1, (1, 1), 1), rtol=1e-11, atol=1e-11)
     np.testing.assert_allclose(dx, R.conv2d_input_grad(dy_full, wt, (9, 9), (1, 1), P1, (1, 1), 1),
@@ -381,12 +391,8 @@ def test_conv2d_and_weight_grad_in_chunks(monkeypatch, variant):
     cfg = (5, 3, 9, 9, 4, 1, (3, 3), (1, 1), P1, (1, 1))
     x, wt, dy = _problem(cfg, np.float64, seed=8)
     assert K._conv_plan(x.shape, 4, 1, (3, 3), (1, 1), P1, (1, 1), False).has_junk
-    old = K.get_memory_budget()
-    K.set_memory_budget(3 * 27 * 9 * 11 * 8)  # about two samples' columns
-    try:
+    with _memory_budget(3 * 27 * 9 * 11 * 8):  # about two samples' columns
         y, dw = K.conv2d_and_weight_grad(x, wt, dy, (1, 1), P1, (1, 1), 1)
-    finally:
-        K.set_memory_budget(old)
     np.testing.assert_allclose(y, R.conv2d(x, wt, (1, 1), P1, (1, 1), 1), rtol=1e-11, atol=1e-11)
     np.testing.assert_allclose(dw, R.conv2d_weight_grad(x, dy, (3, 3), (1, 1), P1, (1, 1), 1), rtol=1e-11, atol=1e-11)
 
@@ -507,15 +513,11 @@ def test_conv2d_input_and_weight_grads_in_chunks(monkeypatch):
     ran = _record_rows(monkeypatch)
     cfg = (5, 4, 9, 8, 6, 2, (3, 3), (1, 1), ((1, 2), (1, 0)), (1, 2))
     x, wt, dy = _problem(cfg, np.float64, seed=9)
-    old = K.get_memory_budget()
-    K.set_memory_budget(90_000)  # two samples' scratch (4324 float64 elements each): chunks of 2, 2, 1
     chunks = []
     taps = K._row_taps
     monkeypatch.setattr(K, "_row_taps", lambda *a: chunks.append(a[3].shape[0]) or taps(*a))
-    try:
+    with _memory_budget(90_000):  # two samples' scratch (4324 float64 elements each): chunks of 2, 2, 1
         got, expect = _three_grads_both_ways(x, wt, dy, cfg, True)
-    finally:
-        K.set_memory_budget(old)
     for a, e in zip(got, expect):
         np.testing.assert_allclose(a, e, rtol=1e-11, atol=1e-11)
     assert ran == [True] and chunks == [2, 2, 1]
@@ -622,12 +624,8 @@ def test_the_bias_row_in_chunks_with_a_shorter_last_chunk(monkeypatch, variant):
     monkeypatch.setattr(K, "ALGORITHM", variant)
     cfg = (5, 4, 9, 9, 6, 2, (3, 3), (1, 1), P1, (1, 1))
     x, wt, dy, b = _bias_problem(cfg, np.float64, seed=7)
-    old = K.get_memory_budget()
-    K.set_memory_budget(4 * 10 * 9 * 11 * 8 * 2)  # about two samples' columns
-    try:
+    with _memory_budget(4 * 10 * 9 * 11 * 8 * 2):  # about two samples' columns
         got, expect = _with_bias_both_ways(x, wt, dy, b, cfg)
-    finally:
-        K.set_memory_budget(old)
     for a, e in zip(got, expect):
         np.testing.assert_allclose(a, e, rtol=1e-11, atol=1e-11)
 

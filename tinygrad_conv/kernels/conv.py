@@ -893,7 +893,7 @@ def _weight_grads_gather_rows(x: np.ndarray, dy: np.ndarray, kernel_size: Pair, 
     xp = array_module(x)
     plan = _conv_plan(x.shape, dy.shape[1], groups, kernel_size, (1, 1), padding, dilation, False,
                       out_hw=dy.shape[2:])
-    n, f, g, fg, kw, run = plan.n, plan.f, plan.g, plan.fg, plan.kw, plan.run
+    n, f, g, kw, run = plan.n, plan.f, plan.g, plan.kw, plan.run
     # the pitch q is OW + (kw-1)*dw: the shifted dy's rows line up with the gathered input rows
     per_sample = _ShiftedDy.elements_per_sample(f, kw, plan.aw.d, run)
     m_max, phases, rows_flat = _row_buffers(plan, xp, x.dtype, with_bias, per_sample)
@@ -902,17 +902,22 @@ def _weight_grads_gather_rows(x: np.ndarray, dy: np.ndarray, kernel_size: Pair, 
     for n0 in range(0, n, m_max):
         m = min(m_max, n - n0)
         rows = _row_taps(plan, phases, rows_flat, x[n0 : n0 + m], with_bias)
-        sh = shifted.chunk(n0, m)
-        with np.errstate(all="ignore"):  # a spurious 0 * inf is checked for below
-            part = xp.matmul(sh.reshape(g, fg * kw, m * run),
-                             rows.reshape(g, rows.shape[1], m * run).transpose(0, 2, 1))
-        if acc is None:
-            acc = part
-        else:
-            acc += part
-        del part
+        acc = _add_row_product(acc, shifted.chunk(n0, m), rows, g)
     del phases, rows_flat, shifted
     return _weight_from_rows(plan, acc, with_bias)
+
+
+def _add_row_product(acc: np.ndarray | None, sh: np.ndarray, rows: np.ndarray, groups: int) -> np.ndarray:
+    """``acc`` plus one chunk's "gather_rows" weight-gradient product: its shifted dy ``sh``
+    (F, kw, m, run) against its row gather ``rows`` (G, K, m, run) transposed, (G, Fg*kw, K)."""
+    span = sh.shape[2] * sh.shape[3]
+    with np.errstate(all="ignore"):  # a spurious 0 * inf: _weight_from_rows checks the sum
+        part = array_module(sh).matmul(sh.reshape(groups, -1, span),
+                                       rows.reshape(groups, rows.shape[1], span).transpose(0, 2, 1))
+    if acc is None:
+        return part
+    acc += part
+    return acc
 
 
 def _weight_from_rows(plan: _Plan, acc: np.ndarray | None, with_bias: bool) -> _WeightGrads | None:
@@ -940,7 +945,7 @@ def _input_and_weight_grads_gather_rows(x: np.ndarray, w: np.ndarray, dy: np.nda
         return None
     xp = array_module(x)
     plan = _conv_plan(x.shape, w.shape[0], groups, w.shape[2:], (1, 1), padding, dilation, False)
-    n, g, fg, run = plan.n, plan.g, plan.fg, plan.run
+    n, run = plan.n, plan.run
     to_input = _RowsToInput(w, groups, x.shape[2:], padding, dilation)
     # a full-size dy: the input's padded width is the weight gradient's pitch q, so both GEMMs read
     # the same shifted rows
@@ -954,14 +959,7 @@ def _input_and_weight_grads_gather_rows(x: np.ndarray, w: np.ndarray, dy: np.nda
         m = min(m_max, n - n0)
         rows = _row_taps(plan, phases, rows_flat, x[n0 : n0 + m], with_bias)
         sh = shifted.chunk(n0, m)
-        with np.errstate(all="ignore"):  # a spurious 0 * inf is checked for at the end
-            part = xp.matmul(sh.reshape(g, fg * plan.kw, m * run),
-                             rows.reshape(g, rows.shape[1], m * run).transpose(0, 2, 1))
-        if acc is None:
-            acc = part
-        else:
-            acc += part
-        del part
+        acc = _add_row_product(acc, sh, rows, plan.g)
         # the row gather is used up: its buffer takes the input gradient's GEMM output (fewer rows)
         to_input.chunk(sh, rows_flat, acc_flat, dx[n0 : n0 + m])
     del phases, rows_flat, shifted, acc_flat
