@@ -67,9 +67,38 @@ def test_scalar_saved_inline_as_resolve_one_would() -> None:
     x = tc.Tensor([1.0, 2.0], requires_grad=True)
     for k in (2.5, 3, True):
         entries = (x * k).grad_fn.ctx.saved_entries()
-        assert entries[0] == ("input", x, x._vbox, 0)
+        assert entries[0] == SavedEntry("none", None) == _resolve_one(None, (x, k), (x._data, k), (), (), ())
         assert entries[1] == _resolve_one(k, (x, k), (x._data, k), (), (), ())
         assert entries[1] == SavedEntry("value", k) and type(entries[1].value) is type(k)
+
+
+def test_mul_keeps_an_operand_only_for_the_other_operands_gradient() -> None:
+    # As PyTorch: each operand's gradient needs only the other operand.
+    x = tc.Tensor([1.0, 2.0], requires_grad=True)
+    w = tc.Tensor([3.0, 4.0])
+    kinds = [e.kind for e in (x * w).grad_fn.ctx.saved_entries()]
+    assert kinds == ["none", "input"]  # x is not kept: w takes no gradient
+    w.requires_grad_(True)
+    assert [e.kind for e in (x * w).grad_fn.ctx.saved_entries()] == ["input", "input"]
+    assert [e.kind for e in (x / w).grad_fn.ctx.saved_entries()] == ["input", "input"]
+    assert [e.kind for e in (x / 2.0).grad_fn.ctx.saved_entries()] == ["none", "value"]
+
+
+def test_an_operand_not_kept_may_change_in_place_before_backward() -> None:
+    # PyTorch raises only for a tensor that backward needs: x * 2 does not need x.
+    x = tc.Tensor([1.0, 2.0], requires_grad=True)
+    h = x * 1.0
+    y = (h * 3.0).sum()
+    with tc.no_grad():
+        h.add_(1.0)  # bumps h's version: would raise if h had been saved
+    y.backward()
+    assert x.grad.tolist() == [3.0, 3.0]
+    h2 = x * 1.0
+    z = (h2 * h2).sum()
+    with tc.no_grad():
+        h2.add_(1.0)
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        z.backward()
 
 
 class _SaveSecond(tc.Function):
@@ -122,7 +151,7 @@ def test_chain_keeps_hooks_retain_grad_versions_and_grad_inputs() -> None:
     assert len(seen) == 2
     # the saved input of a product changed in place: caught at backward, naming the op
     y = tc.Tensor([1.0, 2.0], requires_grad=True) * 1.0
-    z = y * 3.0
+    z = y * tc.Tensor([3.0, 3.0], requires_grad=True)  # (y is kept for the other operand's gradient)
     y.mul_(2.0)
     with pytest.raises(RuntimeError, match="modified by an inplace operation|in-place operation.*'mul'"):
         z.sum().backward()
@@ -228,7 +257,7 @@ def test_saved_entries_resolved_inline_equal_resolve_one() -> None:
     # An input's array, a Python scalar and an output saved by forward: the inline resolution in
     # apply gives the record _resolve_one gives, and saved_entries() hands them out as SavedEntry.
     x = tc.Tensor([0.5, -1.0], requires_grad=True)
-    w = tc.Tensor([2.0, 3.0])  # a constant operand
+    w = tc.Tensor([2.0, 3.0], requires_grad=True)  # (both operands take a gradient: both are kept)
     y = x * w
     entries = y.grad_fn.ctx.saved_entries()
     assert all(type(e) is SavedEntry for e in entries)

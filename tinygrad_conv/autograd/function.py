@@ -147,9 +147,10 @@ class Context:
         out = []
         i, n = 0, len(saved)
         while i < n:  # (fewer steps than a for loop over range(0, n, 4))
-            # The most common entries, an unchanged input and a Python value, are read inline.
+            # The most common entries, an unchanged input, a Python value and nothing (None), are
+            # read inline (the value field of "none" is None).
             kind = saved[i]
-            if (kind == "input" and saved[i + 2][0] == saved[i + 3]) or kind == "value":
+            if (kind == "input" and saved[i + 2][0] == saved[i + 3]) or kind == "value" or kind == "none":
                 out.append(saved[i + 1])
             else:
                 out.append(self._unpack(saved[i:i + 4]))  # type: ignore[arg-type]
@@ -357,6 +358,8 @@ class Function:
                             break
                 elif type(item) is float or type(item) is int:
                     entry = ("value", item, None, 0)
+                elif item is None:
+                    entry = _NO_ENTRY
                 if entry is None:
                     entry = _resolve_one(item, args, datas, outs, arrays, results)
                     if entry[0] == "output":  # rebuilt on access with this node as its grad_fn

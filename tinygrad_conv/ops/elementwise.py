@@ -152,12 +152,15 @@ class Mul(_Binary):
 
     @staticmethod
     def forward(ctx: Context, a: Any, b: Any) -> Any:
-        ctx.save_for_backward(a, b)
+        # Each operand's gradient needs only the other operand: one is kept only when the other
+        # takes a gradient, as PyTorch does (x * 2 keeps nothing of x alive for backward).
+        needs = ctx.needs_input_grad
+        ctx.save_for_backward(a if needs[1] else None, b if needs[0] else None)
         return _arithmetic(np.multiply, a, b)
 
     @staticmethod
     def backward(ctx: Context, g: Tensor) -> tuple[Any, ...]:
-        a, b = ctx.saved_tensors  # Tensors, or the Python scalars passed
+        a, b = ctx.saved_tensors  # Tensors, the Python scalars passed, or None where not kept
         return (_times(g, b) if ctx.needs_input_grad[0] else None,
                 _times(g, a) if ctx.needs_input_grad[1] else None)
 
@@ -170,7 +173,7 @@ class Div(_Binary):
 
     @staticmethod
     def forward(ctx: Context, a: Any, b: Any) -> Any:
-        ctx.save_for_backward(a, b)
+        ctx.save_for_backward(a if ctx.needs_input_grad[1] else None, b)  # (a: only for b's gradient)
         return _arithmetic(np.true_divide, a, b, true_divide=True)
 
     @staticmethod
