@@ -131,7 +131,8 @@ def run_backward(roots: Sequence[Tensor], grads: Sequence[Any], retain_graph: bo
                 outs = seen
             run.send(node, run.call_rule(node, outs))
             if not retain_graph:
-                node.release()
+                node.released = True  # (Node.release, inline: this runs for every node)
+                node.ctx.release()
         if inputs is None:
             run.accumulate_into_leaves(create_graph)
     finally:
