@@ -263,33 +263,41 @@ class _Pass:
             g = in_grads[i]
             if e is None or g is None:
                 continue
-            to_node = True
-            if type(e) is Node:
-                producer, k = e, 0
-            elif type(e) is tuple:
-                producer, k = e
-            else:
-                to_node = False
-            if to_node:
-                shape, dtype = producer.out_meta[k]
-            else:
-                shape, dtype = e._data.shape, e._data.dtype
-            # The common case (a Tensor of exactly the input's shape and dtype) is checked inline;
-            # anything else goes through _fit, which sums broadcasts or explains.
+            if type(e) is not Node:
+                self._send_elsewhere(node, i, e, g, check_finite)
+                continue
+            # To a node's output 0, the commonest edge: inline, as _send_elsewhere would do it
+            # (this runs for every edge of every node). The common gradient, a Tensor of exactly
+            # the input's shape and dtype, is checked inline; any other goes through _fit, which
+            # sums broadcasts or explains.
+            shape, dtype = e.out_meta[0]
             data = g._data if type(g) is Tensor else None
             if data is None or data.shape != shape or (data.dtype is not dtype and data.dtype != dtype):
                 g = _fit(g, node, i, shape, dtype)
             if check_finite:
                 _check_finite(node, i, g)
-            if not to_node:
-                self._add_to_leaf(e, g)
-                continue
-            # _add_to_node, inline (this runs for every edge of every node)
-            slots = pending.get(producer)
+            slots = pending.get(e)
             if slots is None:
-                slots = pending[producer] = [None] * len(producer.out_meta)
-                heappush(self.ready, (-producer.seq, producer))
-            slots[k] = g if slots[k] is None else _add(slots[k], g)
+                n = len(e.out_meta)
+                pending[e] = [g] if n == 1 else [g] + [None] * (n - 1)
+                heappush(self.ready, (-e.seq, e))
+            else:
+                slots[0] = g if slots[0] is None else _add(slots[0], g)
+
+    def _send_elsewhere(self, node: Node, i: int, e: Any, g: Any, check_finite: bool) -> None:
+        """send() for an edge to a ``(Node, output index)`` pair or to a leaf Tensor."""
+        if type(e) is tuple:
+            shape, dtype = e[0].out_meta[e[1]]
+        else:
+            shape, dtype = e._data.shape, e._data.dtype
+        if type(g) is not Tensor or g._data.shape != shape or g._data.dtype != dtype:
+            g = _fit(g, node, i, shape, dtype)
+        if check_finite:
+            _check_finite(node, i, g)
+        if type(e) is tuple:
+            self._add_to_node(e[0], e[1], g)
+        else:
+            self._add_to_leaf(e, g)
 
     def accumulate_into_leaves(self, create_graph: bool) -> None:
         """``.backward()``'s end: leaf hooks, then ``leaf.grad += gradient``."""
