@@ -409,3 +409,27 @@ def test_once_differentiable_finds_saved_inputs_in_the_flat_entries() -> None:
     assert g.tolist() == [6.0, 12.0] and g.requires_grad
     with pytest.raises(RuntimeError, match="once_differentiable"):
         tc.grad(g.sum(), x)
+
+
+class _FourArgs(tc.Function):
+    array_forward = True
+
+    @staticmethod
+    def forward(ctx, a, b, c, d):  # type: ignore[no-untyped-def]
+        return a * b
+
+    @staticmethod
+    def backward(ctx, g):  # type: ignore[no-untyped-def]
+        return g, None, None, None
+
+
+def test_input_meta_from_the_compact_arg_meta() -> None:
+    # The node keeps plain values as they are (arg_meta); input_meta gives the drawer's records,
+    # including for a value None and for a tuple value that looks like a constant's record.
+    x = tc.Tensor([1.0, 2.0], requires_grad=True)
+    w = tc.Tensor([3.0, 4.0])
+    node = _FourArgs.apply(x, w, None, ("const", (2,), "float32")).grad_fn
+    assert node.input_meta == (None, ("const", (2,), np.dtype(np.float32)), ("value", None),
+                               ("value", ("const", (2,), "float32")))
+    assert node.arg_meta[2] is None and node.arg_meta[3] == ("const", (2,), "float32")
+    assert (x * 0.5).grad_fn.input_meta == (None, ("value", 0.5))

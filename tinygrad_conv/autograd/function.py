@@ -28,7 +28,7 @@ from ..tensor import Tensor
 from .grad_mode import _set, is_grad_enabled
 from .grad_mode import _state as _grad_state
 from .inplace import sync_view
-from .tape import Node
+from .tape import ConstMeta, Node
 from .tape import _anomaly_state as anomaly
 
 _RELEASED = object()
@@ -468,7 +468,7 @@ def _read_inputs(ctx: Context, args: tuple[Any, ...], recording: bool) -> tuple[
     # tuple for each and transposing them (this runs for every recorded op).
     datas: list[Any] = []  # what forward gets: an array per Tensor argument, other arguments as they are
     nxt: list[Any] = []  # where each argument's gradient goes
-    meta: list[Any] = []  # what the graph drawer shows for the arguments that take no gradient
+    meta: list[Any] = []  # for the graph drawer, the arguments that take no gradient (see Node.arg_meta)
     needs: list[bool] = []
     for a in args:
         if isinstance(a, Tensor):
@@ -489,12 +489,12 @@ def _read_inputs(ctx: Context, args: tuple[Any, ...], recording: bool) -> tuple[
                 needs.append(True)
             else:
                 nxt.append(None)
-                meta.append(("const", data.shape, data.dtype))
+                meta.append(ConstMeta(("const", data.shape, data.dtype)))
                 needs.append(False)
         else:
             datas.append(a)
             nxt.append(None)
-            meta.append(("value", a))
+            meta.append(a)  # (a value as it is: see Node.arg_meta)
             needs.append(False)
     ctx.needs_input_grad = needs_t = tuple(needs)
     if True not in needs_t:

@@ -104,30 +104,39 @@ def user_stack() -> list[str]:
     return traceback.format_list(keep or frames)
 
 
+class ConstMeta(tuple):
+    """``("const", shape, dtype)``: a constant tensor argument in ``Node.arg_meta``."""
+
+    __slots__ = ()
+
+
 class Node:
     """One recorded op on the tape.
 
     ``next`` holds, for each positional argument of the op, where its gradient goes: a
     ``(Node, output_index)`` pair for a non-leaf tensor, the leaf Tensor itself for a leaf that
     requires grad, or None. ``input_meta`` describes the arguments that take no gradient
-    (constants and plain Python values) for the graph drawer.
+    (constants and plain Python values) for the graph drawer: ``("const", shape, dtype)`` or
+    ``("value", value)``, None for the others.
 
     The node keeps ``next`` in a shorter form, ``edges``: an output 0 (the commonest, and every
     output of a one-output op) as its Node alone, without the pair. Each pair would be one more
     object per edge for the cyclic GC to traverse for as long as the graph lives; ``next`` builds
-    the pairs when asked (the engine reads ``edges``).
+    the pairs when asked (the engine reads ``edges``). In the same way the node keeps
+    ``input_meta`` as ``arg_meta``: a plain value as it is, without its ``("value", ...)`` tuple
+    (a constant's entry is a :class:`ConstMeta`, which tells it apart from a value).
     """
 
-    __slots__ = ("fn", "ctx", "edges", "input_meta", "params", "seq", "out_meta", "released",
+    __slots__ = ("fn", "ctx", "edges", "arg_meta", "params", "seq", "out_meta", "released",
                  "out_hooks", "retained", "scope", "trace", "__weakref__")
 
     def __init__(self, fn: type[Function], ctx: Context, edges: tuple[Any, ...],
-                 input_meta: tuple[Any, ...], params: dict[str, Any],
+                 arg_meta: tuple[Any, ...], params: dict[str, Any],
                  out_meta: tuple[tuple[tuple[int, ...], Any], ...]) -> None:
         self.fn = fn
         self.ctx = ctx
         self.edges = edges
-        self.input_meta = input_meta
+        self.arg_meta = arg_meta
         self.params = params
         self.seq = next(_sequence)
         self.out_meta = out_meta
@@ -147,6 +156,14 @@ class Node:
         """Where each positional argument's gradient goes: a ``(Node, output_index)`` pair, a
         leaf Tensor, or None."""
         return tuple([(e, 0) if type(e) is Node else e for e in self.edges])
+
+    @property
+    def input_meta(self) -> tuple[Any, ...]:
+        """What the graph drawer shows of each positional argument that takes no gradient:
+        ``("const", shape, dtype)`` for a constant tensor, ``("value", value)`` for a plain
+        value; None for an argument that takes a gradient."""
+        return tuple([None if e is not None else m if type(m) is ConstMeta else ("value", m)
+                      for e, m in zip(self.edges, self.arg_meta)])
 
     @property
     def next_functions(self) -> tuple[tuple[Any, int], ...]:
