@@ -7,6 +7,8 @@ engine, the arithmetic ops' forward) computed something different from the gener
 from __future__ import annotations
 
 import itertools
+import warnings
+from typing import Any
 
 import numpy as np
 import pytest
@@ -14,7 +16,7 @@ import pytest
 import tinygrad_conv as tc
 from tinygrad_conv.autograd.function import SavedEntry, _resolve_one
 from tinygrad_conv.dtypes import promote_operands
-from tinygrad_conv.ops.elementwise import _arithmetic, _result
+from tinygrad_conv.ops.elementwise import _NUMBER_OPERANDS, _NUMBER_OPERANDS_KEPT, _arithmetic, _result
 
 
 def _operands() -> list[object]:
@@ -433,3 +435,49 @@ def test_input_meta_from_the_compact_arg_meta() -> None:
                                ("value", ("const", (2,), "float32")))
     assert node.arg_meta[2] is None and node.arg_meta[3] == ("const", (2,), "float32")
     assert (x * 0.5).grad_fn.input_meta == (None, ("value", 0.5))
+
+
+def _numbers() -> list[float | int]:
+    rng = np.random.default_rng(5)
+    special = [1.0001, 0.0001, -3, 7, 2**24 + 1, 2**60, 10**400, 1e-45, 5e-324, 3.4028235e38, 3.4028236e38,
+               65504.0, 65520.0, 1e300, -1e300, float("nan"), float("inf"), float("-inf"), -0.0, 0.0, 0]
+    return special + (rng.standard_normal(40) * 10.0 ** rng.integers(-40, 40, 40)).tolist()
+
+
+def _outcome(fn: Any, *args: Any) -> tuple[Any, list[str]]:
+    """What ``fn(*args)`` returns (or the exception it raises, as text) and the warnings it gives."""
+    with warnings.catch_warnings(record=True) as caught, np.errstate(all="warn"):
+        warnings.simplefilter("always")
+        try:
+            result = fn(*args)
+        except Exception as exc:  # noqa: BLE001 (compared, not hidden)
+            result = f"{type(exc).__name__}: {exc}"
+    return result, [str(w.message) for w in caught]
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_kept_number_operands_give_what_the_python_number_gives(dtype: Any) -> None:
+    # _arithmetic hands a Python number to the ufunc as a kept 0-d array of the array's dtype: the
+    # same bits, dtype and warnings as the number itself (overflow, underflow, nan, +-0, huge ints),
+    # on either side, for arrays and 0-d arrays, the first time (filling the table) and after.
+    rng = np.random.default_rng(6)
+    a = (rng.standard_normal(6) * 100).astype(dtype)
+    a[0], a[1] = 0.0, -0.0
+    for _ in range(2):
+        for ufunc in (np.add, np.subtract, np.multiply, np.true_divide):
+            for v in _numbers():
+                for arr in (a, a[2:3].reshape(())):
+                    for first in (True, False):
+                        operands = (arr, v) if first else (v, arr)
+                        plain, plain_warnings = _outcome(ufunc, *operands)
+                        ours, ours_warnings = _outcome(_arithmetic, ufunc, *operands)
+                        assert ours_warnings == plain_warnings
+                        if isinstance(plain, str):  # (an int too large for any float raises, in both)
+                            assert ours == plain
+                            continue
+                        plain = np.asarray(plain)  # (NumPy gives a scalar for 0-d operands)
+                        assert type(ours) is np.ndarray and ours.dtype == plain.dtype
+                        assert ours.tobytes() == plain.tobytes(), (ufunc, v, first)
+    for kept in _NUMBER_OPERANDS:  # bounded, and never written to
+        assert len(kept) <= _NUMBER_OPERANDS_KEPT
+        assert all(not z.flags.writeable and z.shape == () for z in kept.values())

@@ -55,10 +55,52 @@ def _arithmetic(ufunc: np.ufunc, a: Any, b: Any, true_divide: bool = False) -> n
     else:
         dt = None
     if dt is _FLOAT32 or dt is _FLOAT64 or dt is _FLOAT16:  # (identity: cheaper than reading dt.kind)
+        # A Python number as its kept 0-d array (the lookup inline: _number_operand fills the table)
+        if tb is float or tb is int:
+            operand = _NUMBER_OPERANDS[0 if dt is _FLOAT32 else 1 if dt is _FLOAT64 else 2].get(b)
+            b = operand if operand is not None else _number_operand(b, dt)
+        elif ta is float or ta is int:
+            operand = _NUMBER_OPERANDS[0 if dt is _FLOAT32 else 1 if dt is _FLOAT64 else 2].get(a)
+            a = operand if operand is not None else _number_operand(a, dt)
         out = ufunc(a, b)
-        return out if type(out) is np.ndarray and out.dtype is dt else _result(out, dt)
+        # (the operands share dt, so the result has it: only a 0-d result, which NumPy returns as
+        # a scalar, needs making an array)
+        return out if type(out) is np.ndarray else _result(out, dt)
     dt, (a, b) = promote_operands(a, b, true_divide=true_divide)
     return _result(ufunc(a, b), dt)
+
+
+# Python numbers met as operands of float arrays, as read-only 0-d arrays of the array's dtype, per
+# dtype. A ufunc takes a 0-d operand of the array's own dtype straight to its loop, while a Python
+# number first goes through NumPy's weak-scalar conversion (NEP 50), which costs about as much again
+# as a small array's whole op (benchmarks/RESULTS.md, O1's table). The conversion is the same one
+# (round to nearest), so are the values, dtypes and warnings: only finite nonzero numbers that stay
+# finite in the dtype are kept (0.0 and -0.0 are one key; a NaN never equals itself; an overflow
+# warns at each call), the others go to the ufunc as they are. The few numbers of a model's
+# expressions repeat at every step; the table starts over when full.
+# (One table per dtype, chosen by identity: hashing a dtype as a key costs more than the lookup.)
+_NUMBER_OPERANDS: tuple[dict[float | int, np.ndarray], ...] = ({}, {}, {})
+_NUMBER_OPERANDS_KEPT = 64
+
+
+def _number_operand(value: float | int, dt: np.dtype) -> Any:
+    """``value`` as a 0-d array of ``dt`` (a native float dtype) when it converts exactly as
+    NumPy's ufuncs would convert it, else ``value`` itself (see ``_NUMBER_OPERANDS``)."""
+    kept = _NUMBER_OPERANDS[0 if dt is _FLOAT32 else 1 if dt is _FLOAT64 else 2]
+    operand = kept.get(value)
+    if operand is not None:
+        return operand
+    if value == 0 or not -1e300 < value < 1e300:  # (False for a NaN; large ints never reach float())
+        return value
+    with np.errstate(over="ignore"):
+        operand = np.array(value, dtype=dt)
+    if not np.isfinite(operand):
+        return value
+    operand.flags.writeable = False
+    if len(kept) >= _NUMBER_OPERANDS_KEPT:
+        kept.clear()
+    kept[value] = operand
+    return operand
 
 
 def _times(g: Tensor, b: Any) -> Tensor:
