@@ -73,11 +73,11 @@ def _arithmetic(ufunc: np.ufunc, a: Any, b: Any, true_divide: bool = False) -> n
 # Python numbers met as operands of float arrays, as read-only 0-d arrays of the array's dtype, per
 # dtype. A ufunc takes a 0-d operand of the array's own dtype straight to its loop, while a Python
 # number first goes through NumPy's weak-scalar conversion (NEP 50), which costs about as much again
-# as a small array's whole op (benchmarks/RESULTS.md, O1's table). The conversion is the same one
-# (round to nearest), so are the values, dtypes and warnings: only finite nonzero numbers that stay
-# finite in the dtype are kept (0.0 and -0.0 are one key; a NaN never equals itself; an overflow
-# warns at each call), the others go to the ufunc as they are. The few numbers of a model's
-# expressions repeat at every step; the table starts over when full.
+# as a small array's whole op (benchmarks/RESULTS.md, "The arithmetic ops' Python number operand").
+# The conversion is the same one (round to nearest), so are the values, dtypes and warnings: only
+# finite nonzero numbers that stay finite in the dtype are kept (0.0 and -0.0 are one key; a NaN
+# never equals itself; an overflow warns at each call), the others go to the ufunc as they are. The
+# few numbers of a model's expressions repeat at every step; the table starts over when full.
 # (One table per dtype, chosen by identity: hashing a dtype as a key costs more than the lookup.)
 _NUMBER_OPERANDS: tuple[dict[float | int, np.ndarray], ...] = ({}, {}, {})
 _NUMBER_OPERANDS_KEPT = 64
