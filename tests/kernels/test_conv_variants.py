@@ -243,6 +243,7 @@ def test_benchmark_mode_times_each_variant_once_per_shape_and_keeps_the_fastest(
     monkeypatch.setattr(K.time, "perf_counter", clock)
     monkeypatch.setattr(K, "ALGORITHM", "benchmark")
     monkeypatch.setattr(K, "_choices", {})
+    monkeypatch.setattr(K, "_rechecks", {})
     calls = dict.fromkeys(costs, 0)
     candidates = _candidates(clock, costs, calls)
     value = float(list(costs).index(expect))
@@ -254,12 +255,120 @@ def test_benchmark_mode_times_each_variant_once_per_shape_and_keeps_the_fastest(
     assert calls == {name: tried + (name == expect) for name in costs}
 
 
+def _variable_candidates(clock, costs, calls):
+    """Variants whose cost (seconds a call) is read from ``costs`` at each call, so a test can
+    change it between calls: a load burst that slows one variant for a while."""
+
+    def make(name, value):
+        def run():
+            calls[name] += 1
+            clock.now += costs[name]
+            return np.full(2, value)
+
+        return run
+
+    return {name: make(name, float(i)) for i, name in enumerate(costs)}
+
+
+def test_benchmark_mode_times_a_shape_again_once_the_recheck_is_due(monkeypatch):
+    """A burst that slows the faster variant during the first timing settles the shape on the slower
+    one only until its first call _RECHECK_AFTER seconds later, which times both again and switches;
+    after that the choice is final and no call times anything."""
+    clock = _FakeClock()
+    monkeypatch.setattr(K.time, "perf_counter", clock)
+    monkeypatch.setattr(K, "ALGORITHM", "benchmark")
+    monkeypatch.setattr(K, "_choices", {})
+    monkeypatch.setattr(K, "_rechecks", {})
+    costs = {"im2col": 2.0, "gather_rows": 5.0}  # gather_rows is slowed by the burst
+    calls = dict.fromkeys(costs, 0)
+    candidates = _variable_candidates(clock, costs, calls)
+    tried = 1 + K._TRIES * K._BLOCK
+    np.testing.assert_array_equal(K._pick(("k",), candidates), np.full(2, 0.0))
+    assert K._choices == {("k",): "im2col"} and calls == dict.fromkeys(costs, tried)
+    costs["gather_rows"] = 1.0  # the burst is over
+    clock.now += K._RECHECK_AFTER - 1e-3  # the next call starts just before the recheck is due
+    np.testing.assert_array_equal(K._pick(("k",), candidates), np.full(2, 0.0))
+    assert calls == {"im2col": tried + 1, "gather_rows": tried}
+    # due now: this call times both again, and returns the new winner's result
+    np.testing.assert_array_equal(K._pick(("k",), candidates), np.full(2, 1.0))
+    assert K._choices == {("k",): "gather_rows"} and K._rechecks == {}
+    assert calls == {"im2col": 2 * tried + 1, "gather_rows": 2 * tried}
+    costs["gather_rows"] = 9.0  # final: a later burst changes nothing and times nothing
+    for _ in range(5):
+        clock.now += 10 * K._RECHECK_AFTER
+        np.testing.assert_array_equal(K._pick(("k",), candidates), np.full(2, 1.0))
+    assert calls == {"im2col": 2 * tried + 1, "gather_rows": 2 * tried + 5}
+
+
+def test_benchmark_mode_keeps_each_variants_minimum_over_both_timings(monkeypatch):
+    """A burst during the second timing does not undo what the first one measured: each variant's
+    best time over both decides. The winner there need not be the second timing's fastest, whose
+    result alone is kept: the winner then runs once more for this call's result."""
+    clock = _FakeClock()
+    monkeypatch.setattr(K.time, "perf_counter", clock)
+    monkeypatch.setattr(K, "ALGORITHM", "benchmark")
+    monkeypatch.setattr(K, "_choices", {})
+    monkeypatch.setattr(K, "_rechecks", {})
+    costs = {"im2col": 2.0, "batched": 3.0, "gather_rows": 1.0}
+    calls = dict.fromkeys(costs, 0)
+    candidates = _variable_candidates(clock, costs, calls)
+    np.testing.assert_array_equal(K._pick(("k",), candidates), np.full(2, 2.0))
+    costs.update({"batched": 1.5, "gather_rows": 8.0})  # a burst slows gather_rows alone
+    clock.now += K._RECHECK_AFTER
+    np.testing.assert_array_equal(K._pick(("k",), candidates), np.full(2, 2.0))
+    assert K._choices == {("k",): "gather_rows"} and K._rechecks == {}
+    tried = 1 + K._TRIES * K._BLOCK
+    assert calls == {"im2col": 2 * tried, "batched": 2 * tried, "gather_rows": 2 * tried + 1}
+
+
+def test_benchmark_mode_keeps_the_first_choice_when_the_recheck_meets_input_that_is_not_finite(monkeypatch):
+    """A variant that returns None (Winograd on input that is not finite) makes the re-check no
+    timing: that call returns plain im2col's result and the first choice stays, final."""
+    clock = _FakeClock()
+    monkeypatch.setattr(K.time, "perf_counter", clock)
+    monkeypatch.setattr(K, "ALGORITHM", "benchmark")
+    monkeypatch.setattr(K, "_choices", {})
+    monkeypatch.setattr(K, "_rechecks", {})
+    finite = [True]
+
+    def winograd():
+        clock.now += 1.0
+        return np.zeros(1) if finite[0] else None
+
+    def plain():
+        clock.now += 2.0
+        return np.ones(1)
+
+    candidates = {"im2col": plain, "winograd": winograd}
+    np.testing.assert_array_equal(K._pick(("k",), candidates), np.zeros(1))
+    clock.now += K._RECHECK_AFTER
+    finite[0] = False
+    np.testing.assert_array_equal(K._pick(("k",), candidates), np.ones(1))
+    assert K._choices == {("k",): "winograd"} and K._rechecks == {}
+    finite[0] = True
+    np.testing.assert_array_equal(K._pick(("k",), candidates), np.zeros(1))
+
+
+def test_benchmark_mode_forgets_the_pending_rechecks_with_the_choices(monkeypatch):
+    """When the table of choices is full it starts over, and so do the pending re-checks: neither
+    grows without end."""
+    monkeypatch.setattr(K, "ALGORITHM", "benchmark")
+    monkeypatch.setattr(K, "_choices", {})
+    monkeypatch.setattr(K, "_rechecks", {})
+    monkeypatch.setattr(K, "_MAX_CHOICES", 3)
+    candidates = {"im2col": lambda: np.ones(1), "batched": lambda: np.zeros(1)}
+    for i in range(7):
+        K._pick((i,), candidates)
+        assert len(K._choices) <= 3 and set(K._rechecks) == set(K._choices)
+
+
 def test_benchmark_mode_does_not_time_the_warm_up_calls(monkeypatch):
     """A variant's first call is slow (fresh memory), its later ones fast: it still wins."""
     clock = _FakeClock()
     monkeypatch.setattr(K.time, "perf_counter", clock)
     monkeypatch.setattr(K, "ALGORITHM", "benchmark")
     monkeypatch.setattr(K, "_choices", {})
+    monkeypatch.setattr(K, "_rechecks", {})
     costs = iter([100.0] + [1.0] * 10)
 
     def fast():
@@ -282,6 +391,7 @@ def test_benchmark_mode_times_each_variant_in_blocks(monkeypatch):
     monkeypatch.setattr(K.time, "perf_counter", clock)
     monkeypatch.setattr(K, "ALGORITHM", "benchmark")
     monkeypatch.setattr(K, "_choices", {})
+    monkeypatch.setattr(K, "_rechecks", {})
     order = []
     costs = iter([9.0] + [5.0, 1.0] * K._TRIES)  # warm-up, then per block: after im2col, then again
 
@@ -303,6 +413,7 @@ def test_benchmark_mode_times_each_variant_in_blocks(monkeypatch):
 def test_benchmark_mode_takes_im2col_when_winograd_is_not_finite(monkeypatch):
     monkeypatch.setattr(K, "ALGORITHM", "benchmark")
     monkeypatch.setattr(K, "_choices", {})
+    monkeypatch.setattr(K, "_rechecks", {})
     out = K._pick(("k",), {"im2col": lambda: np.zeros(3), "winograd": lambda: None})
     np.testing.assert_array_equal(out, np.zeros(3))
     assert K._choices == {}  # no timing was recorded from a call that fell back
@@ -313,6 +424,7 @@ def test_benchmark_mode_through_the_kernels_matches_the_reference(monkeypatch):
     rounding, and each kernel remembers its choice under its own key."""
     monkeypatch.setattr(K, "ALGORITHM", "benchmark")
     monkeypatch.setattr(K, "_choices", {})
+    monkeypatch.setattr(K, "_rechecks", {})
     cfg = (16, 3, 24, 24, 8, 1, (3, 3), (1, 1), P1, (1, 1))  # 1.3 MB of float32 columns
     x, wt, dy = _problem(cfg, np.float32, seed=5)
     np.testing.assert_allclose(K.conv2d(x, wt, (1, 1), P1, (1, 1), 1), R.conv2d(x, wt, (1, 1), P1, (1, 1), 1),
@@ -440,6 +552,7 @@ def test_benchmark_mode_offers_the_shared_columns_where_timing_pays(monkeypatch)
     values; the plain way (the two kernels) stays unless a shared variant beats it."""
     monkeypatch.setattr(K, "ALGORITHM", "benchmark")
     monkeypatch.setattr(K, "_choices", {})
+    monkeypatch.setattr(K, "_rechecks", {})
     cfg = (16, 3, 24, 24, 8, 1, (3, 3), (1, 1), P1, (1, 1))  # 1.3 MB of float32 columns
     x, wt, dy = _problem(cfg, np.float32, seed=5)
     y, dw = K.conv2d_and_weight_grad(x, wt, dy, (1, 1), P1, (1, 1), 1)

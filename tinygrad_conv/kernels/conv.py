@@ -417,14 +417,16 @@ VARIANTS = ("im2col", "batched", "exact", "per_sample", "per_sample_exact", "gat
             "shared_batched")
 
 #: How a conv picks its variant. "benchmark" (the default) times the variants a kernel offers on its
-#: first call of each shape and keeps the fastest for the rest of the process (plain im2col unless
-#: another is at least 5% faster), as ``torch.backends.cudnn.benchmark`` does: which one wins
-#: depends on the machine (its BLAS kernels, caches, core count and load), so a rule measured on one
-#: machine is wrong on another. Small problems offer only Winograd, where it applies. A name from
-#: :data:`VARIANTS` forces that variant wherever a kernel offers it and plain im2col elsewhere (tests
-#: and benchmarks use this). The variants differ by rounding only; within a process a shape keeps its
-#: choice, but two processes may choose differently where the timings are close, so a run that must
-#: repeat bit for bit in another process forces one (as ``torch.backends.cudnn.deterministic`` does).
+#: first call of each shape and keeps the fastest (plain im2col unless another is at least 5%
+#: faster), as ``torch.backends.cudnn.benchmark`` does: which one wins depends on the machine (its
+#: BLAS kernels, caches, core count and load), so a rule measured on one machine is wrong on another.
+#: The shape's first call at least ``_RECHECK_AFTER`` seconds later times them once more, and the
+#: fastest over both timings is kept for the rest of the process. Small problems offer only
+#: Winograd, where it applies. A name from :data:`VARIANTS` forces that variant wherever a kernel
+#: offers it and plain im2col elsewhere (tests and benchmarks use this). The variants differ by
+#: rounding only; within a process a shape keeps its final choice, but two processes may choose
+#: differently where the timings are close, so a run that must repeat bit for bit in another process
+#: forces one (as ``torch.backends.cudnn.deterministic`` does).
 ALGORITHM = "benchmark"
 # (kernel, shapes, conv arguments, dtype) -> the variant that won. Bounded: a process that sees ever
 # new shapes measures them again rather than growing without end.
@@ -437,6 +439,16 @@ _MAX_CHOICES = 1024
 # full of its buffers), which a variant that keeps running does not.
 _TRIES = 3
 _BLOCK = 2
+# A shape's choice is timed twice, on its first call and on its first call at least _RECHECK_AFTER
+# seconds later, and each variant's minimum over both timings decides. On a shared machine the load
+# can slow a variant's calls by half for a second or more; a single timing made then can settle a
+# shape on a variant twice as slow as another for the whole process (benchmarks/RESULTS.md). The
+# second timing, made after such a spell has likely passed, gives every variant another chance at
+# its real speed.
+_RECHECK_AFTER = 1.0
+# Keys timed once and not yet again -> (each variant's minimum so far, when the second timing is
+# due, by time.perf_counter). A key in _choices but not here has its final choice.
+_rechecks: dict[tuple[Any, ...], tuple[dict[str, float], float]] = {}
 # Another variant replaces plain im2col only when it took at most this fraction of im2col's time: a
 # single shape's timing is a few calls, and on a busy machine their noise alone would otherwise
 # switch shapes to variants that are no faster.
@@ -464,19 +476,52 @@ def _pick(key: tuple[Any, ...], candidates: Mapping[str, Callable[[], _Result | 
     if ALGORITHM != "benchmark" and ALGORITHM not in VARIANTS:
         raise ValueError(f"conv kernels: ALGORITHM must be 'benchmark' or one of {VARIANTS}, got {ALGORITHM!r}")
     plain = next(iter(candidates))
-
-    def run_plain() -> _Result:
-        return cast(_Result, candidates[plain]())
-
+    earlier: dict[str, float] | None = None  # the first timing's minima, when this call times again
     if ALGORITHM != "benchmark":
         chosen: str | None = ALGORITHM if ALGORITHM in candidates else plain
+    elif len(candidates) == 1:
+        chosen = plain
     else:
-        chosen = _choices.get(key) if len(candidates) > 1 else plain
+        chosen = _choices.get(key)
+        pending = _rechecks.get(key) if chosen is not None else None
+        if pending is not None and time.perf_counter() >= pending[1]:
+            del _rechecks[key]
+            earlier = pending[0]
+            chosen = None  # this call times the variants again
     if chosen is not None:
-        out = candidates[chosen]()
-        return run_plain() if out is None else out
+        return _run_variant(candidates, chosen)
+    timed = _time_variants(candidates)
+    if timed is None:  # not finite: im2col's answer is the reference, and this is no timing
+        return cast(_Result, candidates[plain]())
+    best, kept = timed
+    if earlier is not None:
+        best = {name: min(t, earlier.get(name, t)) for name, t in best.items()}
+    winner = min(best, key=best.__getitem__)
+    if best[winner] > _MARGIN * best[plain]:
+        winner = plain
+    if len(_choices) >= _MAX_CHOICES:
+        _choices.clear()
+        _rechecks.clear()
+    _choices[key] = winner
+    if earlier is None:
+        _rechecks[key] = (best, time.perf_counter() + _RECHECK_AFTER)
+    # the winner over both timings may not be this timing's fastest, whose result alone was kept
+    return kept[winner] if winner in kept else _run_variant(candidates, winner)
+
+
+def _run_variant(candidates: Mapping[str, Callable[[], _Result | None]], name: str) -> _Result:
+    """The result of variant ``name``, or of the plain (first) one where it returned None."""
+    out = candidates[name]()
+    return cast(_Result, next(iter(candidates.values()))()) if out is None else out
+
+
+def _time_variants(candidates: Mapping[str, Callable[[], _Result | None]]
+                   ) -> tuple[dict[str, float], dict[str, _Result]] | None:
+    """Each variant's minimum time over ``_TRIES`` blocks (after one untimed call each), and the last
+    results of the plain variant and of the fastest other; None when a variant returned None."""
+    plain = next(iter(candidates))
     best = dict.fromkeys(candidates, float("inf"))
-    kept: dict[str, _Result] = {}  # the last round's results: the plain variant's and the fastest other's
+    kept: dict[str, _Result] = {}
     for attempt in range(_TRIES + 1):
         for name, run in candidates.items():
             calls = _BLOCK if attempt else 1  # the first round warms up: one untimed call each
@@ -484,8 +529,8 @@ def _pick(key: tuple[Any, ...], candidates: Mapping[str, Callable[[], _Result | 
                 t0 = time.perf_counter()
                 out = run()
                 elapsed = time.perf_counter() - t0
-                if out is None:  # not finite: im2col's answer is the reference, and this is no timing
-                    return run_plain()
+                if out is None:
+                    return None
                 if attempt:
                     best[name] = min(best[name], elapsed)
                 if attempt == _TRIES and call == calls - 1:
@@ -493,13 +538,7 @@ def _pick(key: tuple[Any, ...], candidates: Mapping[str, Callable[[], _Result | 
                     for slower in sorted((n for n in kept if n != plain), key=best.__getitem__)[1:]:
                         del kept[slower]
                 del out  # not alive during the next call
-    winner = min(best, key=best.__getitem__)
-    if best[winner] > _MARGIN * best[plain]:
-        winner = plain
-    if len(_choices) >= _MAX_CHOICES:
-        _choices.clear()
-    _choices[key] = winner
-    return kept[winner]
+    return best, kept
 
 
 def conv2d(x: np.ndarray, w: np.ndarray, stride: Pair, padding: PadPairs, dilation: Pair, groups: int,
