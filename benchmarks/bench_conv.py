@@ -12,7 +12,7 @@ upstream gradient, float32), timed against three others in the same run (timing.
   cache-sized chunks, the least memory traffic of an im2col design that does not keep the forward's
   columns (forward im2col, weight-gradient im2col, input-gradient col2im);
 - for the cases Winograd can run, ours forced to Winograd and forced to plain im2col, to show what
-  the one-time measurement (kernels/conv.py's ALGORITHM = "benchmark") chose and what it gained.
+  the measurement (kernels/conv.py's ALGORITHM = "benchmark") chose and what it gained.
 - ours with the bias as a separate op (an add, summed in backward) instead of in the GEMMs;
 - ours with the kernels' scratch allocated on every call instead of kept between calls
   (kernels/workspace.py), with the page faults per call of both;
@@ -35,7 +35,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from timing import Protocol, compare, geomean, load_cases, script_main
+from timing import Protocol, compare, geomean, load_cases, script_main, with_rounds
 
 import tinygrad_conv as tc
 import tinygrad_conv.functional as F
@@ -85,6 +85,17 @@ def forced(fn: Callable[[], None], algorithm: str) -> Callable[[], None]:
     return run
 
 
+def settle(*fns: Callable[[], None]) -> None:
+    """Call each of ``fns`` (ours) until the kernels' choices of variant are final: a shape's first
+    call times the variants, and its first call K._RECHECK_AFTER seconds later times them again
+    (kernels/conv.py), so that the timed blocks run what a longer-running process runs."""
+    for fn in fns:
+        fn()
+    time.sleep(K._RECHECK_AFTER)
+    for fn in fns:
+        fn()
+
+
 def without_workspace(fn: Callable[[], None]) -> Callable[[], None]:
     """``fn`` with the kernels' scratch allocated on every call instead of kept (workspace.py)."""
 
@@ -104,7 +115,8 @@ def scratch_child(case: Case, transposed: bool, kept: bool, warmup: int, repeats
     ms, and the minor page faults per timed call (fresh memory touched)."""
     ours, _ = make_ours(case, transposed)
     fn = ours if kept else without_workspace(ours)
-    for _ in range(warmup + 1):  # + the first call, which measures the kernels' variants
+    settle(fn)  # (the calls that time the kernels' variants allocate as this side does)
+    for _ in range(warmup):
         fn()
     before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     times = []
@@ -237,8 +249,8 @@ SHORT = {"im2col": "i", "batched": "b", "exact": "e", "per_sample": "s", "per_sa
 
 
 def chosen_algorithm() -> str:
-    """What the one-time measurement chose for the forward, input and weight gradient since the
-    choices were last cleared (each case clears them before it runs)."""
+    """What the timing of the variants (first call, then again) chose for the forward, input and weight
+    gradient since the choices were last cleared (each case clears them before it runs)."""
     kernels = {"conv2d": "fwd", "input_grad": "dx", "weight_grad": "dw", "conv2d_and_weight_grad": "dx+dw",
                "conv2d_input_and_weight_grads": "dx+dw"}
     found = sorted((list(kernels).index(key[0]), kernels[key[0]], SHORT.get(name, name))
@@ -263,11 +275,19 @@ def peak_multiple(case: Case) -> tuple[float, float]:
     return (peak - base) / 1e6, cols
 
 
+# The sides of a case take 1-30 ms a call, so its comparison can afford more rounds than the
+# protocol's least (timing.with_rounds says why); the blocks in fresh processes and with one BLAS
+# thread keep the protocol's.
+ROUNDS = 4
+
+
 def report(protocol: Protocol, torch: Any) -> dict[str, float]:
     """Print the conv and memory tables; return the figures the targets are judged on."""
     cases = load_cases()
     table = [(c, False) for c in cases["conv2d"]] + [(c, True) for c in cases["conv_transpose2d"]]
-    print("### conv2d B1-B6, conv_transpose2d T1: forward + backward, ms (min)\n")
+    main_protocol = with_rounds(protocol, ROUNDS)
+    print(f"### conv2d B1-B6, conv_transpose2d T1: forward + backward, ms (min over {main_protocol.rounds} blocks "
+          "per side)\n")
     print("| case | ours | PyTorch | GEMMs alone | GEMMs + copies | ours / PyTorch | ours / GEMMs "
           "| ours / (GEMMs + copies) | GEMMs / PyTorch | (GEMMs + copies) / PyTorch | algorithm |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
@@ -279,8 +299,11 @@ def report(protocol: Protocol, torch: Any) -> dict[str, float]:
     for case, transposed in table:
         K._choices.clear()  # so that the algorithm column shows this case's choices only
         ours, arrays = make_ours(case, transposed)
-        ours()  # its first call measures the kernels' variants: the algorithm column shows its choices
+        settle(ours)
         algo = chosen_algorithm()
+        bias_op = None if transposed else make_ours(case, transposed, bias_op=True)[0]
+        if bias_op is not None:
+            settle(bias_op)  # (after the algorithm column is read: its shapes have choices of their own)
         sides = {"ours": ours, "gemms": gemms_alone(case, transposed),
                  "floor": gemms_and_copies(case, transposed)}
         if torch is not None:
@@ -291,9 +314,9 @@ def report(protocol: Protocol, torch: Any) -> dict[str, float]:
             sides[trick] = forced(ours, trick)
         if case_tricks:
             sides["im2col"] = forced(ours, "im2col")
-        if not transposed:
-            sides["bias op"] = make_ours(case, transposed, bias_op=True)[0]
-        best = compare(sides, protocol)
+        if bias_op is not None:
+            sides["bias op"] = bias_op
+        best = compare(sides, main_protocol)
         cid = case["id"]
         t = best.get("torch", float("nan"))
         out[f"{cid} ours/torch"] = best["ours"] / t
@@ -331,8 +354,9 @@ def report(protocol: Protocol, torch: Any) -> dict[str, float]:
           f"the GEMMs alone take {out['gemms/torch geomean']:.2f}x PyTorch's whole time, GEMMs + copies "
           f"{out['copies floor/torch geomean']:.2f}x), "
           f"T1 {out['T1']:.2f} (target <= 1.8; GEMMs alone {out['T1 gemms/torch']:.2f})")
-    print("algorithm: what the one-time measurement chose for the forward / input gradient / weight gradient "
-          "(kernels/conv.py, VARIANTS: " + ", ".join(f"{short} {name}" for name, short in SHORT.items())
+    print(f"algorithm: what the timing of the variants (on a shape's first call, again {K._RECHECK_AFTER:g} s later) "
+          "chose for the forward / input gradient / weight gradient (kernels/conv.py, VARIANTS: "
+          + ", ".join(f"{short} {name}" for name, short in SHORT.items())
           + "; only the kernels that had a choice are named)")
     if tricks:
         print("\n### Winograd, the row gathers and the shared columns against im2col, same run "
@@ -364,7 +388,7 @@ def report(protocol: Protocol, torch: Any) -> dict[str, float]:
               f"| {kept['faults']:.0f} | {fresh['faults']:.0f} |")
     print("(allocated per call, the scratch may go back to the system when a call frees it and be faulted in "
           "again, page by page, on the next call: whether it does depends on what the process allocated before. "
-          "Each process makes its own one-time choice of the kernels' variants, so a block's time also moves "
+          "Each process makes its own choice of the kernels' variants, so a block's time also moves "
           "with that choice; the page faults do not)")
     if one_thread:
         print("\n### The same with one BLAS thread, and the floor of serial copies, same run (forward + backward, "

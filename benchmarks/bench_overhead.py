@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from timing import Protocol, compare, script_main
+from timing import Protocol, compare, script_main, with_rounds
 
 import tinygrad_conv as tc
 from tinygrad_conv.ops.elementwise import _FLOAT16, _FLOAT32, _FLOAT64, _arithmetic, _result
@@ -192,15 +192,13 @@ def number_operand_sides() -> dict[str, Callable[[], None]]:
     return {"number as given": as_given, "kept 0-d operand (the library's)": kept}
 
 
-# A side's call here takes milliseconds, so it can afford more rounds than the protocol's least:
-# on a VM whose speed moves by half from one second to the next, the min over six alternating
-# blocks per side is steadier than over two (each side gets the same rounds).
+# A side's call here takes milliseconds, so it can afford more rounds than the protocol's least
+# (timing.with_rounds says why).
 ROUNDS = 6
 
 
 def report(protocol: Protocol, torch: Any) -> dict[str, float]:
-    if not protocol.quick:
-        protocol = Protocol(protocol.warmup, protocol.repeats, max(protocol.rounds, ROUNDS))
+    protocol = with_rounds(protocol, ROUNDS)
     sides = {"ours": ours, "minimal tape": mini_tape, "skeleton tape": skeleton_tape}
     if torch is not None:
         sides["PyTorch"] = torch_case(torch)

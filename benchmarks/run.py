@@ -79,7 +79,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     protocol = QUICK if args.quick else FULL
     torch = import_torch()
     print(machine_line(torch))
-    print(f"protocol: {protocol.describe()}; ratios are ours / theirs, min over min\n")
+    print(f"protocol: {protocol.describe()} (more blocks where a table's heading says so); ratios are "
+          "ours / theirs, min over min\n")
     results: dict[str, float] = {}
     start = time.perf_counter()
     for name in only:
