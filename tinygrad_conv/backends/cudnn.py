@@ -1,7 +1,8 @@
 """``torch.backends.cudnn``: absent here. Programs set ``benchmark`` and ``deterministic``; the
 attributes exist so that runs unchanged, and have no effect. The CPU conv kernels choose their
 algorithm by ``tinygrad_conv.kernels.conv.ALGORITHM``: by default each shape's variants are timed
-once per process and the fastest kept (as ``benchmark = True`` does on a GPU), so two processes may
+on its first call (and once more a second later) and the fastest kept for the process (as
+``benchmark = True`` does on a GPU), so two processes may
 differ by rounding; set it to one variant (``"im2col"``) for runs that repeat bit for bit, as
 ``tinygrad-conv train`` fixes its own."""
 
