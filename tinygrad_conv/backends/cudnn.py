@@ -2,9 +2,8 @@
 attributes exist so that runs unchanged, and have no effect. The CPU conv kernels choose their
 algorithm by ``tinygrad_conv.kernels.conv.ALGORITHM``: by default each shape's variants are timed
 on its first call (and once more a second later) and the fastest kept for the process (as
-``benchmark = True`` does on a GPU), so two processes may
-differ by rounding; set it to one variant (``"im2col"``) for runs that repeat bit for bit, as
-``tinygrad-conv train`` fixes its own."""
+``benchmark = True`` does on a GPU), so two processes may differ by rounding; set it to one variant
+(``"im2col"``) for runs that repeat bit for bit, as ``tinygrad-conv train`` fixes its own."""
 
 from __future__ import annotations
 

@@ -469,7 +469,8 @@ def _offer(plan: _Plan, a: np.ndarray, names: dict[str, bool]) -> list[str]:
 
 def _pick(key: tuple[Any, ...], candidates: Mapping[str, Callable[[], _Result | None]]) -> _Result:
     """The result of one of a kernel's variants (name -> call): the one :data:`ALGORITHM` forces, or
-    the fastest measured for ``key`` (the plain variant unless another beats it by ``_MARGIN``). The
+    the fastest measured for ``key`` (the plain variant unless another beats it by ``_MARGIN``),
+    timed on the key's first call and again on its first call ``_RECHECK_AFTER`` seconds later. The
     first is the plain one (im2col; for :func:`conv2d_and_weight_grad`, its two kernels called
     separately), which always returns a result; Winograd returns None on input that is not finite,
     and then the plain variant's result is returned."""
@@ -485,9 +486,10 @@ def _pick(key: tuple[Any, ...], candidates: Mapping[str, Callable[[], _Result | 
         chosen = _choices.get(key)
         pending = _rechecks.get(key) if chosen is not None else None
         if pending is not None and time.perf_counter() >= pending[1]:
-            del _rechecks[key]
-            earlier = pending[0]
-            chosen = None  # this call times the variants again
+            # pop, not del: another thread calling the same shape may have taken the re-check first
+            if _rechecks.pop(key, None) is not None:
+                earlier = pending[0]
+                chosen = None  # this call times the variants again
     if chosen is not None:
         return _run_variant(candidates, chosen)
     timed = _time_variants(candidates)

@@ -29,11 +29,11 @@ Where it can be used: float32 only, kernel 3x3, stride 1, dilation 1, groups 1, 
 :data:`MIN_CHANNELS` input and output channels (:func:`applies`). Whether it is used is measured:
 conv.py times it against im2col on the first call of each shape, and again a second later, and
 keeps the faster (its GEMMs are 2.25 times smaller, but its transforms are memory-bound passes, and
-which side of that trade wins depends on the machine's BLAS and caches). In float32 the result differs from the direct sum
-by rounding only (the transforms have entries 0, +-1 and +-1/2; errors against a float64 reference
-are of the size of im2col's). Inputs with inf or nan can turn into nan in the transforms where
-the direct sum gives inf, so every function here returns None when its result is not finite, and
-the caller then uses im2col, whose answer is the reference.
+which side of that trade wins depends on the machine's BLAS and caches). In float32 the result
+differs from the direct sum by rounding only (the transforms have entries 0, +-1 and +-1/2; errors
+against a float64 reference are of the size of im2col's). Inputs with inf or nan can turn into nan
+in the transforms where the direct sum gives inf, so every function here returns None when its
+result is not finite, and the caller then uses im2col, whose answer is the reference.
 """
 
 from __future__ import annotations
