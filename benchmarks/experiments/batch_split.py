@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/, for timing.py
-from timing import FULL, compare, load_cases, machine_line  # noqa: E402
+from timing import FULL, compare, import_torch, load_cases, machine_line  # noqa: E402
 
 from tinygrad_conv.kernels import conv as K  # noqa: E402
 
@@ -90,7 +90,7 @@ def main() -> None:
         sys.exit("batch_split.py needs threadpoolctl (pip install threadpoolctl)")
     blas = next(c for c in ThreadpoolController().lib_controllers if c.user_api == "blas")
     pool = ThreadPoolExecutor(max_workers=1)
-    print(machine_line())
+    print(machine_line(import_torch()))
     print("| case | one thread + BLAS on all cores, ms | halves on 2 threads + BLAS on one each, ms | split / whole |")
     print("|---|---|---|---|")
     rows = [(c["id"], conv_sides(c, pool, blas)) for c in load_cases()["conv2d"]]
