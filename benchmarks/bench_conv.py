@@ -261,7 +261,8 @@ def chosen_algorithm() -> str:
 def peak_multiple(case: Case) -> tuple[float, float]:
     """Peak traced memory of one forward + backward, and the column matrix, in MB."""
     ours, _ = make_ours(case, False)
-    ours()  # warm caches, buffers and the algorithm choice outside the measurement
+    settle(ours)  # caches, buffers and the final choices of variant outside the measurement: a call
+    # that times the variants holds two variants' results and the largest scratch of any variant
     workspace.clear()  # but the scratch the kernels keep is counted: the call allocates it again
     n, c, _, taps, oh, ow = conv2d_geometry(case, False)
     cols = c * taps * n * oh * ow * 4 / 1e6
