@@ -214,17 +214,19 @@ class _FakeClock:
 
 
 def _candidates(clock, costs, calls):
-    """Variants named after ``costs`` (name -> seconds a call takes); each returns its own value."""
+    """Variants named after ``costs`` (name -> seconds a call takes); each returns its own value.
+    The cost is read at each call, so a test can change it between calls (a load burst that slows
+    one variant for a while)."""
 
-    def make(name, cost, value):
+    def make(name, value):
         def run():
             calls[name] += 1
-            clock.now += cost
+            clock.now += costs[name]
             return np.full(2, value)
 
         return run
 
-    return {name: make(name, cost, float(i)) for i, (name, cost) in enumerate(costs.items())}
+    return {name: make(name, float(i)) for i, name in enumerate(costs)}
 
 
 @pytest.mark.parametrize("costs,expect", [
@@ -255,21 +257,6 @@ def test_benchmark_mode_times_each_variant_once_per_shape_and_keeps_the_fastest(
     assert calls == {name: tried + (name == expect) for name in costs}
 
 
-def _variable_candidates(clock, costs, calls):
-    """Variants whose cost (seconds a call) is read from ``costs`` at each call, so a test can
-    change it between calls: a load burst that slows one variant for a while."""
-
-    def make(name, value):
-        def run():
-            calls[name] += 1
-            clock.now += costs[name]
-            return np.full(2, value)
-
-        return run
-
-    return {name: make(name, float(i)) for i, name in enumerate(costs)}
-
-
 def test_benchmark_mode_times_a_shape_again_once_the_recheck_is_due(monkeypatch):
     """A burst that slows the faster variant during the first timing settles the shape on the slower
     one only until its first call _RECHECK_AFTER seconds later, which times both again and switches;
@@ -281,7 +268,7 @@ def test_benchmark_mode_times_a_shape_again_once_the_recheck_is_due(monkeypatch)
     monkeypatch.setattr(K, "_rechecks", {})
     costs = {"im2col": 2.0, "gather_rows": 5.0}  # gather_rows is slowed by the burst
     calls = dict.fromkeys(costs, 0)
-    candidates = _variable_candidates(clock, costs, calls)
+    candidates = _candidates(clock, costs, calls)
     tried = 1 + K._TRIES * K._BLOCK
     np.testing.assert_array_equal(K._pick(("k",), candidates), np.full(2, 0.0))
     assert K._choices == {("k",): "im2col"} and calls == dict.fromkeys(costs, tried)
@@ -311,7 +298,7 @@ def test_benchmark_mode_keeps_each_variants_minimum_over_both_timings(monkeypatc
     monkeypatch.setattr(K, "_rechecks", {})
     costs = {"im2col": 2.0, "batched": 3.0, "gather_rows": 1.0}
     calls = dict.fromkeys(costs, 0)
-    candidates = _variable_candidates(clock, costs, calls)
+    candidates = _candidates(clock, costs, calls)
     np.testing.assert_array_equal(K._pick(("k",), candidates), np.full(2, 2.0))
     costs.update({"batched": 1.5, "gather_rows": 8.0})  # a burst slows gather_rows alone
     clock.now += K._RECHECK_AFTER
