@@ -85,12 +85,15 @@ def forced(fn: Callable[[], None], algorithm: str) -> Callable[[], None]:
     return run
 
 
-def settle(*fns: Callable[[], None]) -> None:
+def settle(*fns: Callable[[], None], quick: bool = False) -> None:
     """Call each of ``fns`` (ours) until the kernels' choices of variant are final: a shape's first
     call times the variants, and its first call K._RECHECK_AFTER seconds later times them again
-    (kernels/conv.py), so that the timed blocks run what a longer-running process runs."""
+    (kernels/conv.py), so that the timed blocks run what a longer-running process runs. ``quick``
+    (a --quick smoke test, which measures nothing) makes the first call only, without the wait."""
     for fn in fns:
         fn()
+    if quick:
+        return
     time.sleep(K._RECHECK_AFTER)
     for fn in fns:
         fn()
@@ -115,7 +118,8 @@ def scratch_child(case: Case, transposed: bool, kept: bool, warmup: int, repeats
     ms, and the minor page faults per timed call (fresh memory touched)."""
     ours, _ = make_ours(case, transposed)
     fn = ours if kept else without_workspace(ours)
-    settle(fn)  # (the calls that time the kernels' variants allocate as this side does)
+    # (the calls that time the kernels' variants allocate as this side does)
+    settle(fn, quick=Protocol(warmup, repeats).quick)
     for _ in range(warmup):
         fn()
     before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
@@ -258,11 +262,12 @@ def chosen_algorithm() -> str:
     return " ".join(f"{kernel}:{name}" for _, kernel, name in found) or "i"
 
 
-def peak_multiple(case: Case) -> tuple[float, float]:
+def peak_multiple(case: Case, quick: bool = False) -> tuple[float, float]:
     """Peak traced memory of one forward + backward, and the column matrix, in MB."""
     ours, _ = make_ours(case, False)
-    settle(ours)  # caches, buffers and the final choices of variant outside the measurement: a call
-    # that times the variants holds two variants' results and the largest scratch of any variant
+    # caches, buffers and the final choices of variant outside the measurement: a call that times the
+    # variants holds two variants' results and the largest scratch of any variant
+    settle(ours, quick=quick)
     workspace.clear()  # but the scratch the kernels keep is counted: the call allocates it again
     n, c, _, taps, oh, ow = conv2d_geometry(case, False)
     cols = c * taps * n * oh * ow * 4 / 1e6
@@ -300,11 +305,11 @@ def report(protocol: Protocol, torch: Any) -> dict[str, float]:
     for case, transposed in table:
         K._choices.clear()  # so that the algorithm column shows this case's choices only
         ours, arrays = make_ours(case, transposed)
-        settle(ours)
+        settle(ours, quick=protocol.quick)
         algo = chosen_algorithm()
         bias_op = None if transposed else make_ours(case, transposed, bias_op=True)[0]
-        if bias_op is not None:
-            settle(bias_op)  # (after the algorithm column is read: its shapes have choices of their own)
+        if bias_op is not None:  # (after the algorithm column is read: its shapes have choices of their own)
+            settle(bias_op, quick=protocol.quick)
         sides = {"ours": ours, "gemms": gemms_alone(case, transposed),
                  "floor": gemms_and_copies(case, transposed)}
         if torch is not None:
@@ -417,7 +422,7 @@ def report(protocol: Protocol, torch: Any) -> dict[str, float]:
     print("|---|---|---|---|")
     by_id = {c["id"]: c for c in cases["conv2d"]}
     for mem in cases["memory"]:
-        peak, cols = peak_multiple(by_id[mem["case"]])
+        peak, cols = peak_multiple(by_id[mem["case"]], protocol.quick)
         out[mem["id"]] = peak / cols
         print(f"| {mem['id']} ({mem['case']}) | {peak:.1f} | {cols:.1f} | {peak / cols:.2f} |")
     return out
