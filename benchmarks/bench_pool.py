@@ -3,12 +3,15 @@
 Each figure is one forward and one backward through the autograd ops (``F.max_pool2d`` /
 ``F.relu`` on a Tensor that requires grad, then ``y.backward(dy)`` with a fixed random upstream
 gradient), float32, against the same in PyTorch CPU, timed in one run by timing.py's protocol.
+R1 is timed again with both sides on one thread (our elementwise pool and PyTorch's), to show how
+much of the gap lies in splitting the passes over the two cores.
 
 A second table weighs the tricks in relu's kernels (kernels/elementwise.py) against the plain NumPy
 expressions, on R1's array, without the tape: the forward's cache-sized blocks against a block of
 zeros and the backward's select on the integer view of the bits, each on the calling thread and
 split over the threads of kernels/parallel.py, against plain ``np.maximum(x, 0)`` and
-``np.where(y, dy, 0)``. A trick stays only where it gains at least 10% in this run.
+``np.where(y, dy, 0)``. A trick stays only where it gains at least 10% in this run. Its last line
+weighs the library's two kernels alone (split, no tape) against PyTorch's whole R1.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_pool.py [--quick]
 """
@@ -19,7 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from timing import Protocol, compare, geomean, load_cases, script_main, with_rounds
+from timing import Protocol, compare, geomean, load_cases, one_thread_each, script_main, with_rounds
 
 import tinygrad_conv as tc
 import tinygrad_conv.functional as F
@@ -114,10 +117,11 @@ def report(protocol: Protocol, torch: Any) -> dict[str, float]:
     print("| case | ours | PyTorch | ours / PyTorch |")
     print("|---|---|---|---|")
     out: dict[str, float] = {}
+    torch_ms: dict[str, float] = {}
     for op in ("max_pool2d", "relu"):
         for case in cases[op]:
             best = compare(sides(op, case, torch), protocol)
-            t = best.get("torch", float("nan"))
+            t = torch_ms[case["id"]] = best.get("torch", float("nan"))
             out[case["id"]] = best["ours"] / t
             desc = f"{op} {tuple(case['input'])}"
             if op == "max_pool2d":
@@ -125,9 +129,16 @@ def report(protocol: Protocol, torch: Any) -> dict[str, float]:
             print(f"| {case['id']} {desc} | {best['ours']:.3f} | {t:.3f} | {out[case['id']]:.2f} |")
     pool_ids = [c["id"] for c in cases["max_pool2d"]]
     out["pool geomean"] = geomean(out[i] for i in pool_ids)
-    relu_id = cases["relu"][0]["id"]
+    relu_case = cases["relu"][0]
+    relu_id = relu_case["id"]
+    # The same R1 with both sides on one thread: how much of the gap is in splitting over threads
+    with one_thread_each(torch):
+        one = compare(sides("relu", relu_case, torch), protocol)
+    out[f"{relu_id} one thread each"] = one["ours"] / one.get("torch", float("nan"))
+    print(f"| {relu_id}, one thread each | {one['ours']:.3f} | {one.get('torch', float('nan')):.3f} "
+          f"| {out[f'{relu_id} one thread each']:.2f} |")
     print(f"\n{', '.join(pool_ids)} geo-mean {out['pool geomean']:.2f} (target <= 1.3); "
-          f"{relu_id} {out[relu_id]:.2f} (target <= 1.5)")
+          f"{relu_id} {out[relu_id]:.2f} (target <= 1.5; {out[f'{relu_id} one thread each']:.2f} with one thread each)")
 
     print(f"\n### relu's kernel tricks on {relu_id}'s array, no tape, same run (ms, min)\n")
     kernels = compare(relu_kernel_sides(cases["relu"][0]["input"]), protocol)
@@ -142,10 +153,14 @@ def report(protocol: Protocol, torch: Any) -> dict[str, float]:
     out["masked split/one"] = kernels[names[5]] / kernels[names[4]]
     out["relu blocks/plain"] = kernels[names[1]] / kernels[names[0]]
     out["masked bits/plain"] = kernels[names[4]] / kernels[names[3]]
+    # the floor of the tape: the library's two kernels alone, against PyTorch's whole forward + backward
+    out[f"{relu_id} kernels/torch"] = (kernels[names[2]] + kernels[names[5]]) / torch_ms[relu_id]
     print(f"\nsplit over threads against one thread: relu {out['relu split/one']:.2f}, masked "
           f"{out['masked split/one']:.2f}; block loops against the plain expression: relu "
           f"{out['relu blocks/plain']:.2f}, masked {out['masked bits/plain']:.2f} (a trick stays where it gains "
           ">= 10%, a ratio <= 0.91)")
+    print(f"the library's two kernels alone (split) against PyTorch's whole {relu_id}: "
+          f"{out[f'{relu_id} kernels/torch']:.2f}")
     return out
 
 

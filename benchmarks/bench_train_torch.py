@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
-from timing import Protocol, compare, script_main
+from timing import Protocol, compare, one_thread_each, script_main
 
 BATCH = 32
 LR = 3e-3
@@ -166,26 +166,14 @@ def one_setting(protocol: Protocol, torch: Any, one_thread: bool, blas_limit: in
                 ) -> tuple[float, float, float, float, float]:
     """(our min epoch s, PyTorch's, our GEMMs alone, our test accuracy, PyTorch's) under one thread
     setting; the BLAS is limited to ``blas_limit`` threads while both sides run (None: NumPy's own setting)."""
-    import tinygrad_conv as tc
-
     ours = Ours()
     sides = {"ours": ours.epoch, "gemms": epoch_gemms(len(ours.loader.dataset))}
     theirs = Theirs(torch, ours.initial) if torch is not None else None
     if theirs is not None:
         sides["torch"] = theirs.epoch
-    tc_before = tc.get_num_threads()
-    torch_before = torch.get_num_threads() if torch is not None else 0
-    try:
-        if one_thread:
-            tc.set_num_threads(1)
-            if torch is not None:
-                torch.set_num_threads(1)
+    with one_thread_each(torch) if one_thread else contextlib.nullcontext():
         with blas_threads(blas_limit) if blas_limit else contextlib.nullcontext():
             best = compare(sides, protocol)
-    finally:
-        tc.set_num_threads(tc_before)
-        if torch is not None:
-            torch.set_num_threads(torch_before)
     t_acc = theirs.accuracy() if theirs is not None else float("nan")
     return best["ours"] / 1e3, best.get("torch", float("nan")) / 1e3, best["gemms"] / 1e3, ours.accuracy(), t_acc
 

@@ -16,13 +16,14 @@ True
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import platform
 import statistics
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,35 @@ def compare(sides: dict[str, Callable[[], Any]], protocol: Protocol = FULL) -> d
                 fn()
                 times[name].append((time.perf_counter() - t0) * 1e3)
     return {name: min(t) for name, t in times.items()}
+
+
+@contextlib.contextmanager
+def one_thread_each(torch: Any) -> Iterator[None]:
+    """Our elementwise passes (``tc.set_num_threads``) and PyTorch on one thread while the block
+    runs, both set back after it (NumPy's BLAS is not touched: bench_conv and bench_train_torch hold
+    it where they need to).
+
+    >>> import tinygrad_conv as tc
+    >>> before = tc.get_num_threads()
+    >>> with one_thread_each(None):
+    ...     tc.get_num_threads()
+    1
+    >>> tc.get_num_threads() == before
+    True
+    """
+    import tinygrad_conv as tc
+
+    tc_before = tc.get_num_threads()
+    torch_before = torch.get_num_threads() if torch is not None else 0
+    tc.set_num_threads(1)
+    if torch is not None:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        tc.set_num_threads(tc_before)
+        if torch is not None:
+            torch.set_num_threads(torch_before)
 
 
 def timed(fn: Callable[[], Any], repeats: int) -> tuple[float, float]:

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+import tinygrad_conv as tc
+
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "benchmarks"
 
@@ -80,6 +82,30 @@ def test_the_full_protocol_is_the_issue_s(bench):
     assert not timing.FULL.quick and timing.QUICK.quick
 
 
+def test_one_thread_each_sets_both_sides_back_even_after_an_error(bench):
+    _, timing = bench
+
+    class FakeTorch:
+        threads = 2
+
+        @classmethod
+        def get_num_threads(cls):
+            return cls.threads
+
+        @classmethod
+        def set_num_threads(cls, n):
+            cls.threads = n
+
+    before = tc.get_num_threads()
+    seen = []
+    with pytest.raises(RuntimeError, match="inside"):
+        with timing.one_thread_each(FakeTorch):
+            seen.append((tc.get_num_threads(), FakeTorch.threads))
+            raise RuntimeError("inside")
+    assert seen == [(1, 1)]
+    assert tc.get_num_threads() == before and FakeTorch.threads == 2
+
+
 def test_run_quick_prints_every_table_and_the_targets(bench, capsys):
     run, _ = bench
     results = run.main(["--quick"])
@@ -96,6 +122,8 @@ def test_run_quick_prints_every_table_and_the_targets(bench, capsys):
         assert results[key] > 0
     if "torch" in out.split("\n", 1)[0] and "not installed" not in out.split("\n", 1)[0]:
         assert results["P1"] > 0 and results["R1"] > 0  # ratios to PyTorch: NaN without it
+        assert results["R1 one thread each"] > 0 and results["R1 kernels/torch"] > 0
+        assert "| R1, one thread each |" in out
         rows = [line for line in out.splitlines() if line.startswith("| 1. ") or line.startswith("| 6. ")]
         assert len(rows) == 2
 
