@@ -141,7 +141,7 @@ def report(protocol: Protocol, torch: Any) -> dict[str, float]:
           f"{relu_id} {out[relu_id]:.2f} (target <= 1.5; {out[f'{relu_id} one thread each']:.2f} with one thread each)")
 
     print(f"\n### relu's kernel tricks on {relu_id}'s array, no tape, same run (ms, min)\n")
-    kernels = compare(relu_kernel_sides(cases["relu"][0]["input"]), protocol)
+    kernels = compare(relu_kernel_sides(relu_case["input"]), protocol)
     print("| kernel | ms | against the plain expression | against one thread |")
     print("|---|---|---|---|")
     names = list(kernels)

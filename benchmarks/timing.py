@@ -107,10 +107,10 @@ def one_thread_each(torch: Any) -> Iterator[None]:
 
     tc_before = tc.get_num_threads()
     torch_before = torch.get_num_threads() if torch is not None else 0
-    tc.set_num_threads(1)
-    if torch is not None:
-        torch.set_num_threads(1)
     try:
+        tc.set_num_threads(1)
+        if torch is not None:
+            torch.set_num_threads(1)
         yield
     finally:
         tc.set_num_threads(tc_before)
