@@ -135,8 +135,9 @@ class Relu(Function):
         out = pick(kernels).relu(x)
         # The output, not the input or a mask: it is alive anyway (the next layer's input), so
         # this costs no memory, and an in-place change to it is caught at backward. (A one-byte
-        # mask kept instead makes the backward one pass, but did not gain 10% through the op:
-        # benchmarks/experiments/relu_mask.py.)
+        # mask kept instead makes the backward one pass; through the op it gained about the 10% a
+        # trick must, for a byte an element kept alive and without that check:
+        # benchmarks/experiments/relu_mask.py, benchmarks/RESULTS.md.)
         ctx.save_for_backward(out)
         return out
 
