@@ -38,11 +38,11 @@ BLOCK = elementwise._BLOCK
 
 
 def relu_and_mask_range(flat_x: np.ndarray, flat_out: np.ndarray, flat_mask: np.ndarray) -> None:
-    """max(x, 0) into ``flat_out`` and -1/0 (output nonzero or not) into the int8 ``flat_mask``."""
-    zeros = elementwise._zeros(flat_x.dtype)
+    """max(x, 0) into ``flat_out`` (the library's block kernel) and -1/0 (output nonzero or not)
+    into the int8 ``flat_mask``, block by block while the block is in cache."""
     for lo in range(0, flat_x.size, BLOCK):
         hi = min(flat_x.size, lo + BLOCK)
-        np.maximum(flat_x[lo:hi], zeros[: hi - lo], out=flat_out[lo:hi])
+        elementwise.relu_range(flat_x[lo:hi], flat_out[lo:hi])
         mask = flat_mask[lo:hi]
         np.not_equal(flat_out[lo:hi], 0, out=mask.view(np.bool_))
         np.negative(mask, out=mask)
